@@ -1,0 +1,5 @@
+//! Pure analysis functions: they take model values and return model values, no I/O.
+
+pub mod metrics;
+pub mod problematic;
+pub mod stats;

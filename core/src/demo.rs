@@ -1,0 +1,1 @@
+//! A seeded synthetic feedback history for `tuneloop demo` (being written).

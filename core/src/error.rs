@@ -1,0 +1,211 @@
+//! The one error type of tuneloop.
+
+use std::fmt;
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, by meaning rather than by library.
+///
+/// Every front (CLI, Python, Node) maps these variants to its own error kinds, so match on
+/// the variant, not on the message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value supplied by the caller is invalid; `field` names it (a dotted path).
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The offending field, e.g. `feedback.rating`.
+        field: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// An import was rejected because some lines are invalid; nothing was written.
+    #[error("{}", import_message(.errors, *.total))]
+    InvalidImport {
+        /// The first errors (at most [`crate::io::MAX_REPORTED_ERRORS`]), in line order.
+        errors: Vec<LineError>,
+        /// How many lines were invalid in total.
+        total: usize,
+    },
+    /// The requested item does not exist.
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// What kind of item (`response`, `feedback`, `run`, `job`, ...).
+        kind: &'static str,
+        /// The id that was looked up.
+        id: String,
+    },
+    /// The item exists with other content, or a concurrent change won.
+    #[error("conflict on {kind} {id}: {reason}")]
+    Conflict {
+        /// What kind of item.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+        /// What conflicts.
+        reason: String,
+    },
+    /// The database schema was written by a newer tuneloop than this one.
+    #[error("database schema version {found} is newer than this tuneloop supports ({supported}); upgrade tuneloop")]
+    SchemaTooNew {
+        /// The version found in the database.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The storage backend failed.
+    #[error("storage error: {message}")]
+    Storage {
+        /// What was being done.
+        message: String,
+        /// Whether retrying the same call may succeed (busy, timeout, lost connection).
+        retryable: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A network transport (HTTP, database connection) failed.
+    #[error("transport error: {message}")]
+    Transport {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// An MCP server answered with an error.
+    #[error("MCP error: {message}")]
+    Mcp {
+        /// The server's message.
+        message: String,
+    },
+    /// An account lacks the credits for an operation.
+    #[error("insufficient credits on {account}: need {required}, available {available}")]
+    InsufficientCredits {
+        /// The account.
+        account: String,
+        /// Credits needed.
+        required: i64,
+        /// Credits available.
+        available: i64,
+    },
+    /// A policy check declined the operation.
+    #[error("declined by policy: {reason}")]
+    PolicyDeclined {
+        /// Why.
+        reason: String,
+    },
+    /// The backend does not support this operation.
+    #[error("not supported by the {backend} backend: {operation}")]
+    Unsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// The operation.
+        operation: &'static str,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Storage`] with a source.
+    pub fn storage(
+        message: impl Into<String>,
+        retryable: bool,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Storage {
+            message: message.into(),
+            retryable,
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Whether the same call may succeed if retried later (busy database, timeout, lost
+    /// connection). Invalid input, conflicts and missing items are never retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Storage { retryable, .. } => *retryable,
+            Error::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the error was caused by the caller's input (CLI exit code 2).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidInput { .. } | Error::InvalidImport { .. } | Error::Conflict { .. }
+        )
+    }
+
+    /// A short stable code for the variant (`invalid_input`, `not_found`, ...), used by the
+    /// bindings and the CLI's JSON errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::InvalidImport { .. } => "invalid_import",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Storage { .. } => "storage",
+            Error::Io { .. } => "io",
+            Error::Transport { .. } => "transport",
+            Error::Mcp { .. } => "mcp",
+            Error::InsufficientCredits { .. } => "insufficient_credits",
+            Error::PolicyDeclined { .. } => "policy_declined",
+            Error::Unsupported { .. } => "unsupported",
+        }
+    }
+}
+
+/// One rejected line of an import.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LineError {
+    /// 1-based line number in the input.
+    pub line: usize,
+    /// The field at fault, when one is (`rating`, `feedback.response_id`, ...).
+    pub field: Option<String>,
+    /// Why the line was rejected.
+    pub reason: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "line {}: {}: {}", self.line, field, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+fn import_message(errors: &[LineError], total: usize) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "import rejected: {total} invalid line{}; nothing was imported",
+        if total == 1 { "" } else { "s" }
+    );
+    for e in errors {
+        let _ = write!(out, "\n  {e}");
+    }
+    if total > errors.len() {
+        let _ = write!(out, "\n  ... and {} more", total - errors.len());
+    }
+    out
+}

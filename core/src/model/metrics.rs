@@ -1,0 +1,143 @@
+//! Queries and reports for quality metrics and problematic responses.
+
+use super::time::{serde_ts, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Time bucket for a metrics series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// Calendar day (UTC).
+    Day,
+    /// ISO week (Monday to Sunday, UTC).
+    Week,
+}
+
+/// Which responses metrics are computed over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsQuery {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Responses created at or after this time.
+    pub since: Option<Timestamp>,
+    /// Responses created before this time.
+    pub until: Option<Timestamp>,
+    /// Adds a per-bucket series to each model.
+    pub bucket: Option<Bucket>,
+}
+
+/// Counts and rates over a set of responses and their feedback.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QualityFigures {
+    /// Responses in range.
+    pub responses: u64,
+    /// Feedback items on those responses.
+    pub feedback: u64,
+    /// Positive items.
+    pub positive: u64,
+    /// Negative items.
+    pub negative: u64,
+    /// Neutral items.
+    pub neutral: u64,
+    /// positive / feedback; `null` without feedback.
+    pub positive_rate: Option<f64>,
+    /// 95 % Wilson score interval of `positive_rate`.
+    pub positive_rate_ci: Option<[f64; 2]>,
+    /// negative / feedback; `null` without feedback.
+    pub negative_rate: Option<f64>,
+    /// Mean rating over feedback that has one.
+    pub average_rating: Option<f64>,
+    /// Explicit category counts.
+    pub categories: BTreeMap<String, u64>,
+}
+
+/// Metrics for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetrics {
+    /// The model.
+    pub model_id: String,
+    /// Its figures over the whole range.
+    #[serde(flatten)]
+    pub figures: QualityFigures,
+    /// Per-bucket figures when a bucket was asked for (contiguous, oldest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<BucketMetrics>>,
+}
+
+/// Figures for one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketMetrics {
+    /// Start of the bucket (midnight UTC; Monday for weeks).
+    #[serde(with = "serde_ts")]
+    pub start: Timestamp,
+    /// The bucket's figures.
+    #[serde(flatten)]
+    pub figures: QualityFigures,
+}
+
+/// Metrics for every model in range, sorted by model id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReport {
+    /// One entry per model that has responses in range.
+    pub models: Vec<ModelMetrics>,
+}
+
+impl MetricsReport {
+    /// The entry for `model_id`.
+    pub fn model(&self, model_id: &str) -> Option<&ModelMetrics> {
+        self.models.iter().find(|m| m.model_id == model_id)
+    }
+}
+
+/// Which problematic responses to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblematicQuery {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Responses created at or after this time.
+    pub since: Option<Timestamp>,
+    /// Responses created before this time.
+    pub until: Option<Timestamp>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for ProblematicQuery {
+    fn default() -> Self {
+        ProblematicQuery {
+            model: None,
+            since: None,
+            until: None,
+            limit: 20,
+        }
+    }
+}
+
+/// A response with negative feedback, with what users said about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblematicResponse {
+    /// The response.
+    pub response_id: String,
+    /// Its model.
+    pub model_id: String,
+    /// The query.
+    pub query: String,
+    /// The answer.
+    pub response: String,
+    /// When it was produced.
+    #[serde(with = "serde_ts")]
+    pub created_at: Timestamp,
+    /// Feedback items on it.
+    pub feedback: u64,
+    /// Positive items.
+    pub positive: u64,
+    /// Negative items (≥ 1).
+    pub negative: u64,
+    /// Mean score (thumbs up 1, down 0, rating r → (r − 1) / 4).
+    pub score: f64,
+    /// Explicit category counts.
+    pub categories: BTreeMap<String, u64>,
+    /// Comments, oldest first.
+    pub comments: Vec<String>,
+}

@@ -1,0 +1,174 @@
+//! A model response: what was asked, what the model answered, and when.
+
+use super::time::{serde_ts, Timestamp};
+use super::Limits;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The author of a conversation turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// System prompt.
+    System,
+    /// The end user.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool result.
+    Tool,
+}
+
+impl Role {
+    /// The lower-case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+/// One turn of the conversation that preceded a query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// Who spoke.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+}
+
+/// A response produced by a model for a query, the unit feedback attaches to.
+///
+/// ```
+/// use tuneloop::model::{parse_timestamp, ResponseRecord};
+/// let r = ResponseRecord::new("r1", "support-bot-v2", "What is your refund policy?",
+///     "Refunds within 30 days.", parse_timestamp("2026-09-01T10:00:00Z").unwrap());
+/// r.validate(&Default::default()).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    /// Caller-chosen unique id.
+    pub id: String,
+    /// The model (and version) that answered.
+    pub model_id: String,
+    /// The user's query.
+    pub query: String,
+    /// The model's answer.
+    pub response: String,
+    /// Prior turns, oldest first (may include a system prompt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversation: Vec<Message>,
+    /// Free-form metadata (keys sorted).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// When the response was produced.
+    #[serde(with = "serde_ts")]
+    pub created_at: Timestamp,
+}
+
+impl ResponseRecord {
+    /// A response without conversation or metadata.
+    pub fn new(
+        id: impl Into<String>,
+        model_id: impl Into<String>,
+        query: impl Into<String>,
+        response: impl Into<String>,
+        created_at: Timestamp,
+    ) -> Self {
+        ResponseRecord {
+            id: id.into(),
+            model_id: model_id.into(),
+            query: query.into(),
+            response: response.into(),
+            conversation: Vec::new(),
+            metadata: serde_json::Map::new(),
+            created_at,
+        }
+    }
+
+    /// Checks ids and sizes against `limits`; the error names the field.
+    pub fn validate(&self, limits: &Limits) -> Result<()> {
+        check_id("id", &self.id, limits)?;
+        check_id("model_id", &self.model_id, limits)?;
+        check_text("query", &self.query, limits.max_text_bytes, false)?;
+        check_text("response", &self.response, limits.max_text_bytes, true)?;
+        if self.conversation.len() > limits.max_conversation_turns {
+            return Err(Error::invalid(
+                "conversation",
+                format!(
+                    "{} turns; the limit is {}",
+                    self.conversation.len(),
+                    limits.max_conversation_turns
+                ),
+            ));
+        }
+        for (i, m) in self.conversation.iter().enumerate() {
+            check_text(
+                &format!("conversation[{i}].content"),
+                &m.content,
+                limits.max_text_bytes,
+                true,
+            )?;
+        }
+        if !self.metadata.is_empty() {
+            let bytes = serde_json::to_vec(&self.metadata)
+                .map(|v| v.len())
+                .unwrap_or(0);
+            if bytes > limits.max_metadata_bytes {
+                return Err(Error::invalid(
+                    "metadata",
+                    format!(
+                        "{bytes} bytes as JSON; the limit is {}",
+                        limits.max_metadata_bytes
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// SHA-256 of the canonical JSON form: equal content gives an equal hash, which is how
+    /// re-imports are recognised as unchanged.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&bytes).into()
+    }
+}
+
+pub(crate) fn check_id(field: &str, value: &str, limits: &Limits) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.len() > limits.max_id_bytes {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{} bytes long; the limit is {}",
+                value.len(),
+                limits.max_id_bytes
+            ),
+        ));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<()> {
+    if !allow_empty && value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(Error::invalid(
+            field,
+            format!("{} bytes long; the limit is {max}", value.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,697 @@
+//! The in-memory store: the reference implementation, for tests and embedded use.
+
+use super::types::*;
+use super::{precheck_feedback, precheck_response, FeedbackStore, WriteTx};
+use crate::analysis::metrics::{
+    assemble_report, bucket_start_micros, in_range, ModelTallies, Tally,
+};
+use crate::analysis::problematic::{summarize, worst_first};
+use crate::error::{Error, Result};
+use crate::model::time::to_micros;
+use crate::model::{
+    Feedback, Limits, MetricsQuery, MetricsReport, Polarity, ProblematicQuery, ProblematicResponse,
+    ResponseRecord,
+};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// A store that keeps everything in process memory. Metrics scan compact columns, so they
+/// stay fast on millions of feedback items.
+///
+/// ```
+/// use tuneloop::store::{FeedbackStore, MemoryStore};
+/// let store = MemoryStore::new();
+/// assert_eq!(store.backend(), "memory");
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    inner: RwLock<Inner>,
+    writer: Arc<Mutex<()>>,
+    limits: Limits,
+}
+
+/// Rows plus columnar copies of the fields metrics read.
+#[derive(Debug, Default)]
+struct Inner {
+    responses: Vec<ResponseRecord>,
+    response_hash: Vec<[u8; 32]>,
+    response_model: Vec<u32>,
+    response_micros: Vec<i64>,
+    response_index: HashMap<String, u32>,
+
+    feedback: Vec<Feedback>,
+    feedback_hash: Vec<[u8; 32]>,
+    feedback_response: Vec<u32>,
+    feedback_polarity: Vec<Polarity>,
+    /// 0 when the item has no rating.
+    feedback_rating: Vec<u8>,
+    /// Offsets into `category_ids`: item i owns `category_ids[cat_start[i]..cat_start[i+1]]`.
+    cat_start: Vec<u32>,
+    category_ids: Vec<u16>,
+    feedback_index: HashMap<String, u32>,
+    /// Feedback positions per response, in insertion order.
+    feedback_by_response: Vec<Vec<u32>>,
+
+    models: Vec<String>,
+    model_index: HashMap<String, u32>,
+    categories: Vec<String>,
+    category_index: HashMap<String, u16>,
+
+    runs: BTreeMap<String, RunRecord>,
+    jobs: BTreeMap<String, JobRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store with default [`Limits`].
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// An empty store with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        MemoryStore {
+            shared: Arc::new(Shared {
+                inner: RwLock::default(),
+                writer: Arc::default(),
+                limits,
+            }),
+        }
+    }
+}
+
+impl Shared {
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A poisoned lock only means another thread panicked mid-read; the data is intact
+        // because every mutation happens in `Inner::apply` without panicking paths.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Inner {
+    fn intern_model(&mut self, model: &str) -> u32 {
+        if let Some(&i) = self.model_index.get(model) {
+            return i;
+        }
+        let i = self.models.len() as u32;
+        self.models.push(model.to_string());
+        self.model_index.insert(model.to_string(), i);
+        i
+    }
+
+    fn intern_category(&mut self, cat: &str) -> u16 {
+        if let Some(&i) = self.category_index.get(cat) {
+            return i;
+        }
+        let i = self.categories.len() as u16;
+        self.categories.push(cat.to_string());
+        self.category_index.insert(cat.to_string(), i);
+        i
+    }
+
+    fn push_response(&mut self, r: ResponseRecord, hash: [u8; 32]) {
+        let idx = self.responses.len() as u32;
+        let model = self.intern_model(&r.model_id);
+        self.response_model.push(model);
+        self.response_micros.push(to_micros(&r.created_at));
+        self.response_index.insert(r.id.clone(), idx);
+        self.response_hash.push(hash);
+        self.feedback_by_response.push(Vec::new());
+        self.responses.push(r);
+    }
+
+    fn push_feedback(&mut self, f: Feedback, hash: [u8; 32]) {
+        let Some(&ridx) = self.response_index.get(&f.response_id) else {
+            return; // checked by the transaction before commit
+        };
+        let idx = self.feedback.len() as u32;
+        if self.cat_start.is_empty() {
+            self.cat_start.push(0);
+        }
+        for c in f.categories() {
+            let id = self.intern_category(c.as_str());
+            self.category_ids.push(id);
+        }
+        self.cat_start.push(self.category_ids.len() as u32);
+        self.feedback_response.push(ridx);
+        self.feedback_polarity.push(f.polarity());
+        self.feedback_rating.push(f.rating().unwrap_or(0));
+        self.feedback_index.insert(f.id.clone(), idx);
+        self.feedback_hash.push(hash);
+        self.feedback_by_response[ridx as usize].push(idx);
+        self.feedback.push(f);
+    }
+
+    fn feedback_matches(&self, i: usize, filter: &FeedbackFilter) -> bool {
+        let f = &self.feedback[i];
+        let r = &self.responses[self.feedback_response[i] as usize];
+        filter.model.as_deref().is_none_or(|m| m == r.model_id)
+            && filter
+                .response_id
+                .as_deref()
+                .is_none_or(|id| id == f.response_id)
+            && filter.since.is_none_or(|s| f.created_at >= s)
+            && filter.until.is_none_or(|u| f.created_at < u)
+            && filter
+                .polarity
+                .is_none_or(|p| p == self.feedback_polarity[i])
+            && filter.variant.is_none_or(|v| v == f.variant())
+            && filter
+                .category
+                .as_ref()
+                .is_none_or(|c| f.categories().contains(c))
+    }
+}
+
+fn parse_cursor(after: &Option<String>) -> Result<usize> {
+    match after {
+        None => Ok(0),
+        Some(c) => c
+            .parse::<usize>()
+            .map_err(|_| Error::invalid("after", format!("`{c}` is not a cursor from this store"))),
+    }
+}
+
+fn page_of<T: Clone>(
+    items: &[T],
+    start: usize,
+    limit: usize,
+    mut keep: impl FnMut(usize) -> bool,
+) -> Page<T> {
+    let limit = limit.max(1);
+    let mut out = Vec::new();
+    let mut i = start;
+    while i < items.len() {
+        if keep(i) {
+            if out.len() == limit {
+                return Page {
+                    items: out,
+                    next: Some(i.to_string()),
+                };
+            }
+            out.push(items[i].clone());
+        }
+        i += 1;
+    }
+    Page {
+        items: out,
+        next: None,
+    }
+}
+
+/// Names the fields that differ, for conflict messages.
+pub(crate) fn response_diff(a: &ResponseRecord, b: &ResponseRecord) -> String {
+    let mut fields = Vec::new();
+    if a.model_id != b.model_id {
+        fields.push("model_id");
+    }
+    if a.query != b.query {
+        fields.push("query");
+    }
+    if a.response != b.response {
+        fields.push("response");
+    }
+    if a.conversation != b.conversation {
+        fields.push("conversation");
+    }
+    if a.metadata != b.metadata {
+        fields.push("metadata");
+    }
+    if a.created_at != b.created_at {
+        fields.push("created_at");
+    }
+    format!(
+        "a response with this id is already stored with a different {}",
+        if fields.is_empty() {
+            "content".to_string()
+        } else {
+            fields.join(", ")
+        }
+    )
+}
+
+/// Names the fields that differ, for conflict messages.
+pub(crate) fn feedback_diff(a: &Feedback, b: &Feedback) -> String {
+    let mut fields = Vec::new();
+    if a.response_id != b.response_id {
+        fields.push("response_id");
+    }
+    if a.kind != b.kind {
+        fields.push("variant/rating/categories/correction");
+    }
+    if a.comment != b.comment {
+        fields.push("comment");
+    }
+    if a.user_id != b.user_id {
+        fields.push("user_id");
+    }
+    if a.created_at != b.created_at {
+        fields.push("created_at");
+    }
+    format!(
+        "a feedback item with this id is already stored with a different {}",
+        if fields.is_empty() {
+            "content".to_string()
+        } else {
+            fields.join(", ")
+        }
+    )
+}
+
+#[async_trait]
+impl FeedbackStore for MemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {
+        let guard = self.shared.writer.clone().lock_owned().await;
+        Ok(Box::new(MemoryTx {
+            shared: self.shared.clone(),
+            _guard: guard,
+            responses: Vec::new(),
+            response_index: HashMap::new(),
+            feedback: Vec::new(),
+            feedback_index: HashMap::new(),
+            summary: WriteSummary::default(),
+        }))
+    }
+
+    async fn get_response(&self, id: &str) -> Result<Option<ResponseRecord>> {
+        let inner = self.shared.read();
+        Ok(inner
+            .response_index
+            .get(id)
+            .map(|&i| inner.responses[i as usize].clone()))
+    }
+
+    async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>> {
+        let inner = self.shared.read();
+        Ok(inner
+            .feedback_index
+            .get(id)
+            .map(|&i| inner.feedback[i as usize].clone()))
+    }
+
+    async fn list_responses(
+        &self,
+        filter: &ResponseFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ResponseRecord>> {
+        let start = parse_cursor(&page.after)?;
+        let inner = self.shared.read();
+        Ok(page_of(&inner.responses, start, page.limit, |i| {
+            let r = &inner.responses[i];
+            filter.model.as_deref().is_none_or(|m| m == r.model_id)
+                && filter.since.is_none_or(|s| r.created_at >= s)
+                && filter.until.is_none_or(|u| r.created_at < u)
+        }))
+    }
+
+    async fn list_feedback(
+        &self,
+        filter: &FeedbackFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Feedback>> {
+        let start = parse_cursor(&page.after)?;
+        let inner = self.shared.read();
+        Ok(page_of(&inner.feedback, start, page.limit, |i| {
+            inner.feedback_matches(i, filter)
+        }))
+    }
+
+    async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
+        let inner = self.shared.read();
+        Ok(fast_metrics(&inner, query))
+    }
+
+    async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
+        let inner = self.shared.read();
+        let mut out = Vec::new();
+        for (ri, r) in inner.responses.iter().enumerate() {
+            if query.model.as_deref().is_some_and(|m| m != r.model_id)
+                || query.since.is_some_and(|s| r.created_at < s)
+                || query.until.is_some_and(|u| r.created_at >= u)
+            {
+                continue;
+            }
+            let fb = &inner.feedback_by_response[ri];
+            if !fb
+                .iter()
+                .any(|&i| inner.feedback_polarity[i as usize] == Polarity::Negative)
+            {
+                continue;
+            }
+            let items: Vec<&Feedback> = fb.iter().map(|&i| &inner.feedback[i as usize]).collect();
+            out.extend(summarize(r, &items));
+        }
+        out.sort_by(worst_first);
+        out.truncate(query.limit);
+        Ok(out)
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        let inner = self.shared.read();
+        let mut models = inner.models.clone();
+        models.sort();
+        Ok(StoreStats {
+            responses: inner.responses.len() as u64,
+            feedback: inner.feedback.len() as u64,
+            models,
+        })
+    }
+
+    async fn health(&self) -> Result<HealthReport> {
+        Ok(HealthReport {
+            backend: "memory".into(),
+            ..HealthReport::default()
+        })
+    }
+
+    async fn save_run(&self, run: &RunRecord) -> Result<()> {
+        let mut inner = self.shared.write();
+        match inner.runs.get(&run.id) {
+            Some(existing) if existing == run => Ok(()),
+            Some(_) => Err(Error::Conflict {
+                kind: "run",
+                id: run.id.clone(),
+                reason: "a run with this id is already stored with other content".into(),
+            }),
+            None => {
+                inner.runs.insert(run.id.clone(), run.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
+        Ok(self.shared.read().runs.get(id).cloned())
+    }
+
+    async fn list_runs(&self, kind: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
+        let inner = self.shared.read();
+        let mut runs: Vec<RunRecord> = inner
+            .runs
+            .values()
+            .filter(|r| kind.is_none_or(|k| k == r.kind))
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        if limit > 0 {
+            runs.truncate(limit);
+        }
+        Ok(runs)
+    }
+
+    async fn put_job(&self, job: &JobRecord, expected_version: Option<u64>) -> Result<u64> {
+        let mut inner = self.shared.write();
+        let current = inner.jobs.get(&job.id).map(|j| j.version);
+        let version = match (expected_version, current) {
+            (None, None) => 1,
+            (None, Some(_)) => {
+                return Err(Error::Conflict {
+                    kind: "job",
+                    id: job.id.clone(),
+                    reason: "a job with this id already exists".into(),
+                })
+            }
+            (Some(_), None) => {
+                return Err(Error::NotFound {
+                    kind: "job",
+                    id: job.id.clone(),
+                })
+            }
+            (Some(expected), Some(found)) if expected == found => found + 1,
+            (Some(expected), Some(found)) => {
+                return Err(Error::Conflict {
+                    kind: "job",
+                    id: job.id.clone(),
+                    reason: format!("expected version {expected}, found {found}"),
+                })
+            }
+        };
+        let mut stored = job.clone();
+        stored.version = version;
+        inner.jobs.insert(job.id.clone(), stored);
+        Ok(version)
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
+        Ok(self.shared.read().jobs.get(id).cloned())
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+        let inner = self.shared.read();
+        let mut jobs: Vec<JobRecord> = inner
+            .jobs
+            .values()
+            .filter(|j| filter.model_id.as_deref().is_none_or(|m| m == j.model_id))
+            .filter(|j| filter.status.as_deref().is_none_or(|s| s == j.status))
+            .cloned()
+            .collect();
+        jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        if filter.limit > 0 {
+            jobs.truncate(filter.limit);
+        }
+        Ok(jobs)
+    }
+}
+
+/// Per-model counters over interned categories; turned into [`Tally`] at the end.
+#[derive(Clone, Default)]
+struct FastTally {
+    responses: u64,
+    /// negative, neutral, positive
+    polarity: [u64; 3],
+    rating_sum: u64,
+    rating_count: u64,
+    categories: Vec<u64>,
+}
+
+fn polarity_slot(p: Polarity) -> usize {
+    match p {
+        Polarity::Negative => 0,
+        Polarity::Neutral => 1,
+        Polarity::Positive => 2,
+    }
+}
+
+impl FastTally {
+    #[inline]
+    fn add_feedback(&mut self, inner: &Inner, i: usize) {
+        self.polarity[polarity_slot(inner.feedback_polarity[i])] += 1;
+        let r = inner.feedback_rating[i];
+        if r > 0 {
+            self.rating_sum += u64::from(r);
+            self.rating_count += 1;
+        }
+        let (a, b) = (inner.cat_start[i] as usize, inner.cat_start[i + 1] as usize);
+        for &c in &inner.category_ids[a..b] {
+            let c = c as usize;
+            if self.categories.len() <= c {
+                self.categories.resize(c + 1, 0);
+            }
+            self.categories[c] += 1;
+        }
+    }
+
+    fn into_tally(self, inner: &Inner) -> Tally {
+        let [negative, neutral, positive] = self.polarity;
+        Tally {
+            responses: self.responses,
+            feedback: negative + neutral + positive,
+            positive,
+            negative,
+            neutral,
+            rating_sum: self.rating_sum,
+            rating_count: self.rating_count,
+            categories: self
+                .categories
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(|(c, &n)| (inner.categories[c].clone(), n))
+                .collect(),
+        }
+    }
+}
+
+fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
+    let model_filter = match &query.model {
+        Some(m) => match inner.model_index.get(m) {
+            Some(&i) => Some(i),
+            None => return MetricsReport::default(),
+        },
+        None => None,
+    };
+    let n_models = inner.models.len();
+    // Which responses count, decided once per response rather than once per feedback item.
+    let included: Vec<bool> = inner
+        .response_micros
+        .iter()
+        .zip(&inner.response_model)
+        .map(|(&t, &m)| model_filter.is_none_or(|f| f == m) && in_range(query, t))
+        .collect();
+    let mut totals = vec![FastTally::default(); n_models];
+    let mut buckets: Vec<BTreeMap<i64, FastTally>> = vec![BTreeMap::new(); n_models];
+    for (ri, &inc) in included.iter().enumerate() {
+        if inc {
+            let m = inner.response_model[ri] as usize;
+            totals[m].responses += 1;
+            if let Some(b) = query.bucket {
+                buckets[m]
+                    .entry(bucket_start_micros(inner.response_micros[ri], b))
+                    .or_default()
+                    .responses += 1;
+            }
+        }
+    }
+    for i in 0..inner.feedback.len() {
+        let ri = inner.feedback_response[i] as usize;
+        if !included[ri] {
+            continue;
+        }
+        let m = inner.response_model[ri] as usize;
+        totals[m].add_feedback(inner, i);
+        if let Some(b) = query.bucket {
+            if let Some(t) = buckets[m].get_mut(&bucket_start_micros(inner.response_micros[ri], b))
+            {
+                t.add_feedback(inner, i);
+            }
+        }
+    }
+    let mut tallies = ModelTallies::default();
+    for (m, (total, per)) in totals.into_iter().zip(buckets).enumerate() {
+        if total.responses == 0 {
+            continue;
+        }
+        let name = inner.models[m].clone();
+        if query.bucket.is_some() {
+            tallies.buckets.insert(
+                name.clone(),
+                per.into_iter()
+                    .map(|(k, t)| (k, t.into_tally(inner)))
+                    .collect(),
+            );
+        }
+        tallies.totals.insert(name, total.into_tally(inner));
+    }
+    assemble_report(tallies, query.bucket)
+}
+
+/// A staged write: checked against the store and itself, applied on commit.
+struct MemoryTx {
+    shared: Arc<Shared>,
+    _guard: OwnedMutexGuard<()>,
+    responses: Vec<(ResponseRecord, [u8; 32])>,
+    response_index: HashMap<String, usize>,
+    feedback: Vec<(Feedback, [u8; 32])>,
+    feedback_index: HashMap<String, usize>,
+    summary: WriteSummary,
+}
+
+#[async_trait]
+impl WriteTx for MemoryTx {
+    async fn write(&mut self, batch: &RecordBatch) -> Result<BatchOutcome> {
+        let limits = self.shared.limits;
+        let inner = self.shared.read();
+        let mut outcome = BatchOutcome::default();
+        for r in &batch.responses {
+            let o = if let Some(rej) = precheck_response(r, &limits) {
+                ItemOutcome::Rejected(rej)
+            } else {
+                let hash = r.content_hash();
+                let existing = inner
+                    .response_index
+                    .get(&r.id)
+                    .map(|&i| {
+                        (
+                            &inner.responses[i as usize],
+                            inner.response_hash[i as usize],
+                        )
+                    })
+                    .or_else(|| {
+                        self.response_index
+                            .get(&r.id)
+                            .map(|&i| (&self.responses[i].0, self.responses[i].1))
+                    });
+                match existing {
+                    Some((_, h)) if h == hash => ItemOutcome::Unchanged,
+                    Some((e, _)) => ItemOutcome::Rejected(Rejection::Conflict {
+                        reason: response_diff(e, r),
+                    }),
+                    None => {
+                        self.response_index
+                            .insert(r.id.clone(), self.responses.len());
+                        self.responses.push((r.clone(), hash));
+                        ItemOutcome::Inserted
+                    }
+                }
+            };
+            outcome.responses.push(o);
+        }
+        for f in &batch.feedback {
+            let o = if let Some(rej) = precheck_feedback(f, &limits) {
+                ItemOutcome::Rejected(rej)
+            } else if !inner.response_index.contains_key(&f.response_id)
+                && !self.response_index.contains_key(&f.response_id)
+            {
+                ItemOutcome::Rejected(Rejection::UnknownResponse {
+                    response_id: f.response_id.clone(),
+                })
+            } else {
+                let hash = f.content_hash();
+                let existing = inner
+                    .feedback_index
+                    .get(&f.id)
+                    .map(|&i| (&inner.feedback[i as usize], inner.feedback_hash[i as usize]))
+                    .or_else(|| {
+                        self.feedback_index
+                            .get(&f.id)
+                            .map(|&i| (&self.feedback[i].0, self.feedback[i].1))
+                    });
+                match existing {
+                    Some((_, h)) if h == hash => ItemOutcome::Unchanged,
+                    Some((e, _)) => ItemOutcome::Rejected(Rejection::Conflict {
+                        reason: feedback_diff(e, f),
+                    }),
+                    None => {
+                        self.feedback_index
+                            .insert(f.id.clone(), self.feedback.len());
+                        self.feedback.push((f.clone(), hash));
+                        ItemOutcome::Inserted
+                    }
+                }
+            };
+            outcome.feedback.push(o);
+        }
+        drop(inner);
+        self.summary.add(&outcome);
+        Ok(outcome)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<WriteSummary> {
+        let this = *self;
+        let mut inner = this.shared.write();
+        for (r, h) in this.responses {
+            inner.push_response(r, h);
+        }
+        for (f, h) in this.feedback {
+            inner.push_feedback(f, h);
+        }
+        Ok(this.summary)
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}

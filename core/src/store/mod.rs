@@ -1,0 +1,206 @@
+//! The feedback store: where responses, feedback, analysis runs and fine-tuning jobs live.
+//!
+//! [`FeedbackStore`] is the one trait every backend implements ([`MemoryStore`] here,
+//! [`SqliteStore`] behind the `sqlite` feature). Use it as `Arc<dyn FeedbackStore>`; open one
+//! from a URL with [`open`].
+
+mod memory;
+mod open;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod types;
+
+pub use memory::MemoryStore;
+pub use open::{open, OpenOptions};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
+    ResponseRecord,
+};
+use async_trait::async_trait;
+
+/// Storage for responses and feedback, plus persisted analysis runs and fine-tuning jobs.
+///
+/// # Behaviour every implementation keeps (checked by the conformance suite)
+/// - Writes go through a [`WriteTx`]: nothing written in it is visible to readers until
+///   [`WriteTx::commit`]; [`WriteTx::rollback`], an error or dropping the transaction leaves
+///   the store unchanged. At most one write transaction is open at a time per store; others wait.
+/// - Ids are unique per kind. Writing an item whose id exists with identical content is a
+///   no-op reported as [`ItemOutcome::Unchanged`]; with other content it is rejected
+///   ([`Rejection::Conflict`]) and the stored item is kept.
+/// - Feedback must reference a response that is stored or written earlier in the same
+///   transaction, otherwise it is rejected ([`Rejection::UnknownResponse`]).
+/// - Listing returns items in insertion order and pages with an opaque cursor.
+/// - Metrics and problematic responses follow the definitions in `docs/formats.md`; a backend
+///   may compute them in its database, with the same results as
+///   [`crate::analysis::metrics::compute_metrics`].
+#[async_trait]
+pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
+    /// The backend's name (`memory`, `sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Opens a write transaction. Dropping it without commit rolls it back.
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx>>;
+
+    /// Gets a response by id.
+    async fn get_response(&self, id: &str) -> Result<Option<ResponseRecord>>;
+
+    /// Gets a feedback item by id.
+    async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>>;
+
+    /// Lists responses matching `filter`, oldest inserted first.
+    async fn list_responses(
+        &self,
+        filter: &ResponseFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ResponseRecord>>;
+
+    /// Lists feedback matching `filter`, oldest inserted first.
+    async fn list_feedback(
+        &self,
+        filter: &FeedbackFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Feedback>>;
+
+    /// Quality metrics per model over the responses in the query's range.
+    async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport>;
+
+    /// Responses with at least one negative feedback item, worst first: most negative
+    /// feedback, then lowest mean score, then newest, then id.
+    async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>>;
+
+    /// Item counts and the models seen.
+    async fn stats(&self) -> Result<StoreStats>;
+
+    /// Schema version and table check (the CLI's `check db`).
+    async fn health(&self) -> Result<HealthReport>;
+
+    /// Saves an analysis run. The same id with identical content is a no-op; with other
+    /// content, [`Error::Conflict`].
+    async fn save_run(&self, run: &RunRecord) -> Result<()>;
+
+    /// Gets a run by id.
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
+
+    /// Lists runs, newest first, optionally of one kind.
+    async fn list_runs(&self, kind: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
+
+    /// Creates or updates a job with optimistic concurrency: `expected_version` `None` means
+    /// "create" ([`Error::Conflict`] if the id exists); `Some(v)` updates only if the stored
+    /// version is `v` ([`Error::Conflict`] otherwise, [`Error::NotFound`] if absent). Returns
+    /// the new version (1 after creation).
+    async fn put_job(&self, job: &JobRecord, expected_version: Option<u64>) -> Result<u64>;
+
+    /// Gets a job by id.
+    async fn get_job(&self, id: &str) -> Result<Option<JobRecord>>;
+
+    /// Lists jobs, newest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
+}
+
+/// An open write transaction. See [`FeedbackStore`] for its guarantees.
+#[async_trait]
+pub trait WriteTx: Send {
+    /// Writes a batch: responses first, then feedback (which may reference the batch's
+    /// responses). Returns one outcome per item, in input order; rejected items are not
+    /// written but do not abort the transaction. Items are validated against the store's
+    /// [`Limits`]; an invalid item is rejected with [`Rejection::Invalid`].
+    async fn write(&mut self, batch: &RecordBatch) -> Result<BatchOutcome>;
+
+    /// Makes everything written visible, atomically.
+    async fn commit(self: Box<Self>) -> Result<WriteSummary>;
+
+    /// Discards everything written.
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Conveniences available on every store.
+#[async_trait]
+pub trait FeedbackStoreExt: FeedbackStore {
+    /// Writes a batch atomically: if any item is rejected nothing is written and the first
+    /// rejection is returned as an error ([`Error::Conflict`], [`Error::NotFound`] or
+    /// [`Error::InvalidInput`]).
+    async fn record(&self, batch: &RecordBatch) -> Result<WriteSummary> {
+        let mut tx = self.begin_write().await?;
+        let outcome = tx.write(batch).await?;
+        if let Some(err) = outcome.first_rejection(batch) {
+            tx.rollback().await?;
+            return Err(err);
+        }
+        tx.commit().await
+    }
+
+    /// Records one response.
+    async fn record_response(&self, response: ResponseRecord) -> Result<WriteSummary> {
+        self.record(&RecordBatch {
+            responses: vec![response],
+            feedback: vec![],
+        })
+        .await
+    }
+
+    /// Records one feedback item.
+    async fn record_feedback(&self, feedback: Feedback) -> Result<WriteSummary> {
+        self.record(&RecordBatch {
+            responses: vec![],
+            feedback: vec![feedback],
+        })
+        .await
+    }
+
+    /// Every response matching `filter` (pages through [`FeedbackStore::list_responses`]).
+    async fn all_responses(&self, filter: &ResponseFilter) -> Result<Vec<ResponseRecord>> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(10_000);
+        loop {
+            let p = self.list_responses(filter, &page).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Every feedback item matching `filter`.
+    async fn all_feedback(&self, filter: &FeedbackFilter) -> Result<Vec<Feedback>> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(10_000);
+        loop {
+            let p = self.list_feedback(filter, &page).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+impl<T: FeedbackStore + ?Sized> FeedbackStoreExt for T {}
+
+/// Checks an item before a backend writes it, returning the rejection to report.
+pub(crate) fn precheck_response(r: &ResponseRecord, limits: &Limits) -> Option<Rejection> {
+    r.validate(limits).err().map(Rejection::invalid)
+}
+
+/// Checks a feedback item before a backend writes it.
+pub(crate) fn precheck_feedback(f: &Feedback, limits: &Limits) -> Option<Rejection> {
+    f.validate(limits).err().map(Rejection::invalid)
+}
+
+impl Rejection {
+    pub(crate) fn invalid(e: Error) -> Self {
+        match e {
+            Error::InvalidInput { field, reason } => Rejection::Invalid { field, reason },
+            other => Rejection::Invalid {
+                field: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}

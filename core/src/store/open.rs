@@ -1,0 +1,90 @@
+//! Opening a store from a URL.
+
+use super::{FeedbackStore, MemoryStore};
+use crate::error::{Error, Result};
+use crate::model::Limits;
+use std::sync::Arc;
+
+/// How [`open`] treats the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Create an embedded database file when it is missing.
+    pub create_if_missing: bool,
+    /// Apply pending schema migrations. Without it, a database that is not at the current
+    /// version can still be inspected with [`FeedbackStore::health`], but not written.
+    pub migrate: bool,
+    /// Size limits applied to every write.
+    pub limits: Limits,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            create_if_missing: true,
+            migrate: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Opens the store a URL names:
+/// - `sqlite://PATH` or `sqlite:PATH` (a relative or absolute file path; `sqlite::memory:`
+///   for a private in-memory SQLite database),
+/// - `memory://` for a [`MemoryStore`].
+///
+/// By default an embedded database is created if missing and migrated, so a fresh machine
+/// needs no setup.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// let store = tuneloop::store::open("memory://", &Default::default()).await.unwrap();
+/// assert_eq!(store.backend(), "memory");
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn FeedbackStore>> {
+    let url = url.trim();
+    if url == "memory:" || url == "memory://" || url == "memory" {
+        return Ok(Arc::new(MemoryStore::with_limits(options.limits)));
+    }
+    if url.starts_with("sqlite:") {
+        #[cfg(feature = "sqlite")]
+        {
+            let store = super::SqliteStore::open(url, options).await?;
+            let store: Arc<dyn FeedbackStore> = Arc::new(store);
+            return Ok(store);
+        }
+        #[cfg(not(feature = "sqlite"))]
+        return Err(Error::invalid(
+            "database_url",
+            "this build of tuneloop has no SQLite support (feature `sqlite`)",
+        ));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(Error::invalid(
+            "database_url",
+            "PostgreSQL is not supported by this build yet; use sqlite://PATH",
+        ));
+    }
+    Err(Error::invalid(
+        "database_url",
+        format!(
+            "`{}` is not a supported URL; use sqlite://PATH (e.g. sqlite://tuneloop.db) or memory://",
+            redact_url(url)
+        ),
+    ))
+}
+
+/// Hides a password in a URL before it is shown.
+pub(crate) fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}

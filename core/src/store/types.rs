@@ -1,0 +1,308 @@
+//! Values passed to and returned by [`super::FeedbackStore`].
+
+use crate::error::Error;
+use crate::model::time::serde_ts;
+use crate::model::{Category, Feedback, Polarity, ResponseRecord, Timestamp, Variant};
+use serde::{Deserialize, Serialize};
+
+/// Responses and feedback to write together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordBatch {
+    /// Responses, written first.
+    pub responses: Vec<ResponseRecord>,
+    /// Feedback, written after the responses.
+    pub feedback: Vec<Feedback>,
+}
+
+impl RecordBatch {
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.responses.is_empty() && self.feedback.is_empty()
+    }
+}
+
+/// What happened to one written item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Newly stored.
+    Inserted,
+    /// Already stored with identical content.
+    Unchanged,
+    /// Not stored.
+    Rejected(Rejection),
+}
+
+/// Why an item was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The id exists with other content.
+    Conflict {
+        /// What differs.
+        reason: String,
+    },
+    /// Feedback references a response that does not exist.
+    UnknownResponse {
+        /// The missing response id.
+        response_id: String,
+    },
+    /// The item fails validation.
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Rejection {
+    /// The field the rejection is about, if one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Rejection::Conflict { .. } => Some("id"),
+            Rejection::UnknownResponse { .. } => Some("response_id"),
+            Rejection::Invalid { field, .. } if !field.is_empty() => Some(field),
+            Rejection::Invalid { .. } => None,
+        }
+    }
+
+    /// A readable reason.
+    pub fn reason(&self) -> String {
+        match self {
+            Rejection::Conflict { reason } => reason.clone(),
+            Rejection::UnknownResponse { response_id } => {
+                format!("no response with id `{response_id}` is stored or in this import")
+            }
+            Rejection::Invalid { reason, .. } => reason.clone(),
+        }
+    }
+}
+
+/// Outcomes of one [`super::WriteTx::write`] call, in input order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// One per response.
+    pub responses: Vec<ItemOutcome>,
+    /// One per feedback item.
+    pub feedback: Vec<ItemOutcome>,
+}
+
+impl BatchOutcome {
+    /// The first rejection as an error, responses before feedback.
+    pub fn first_rejection(&self, batch: &RecordBatch) -> Option<Error> {
+        let resp = self
+            .responses
+            .iter()
+            .zip(&batch.responses)
+            .find_map(|(o, r)| match o {
+                ItemOutcome::Rejected(rej) => Some(rejection_error("response", &r.id, rej)),
+                _ => None,
+            });
+        resp.or_else(|| {
+            self.feedback
+                .iter()
+                .zip(&batch.feedback)
+                .find_map(|(o, f)| match o {
+                    ItemOutcome::Rejected(rej) => Some(rejection_error("feedback", &f.id, rej)),
+                    _ => None,
+                })
+        })
+    }
+}
+
+fn rejection_error(kind: &'static str, id: &str, rej: &Rejection) -> Error {
+    match rej {
+        Rejection::Conflict { reason } => Error::Conflict {
+            kind,
+            id: id.to_string(),
+            reason: reason.clone(),
+        },
+        Rejection::UnknownResponse { response_id } => Error::NotFound {
+            kind: "response",
+            id: response_id.clone(),
+        },
+        Rejection::Invalid { field, reason } => Error::InvalidInput {
+            field: format!("{kind}.{field}"),
+            reason: reason.clone(),
+        },
+    }
+}
+
+/// What a committed write transaction stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteSummary {
+    /// Responses newly stored.
+    pub responses_inserted: u64,
+    /// Responses already stored identically.
+    pub responses_unchanged: u64,
+    /// Feedback newly stored.
+    pub feedback_inserted: u64,
+    /// Feedback already stored identically.
+    pub feedback_unchanged: u64,
+}
+
+impl WriteSummary {
+    /// Adds the counts of `outcome`.
+    pub fn add(&mut self, outcome: &BatchOutcome) {
+        for o in &outcome.responses {
+            match o {
+                ItemOutcome::Inserted => self.responses_inserted += 1,
+                ItemOutcome::Unchanged => self.responses_unchanged += 1,
+                ItemOutcome::Rejected(_) => {}
+            }
+        }
+        for o in &outcome.feedback {
+            match o {
+                ItemOutcome::Inserted => self.feedback_inserted += 1,
+                ItemOutcome::Unchanged => self.feedback_unchanged += 1,
+                ItemOutcome::Rejected(_) => {}
+            }
+        }
+    }
+}
+
+/// Filter for listing responses. All conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseFilter {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Created at or after.
+    pub since: Option<Timestamp>,
+    /// Created before.
+    pub until: Option<Timestamp>,
+}
+
+/// Filter for listing feedback. All conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedbackFilter {
+    /// Only feedback on responses of this model.
+    pub model: Option<String>,
+    /// Only feedback on this response.
+    pub response_id: Option<String>,
+    /// Feedback created at or after.
+    pub since: Option<Timestamp>,
+    /// Feedback created before.
+    pub until: Option<Timestamp>,
+    /// Only this polarity.
+    pub polarity: Option<Polarity>,
+    /// Only feedback carrying this explicit category.
+    pub category: Option<Category>,
+    /// Only this variant.
+    pub variant: Option<Variant>,
+}
+
+/// Where a listing starts and how much it returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (at least 1).
+    pub limit: usize,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    /// The first page of `limit` items.
+    pub fn first(limit: usize) -> Self {
+        PageRequest { limit, after: None }
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest::first(1_000)
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Counts of stored items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Responses.
+    pub responses: u64,
+    /// Feedback items.
+    pub feedback: u64,
+    /// Model ids, sorted.
+    pub models: Vec<String>,
+}
+
+/// The state of a store's schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// The backend.
+    pub backend: String,
+    /// Applied schema version (`None` for a store without one, or a database not migrated).
+    pub schema_version: Option<i64>,
+    /// The newest schema version this build knows.
+    pub supported_version: Option<i64>,
+    /// Tables the schema needs that are absent.
+    pub missing_tables: Vec<String>,
+    /// Tables present that the schema does not define (not an error).
+    pub extra_tables: Vec<String>,
+}
+
+impl HealthReport {
+    /// Whether the store is usable as is.
+    pub fn ok(&self) -> bool {
+        self.missing_tables.is_empty()
+            && match (self.schema_version, self.supported_version) {
+                (Some(found), Some(supported)) => found == supported,
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+/// A persisted analysis run (filled in by the analysis issue).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Unique id.
+    pub id: String,
+    /// What kind of run (`analysis`, ...).
+    pub kind: String,
+    /// When it ran.
+    #[serde(with = "serde_ts")]
+    pub created_at: Timestamp,
+    /// Its parameters.
+    pub params: serde_json::Value,
+    /// Its result.
+    pub result: serde_json::Value,
+}
+
+/// A persisted fine-tuning job (filled in by the fine-tuning issue).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Our id.
+    pub id: String,
+    /// The model being improved.
+    pub model_id: String,
+    /// State-machine status.
+    pub status: String,
+    /// Optimistic-concurrency version, maintained by the store.
+    pub version: u64,
+    /// When created.
+    #[serde(with = "serde_ts")]
+    pub created_at: Timestamp,
+    /// When last changed.
+    #[serde(with = "serde_ts")]
+    pub updated_at: Timestamp,
+    /// Everything else about the job.
+    pub data: serde_json::Value,
+}
+
+/// Filter for listing jobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only this model.
+    pub model_id: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// At most this many (0 = no limit).
+    pub limit: usize,
+}
