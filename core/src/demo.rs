@@ -113,9 +113,16 @@ struct Pattern {
     trend: Trend,
     low: f64,
     high: f64,
-    topic: Topic,
+    cases: &'static [Case],
+}
+
+/// One way a pattern shows up: queries that trigger it, the wrong answer, what users say
+/// about it and the right answer.
+struct Case {
+    queries: &'static [&'static str],
+    response: &'static str,
     comments: &'static [&'static str],
-    corrections: &'static [&'static str],
+    correction: &'static str,
 }
 
 struct ModelSpec {
@@ -271,7 +278,19 @@ const MODELS: &[ModelSpec] = &[
     },
 ];
 
-const VERBOSE_ANSWER: &str = "Great question! Before I answer, it helps to understand a little background about how our customer service works, because every situation is a bit different and we want to make sure you have all the context you might need. Acme Outdoor has been serving customers for many years across many countries, and we take pride in being available through several channels, including chat, email and, for some regions, phone. Depending on where you are located, the exact details can vary, and there may be exceptions during holidays, sales events or periods of unusually high demand. With that in mind, here is the short version: {short} I hope this detailed explanation helps! If you have any other questions about this or anything else, such as orders, shipping, returns, memberships or products, please do not hesitate to reach out again at any time.";
+/// A padded answer whose real content (`$short`) comes last.
+macro_rules! verbose {
+    ($short:literal) => {
+        concat!(
+            "Great question! Before I answer, it helps to understand a little background about how our customer service works, because every situation is a bit different and we want to make sure you have all the context you might need. ",
+            "Acme Outdoor has been serving customers for many years across many countries, and we take pride in being available through several channels, including chat, email and, for some regions, phone. ",
+            "Depending on where you are located, the exact details can vary, and there may be exceptions during holidays, sales events or periods of unusually high demand. ",
+            "With that in mind, here is the short version: ",
+            $short,
+            " I hope this detailed explanation helps! If you have any other questions about this or anything else, such as orders, shipping, returns, memberships or products, please do not hesitate to reach out again at any time."
+        )
+    };
+}
 
 const PATTERNS: &[Pattern] = &[
     Pattern {
@@ -281,29 +300,41 @@ const PATTERNS: &[Pattern] = &[
         trend: Trend::Rising,
         low: 0.02,
         high: 0.16,
-        topic: Topic {
-            queries: &[
-                "What is your refund policy?",
-                "Can I get a refund on a {product} I bought {n} weeks ago?",
-                "How many days do I have to return the {product} for a refund?",
-                "Do you refund gift cards?",
-            ],
-            responses: &[
-                "You can get a full refund within 90 days, no questions asked, and we also cover return shipping and add a 10% store credit bonus.",
-                "Refunds are available for 120 days on all items, including used and sale items, and gift cards can be refunded in cash.",
-                "Our lifetime refund guarantee means you can return the {product} at any time for a full refund.",
-            ],
-        },
-        comments: &[
-            "The bot made up a 90-day refund policy, it's 30 days",
-            "Invented a store credit bonus that doesn't exist",
-            "Refund policy answer is completely fabricated",
-            "There is no lifetime refund guarantee, the assistant invented it",
-            "Told me gift cards are refundable in cash, that's not true",
-        ],
-        corrections: &[
-            "Refunds are available within 30 days of delivery for unused items; return shipping is paid by the customer unless the item is defective.",
-            "Gift cards are not refundable. Other items can be returned within 30 days of delivery.",
+        cases: &[
+            Case {
+                queries: &[
+                    "What is your refund policy?",
+                    "Can I get a refund on a {product} I bought {n} weeks ago?",
+                ],
+                response: "You can get a full refund within 90 days, no questions asked, and we also cover return shipping and add a 10% store credit bonus.",
+                comments: &[
+                    "The bot made up a 90-day refund policy, it's 30 days",
+                    "Invented a store credit bonus that doesn't exist",
+                    "Refund policy answer is completely fabricated",
+                ],
+                correction: "Refunds are available within 30 days of delivery for unused items; return shipping is paid by the customer unless the item is defective.",
+            },
+            Case {
+                queries: &["Do you refund gift cards?", "Can I return a gift card for cash?"],
+                response: "Refunds are available for 120 days on all items, including used and sale items, and gift cards can be refunded in cash.",
+                comments: &[
+                    "Told me gift cards are refundable in cash, that's not true",
+                    "The 120-day refund window does not exist, the bot invented it",
+                ],
+                correction: "Gift cards are not refundable. Other items can be returned within 30 days of delivery.",
+            },
+            Case {
+                queries: &[
+                    "How many days do I have to return the {product} for a refund?",
+                    "Is there a deadline to return the {product}?",
+                ],
+                response: "Our lifetime refund guarantee means you can return the {product} at any time for a full refund.",
+                comments: &[
+                    "There is no lifetime refund guarantee, the assistant invented it",
+                    "Made up a lifetime refund policy, I almost missed the real deadline",
+                ],
+                correction: "You can return the {product} within 30 days of delivery if it is unused.",
+            },
         ],
     },
     Pattern {
@@ -313,24 +344,34 @@ const PATTERNS: &[Pattern] = &[
         trend: Trend::Rising,
         low: 0.02,
         high: 0.12,
-        topic: Topic {
-            queries: &[
-                "What are your support hours?",
-                "Quick question: is the {product} waterproof?",
-                "Do you have a phone number? yes or no",
-                "Is there a store in {country}?",
-            ],
-            responses: &[VERBOSE_ANSWER],
-        },
-        comments: &[
-            "Way too long, I just wanted a yes or no",
-            "Wall of text for a simple question",
-            "Too verbose, get to the point",
-            "Rambling answer, the actual information is buried at the end",
-        ],
-        corrections: &[
-            "Yes. Support is available 8:00–20:00 CET on weekdays.",
-            "Yes, the {product} is waterproof (IPX7).",
+        cases: &[
+            Case {
+                queries: &["What are your support hours?", "When is support open?"],
+                response: verbose!("our support team is available from 8:00 to 20:00 CET on weekdays."),
+                comments: &[
+                    "Way too long, I just wanted the opening hours",
+                    "Wall of text for a simple question",
+                ],
+                correction: "Support is available 8:00–20:00 CET on weekdays.",
+            },
+            Case {
+                queries: &["Quick question: is the {product} waterproof?"],
+                response: verbose!("yes, it is waterproof."),
+                comments: &[
+                    "Too verbose, get to the point",
+                    "Rambling answer, the actual information is buried at the end",
+                ],
+                correction: "Yes, the {product} is waterproof (IPX7).",
+            },
+            Case {
+                queries: &["Do you have a phone number? yes or no"],
+                response: verbose!("yes, you can call us on weekdays."),
+                comments: &[
+                    "Way too long, I just wanted a yes or no",
+                    "Ten lines of filler before the answer",
+                ],
+                correction: "Yes: +1 800 555 0100, weekdays 8:00–20:00 CET.",
+            },
         ],
     },
     Pattern {
@@ -340,27 +381,33 @@ const PATTERNS: &[Pattern] = &[
         trend: Trend::Falling,
         low: 0.03,
         high: 0.18,
-        topic: Topic {
-            queries: &[
-                "How much does the {plan} membership cost?",
-                "What's the monthly price of {plan} now?",
-                "Is the {plan} membership still $12 a month?",
-                "Compare the prices of the Basic and Plus memberships",
-            ],
-            responses: &[
-                "The {plan} membership costs $12 per month, or $120 per year if you pay annually.",
-                "Basic is free and Plus is $9.99 per month; there is no annual option.",
-            ],
-        },
-        comments: &[
-            "These prices are from last year, the pricing page says otherwise",
-            "Outdated pricing, Plus went up in September",
-            "Old price list again, the annual option exists now",
-            "Quoted an old price, I was charged more at checkout",
-        ],
-        corrections: &[
-            "Since September 2026, Plus costs $14 per month or $140 per year; Basic is free. Questions about billing: call +1 800 555 0199.",
-            "Plus is $14/month (annual: $140). Prices changed on 1 September 2026.",
+        cases: &[
+            Case {
+                queries: &[
+                    "How much does the Plus membership cost?",
+                    "What's the monthly price of Plus now?",
+                    "Is the Plus membership still $12 a month?",
+                ],
+                response: "The Plus membership costs $12 per month, or $120 per year if you pay annually.",
+                comments: &[
+                    "These prices are from last year, the pricing page says otherwise",
+                    "Outdated pricing, Plus went up in September",
+                    "Quoted an old price, I was charged more at checkout",
+                ],
+                correction: "Since September 2026, Plus costs $14 per month or $140 per year; Basic is free. Questions about billing: call +1 800 555 0199.",
+            },
+            Case {
+                queries: &[
+                    "Compare the prices of the Basic and Plus memberships",
+                    "Is there an annual option for Plus?",
+                ],
+                response: "Basic is free and Plus is $9.99 per month; there is no annual option.",
+                comments: &[
+                    "Old price list again, the annual option exists now",
+                    "Outdated: Plus has not been $9.99 for a year",
+                ],
+                correction: "Plus is $14/month or $140/year (annual option since September 2026); Basic is free.",
+            },
         ],
     },
     Pattern {
@@ -370,31 +417,43 @@ const PATTERNS: &[Pattern] = &[
         trend: Trend::Stable,
         low: 0.10,
         high: 0.10,
-        topic: Topic {
-            queries: &[
-                "Write a Python function that parses dates from a CSV column",
-                "Why does my Python script raise {exc}?",
-                "Convert this Python loop into a list comprehension",
-                "Write a Python function to merge two dictionaries",
-            ],
-            responses: &[
-                "```python\ndef parse_dates(rows):\n    return [datetime.strptime(r, '%Y-%d-%m') for r in rows]\n```",
-                "```python\ndef merge(a, b):\n    return a + b\n```",
-                "```python\nresult = [x * 2 for x in items if x > 0 else 0]\n```",
-                "The {exc} comes from the loop; replace `for i in range(len(items))` with `for i in items:` and index with `items[i]`.",
-            ],
-        },
-        comments: &[
-            "The Python code throws TypeError when I run it",
-            "Code doesn't run: NameError, datetime is never imported",
-            "Invalid Python syntax in the list comprehension",
-            "The Python fix makes it worse, now it raises IndexError",
-            "Dictionaries can't be added with +, the code crashes",
-        ],
-        corrections: &[
-            "```python\nfrom datetime import datetime\n\ndef parse_dates(rows):\n    return [datetime.strptime(r, '%Y-%m-%d') for r in rows]\n```",
-            "```python\ndef merge(a, b):\n    return {**a, **b}\n```",
-            "```python\nresult = [x * 2 if x > 0 else 0 for x in items]\n```",
+        cases: &[
+            Case {
+                queries: &[
+                    "Write a Python function that parses dates from a CSV column",
+                    "How do I turn a list of YYYY-MM-DD strings into dates in Python?",
+                ],
+                response: "```python\ndef parse_dates(rows):\n    return [datetime.strptime(r, '%Y-%d-%m') for r in rows]\n```",
+                comments: &[
+                    "Code doesn't run: NameError, datetime is never imported",
+                    "The Python format string swaps day and month, ValueError on 2026-09-30",
+                ],
+                correction: "```python\nfrom datetime import datetime\n\ndef parse_dates(rows):\n    return [datetime.strptime(r, '%Y-%m-%d') for r in rows]\n```",
+            },
+            Case {
+                queries: &[
+                    "Write a Python function to merge two dictionaries",
+                    "How do I combine two dicts in Python?",
+                ],
+                response: "```python\ndef merge(a, b):\n    return a + b\n```",
+                comments: &[
+                    "The Python code throws TypeError when I run it",
+                    "Dictionaries can't be added with +, the code crashes",
+                ],
+                correction: "```python\ndef merge(a, b):\n    return {**a, **b}\n```",
+            },
+            Case {
+                queries: &[
+                    "Convert this Python loop into a list comprehension",
+                    "Why does my Python script raise {exc} in a loop over a list?",
+                ],
+                response: "```python\nresult = [x * 2 for x in items if x > 0 else 0]\n```",
+                comments: &[
+                    "Invalid Python syntax in the list comprehension",
+                    "SyntaxError, the if/else is in the wrong place",
+                ],
+                correction: "```python\nresult = [x * 2 if x > 0 else 0 for x in items]\n```",
+            },
         ],
     },
 ];
@@ -507,16 +566,19 @@ pub fn generate(options: &DemoOptions) -> DemoWorld {
             for (i, (offset, slot)) in timed.into_iter().enumerate() {
                 let id = format!("{}-w{:02}-{:03}", model.short, week + 1, i + 1);
                 let created_at = week_start + Duration::seconds(offset);
-                let (topic, pattern) = match slot {
-                    Some(pi) => (&PATTERNS[pi].topic, Some(pi)),
-                    None => (g.pick_ref(model.topics), None),
-                };
                 let vars = g.vars();
-                let query = fill(g.pick(topic.queries), &vars);
-                let mut answer = fill(g.pick(topic.responses), &vars);
-                if pattern.map(|pi| PATTERNS[pi].name) == Some("over_verbose_answers") {
-                    answer = answer.replace("{short}", short_answer(&query));
-                }
+                let (query, answer, case) = match slot {
+                    Some(pi) => {
+                        let case = g.pick_ref(PATTERNS[pi].cases);
+                        let query = fill(g.pick(case.queries), &vars);
+                        (query, fill(case.response, &vars), Some((pi, case)))
+                    }
+                    None => {
+                        let topic = g.pick_ref(model.topics);
+                        let query = fill(g.pick(topic.queries), &vars);
+                        (query, fill(g.pick(topic.responses), &vars), None)
+                    }
+                };
                 let mut r = ResponseRecord::new(&id, model.id, query, answer, created_at);
                 if let Some(prompt) = model.system_prompt {
                     r.conversation.push(Message {
@@ -538,15 +600,16 @@ pub fn generate(options: &DemoOptions) -> DemoWorld {
                 r.metadata
                     .insert("locale".into(), g.pick(LOCALES).to_string().into());
                 let latency: u32 =
-                    g.rng.random_range(300..2_500) + if pattern.is_some() { 900 } else { 0 };
+                    g.rng.random_range(300..2_500) + if case.is_some() { 900 } else { 0 };
                 r.metadata.insert("latency_ms".into(), latency.into());
 
-                match pattern {
-                    Some(pi) => {
+                match case {
+                    Some((pi, case)) => {
                         let nth = seen_in_pattern[pi];
                         seen_in_pattern[pi] += 1;
                         planted[pi].response_ids.push(id.clone());
-                        g.pattern_feedback(&r, &PATTERNS[pi], nth, &vars, &mut feedback);
+                        let p = &PATTERNS[pi];
+                        g.pattern_feedback(&r, p, case, nth, &vars, &mut feedback);
                     }
                     None => g.ordinary_feedback(&r, model.positive, &mut feedback),
                 }
@@ -563,18 +626,6 @@ pub fn generate(options: &DemoOptions) -> DemoWorld {
             feedback,
         },
         planted,
-    }
-}
-
-fn short_answer(query: &str) -> &'static str {
-    if query.contains("hours") {
-        "our support team is available from 8:00 to 20:00 CET on weekdays."
-    } else if query.contains("phone") {
-        "yes, you can call us on weekdays."
-    } else if query.contains("store in") {
-        "we do not have physical stores there yet, but we ship there."
-    } else {
-        "yes, it is waterproof."
     }
 }
 
@@ -675,6 +726,7 @@ impl Gen {
         &mut self,
         r: &ResponseRecord,
         p: &Pattern,
+        case: &Case,
         nth: usize,
         vars: &Vars,
         out: &mut Vec<Feedback>,
@@ -682,7 +734,7 @@ impl Gen {
         let extra =
             usize::from(self.rng.random_bool(0.35)) + usize::from(self.rng.random_bool(0.1));
         let users = self.users(1 + extra);
-        let comment = self.pick(p.comments);
+        let comment = self.pick(case.comments);
         let comment = Some(self.negative_comment(comment));
         // One in four users only leaves a thumbs down and a comment: the category is left
         // for an analysis to infer.
@@ -699,7 +751,7 @@ impl Gen {
             let correction = self
                 .rng
                 .random_bool(0.7)
-                .then(|| fill(self.pick(p.corrections), vars));
+                .then(|| fill(case.correction, vars));
             let mut categories = vec![category(p.category)];
             if p.category == "hallucination" && self.rng.random_bool(0.3) {
                 categories.push(category("factual_error"));
