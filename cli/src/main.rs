@@ -1,5 +1,23 @@
 //! `tuneloop`: the command line over the tuneloop library.
 
+/// `println!` that ends the process quietly when stdout is closed (`tuneloop ... | head`)
+/// instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::emit("\n".to_string())
+    };
+    ($($t:tt)*) => {
+        $crate::emit(format!($($t)*) + "\n")
+    };
+}
+
+/// `print!` with the behaviour of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::emit(format!($($t)*))
+    };
+}
+
 mod args;
 mod commands;
 mod output;
@@ -60,9 +78,29 @@ impl fmt::Display for CliError {
     }
 }
 
+/// Writes to stdout. A closed pipe means the reader has what it wanted: exit 0.
+pub fn emit(text: String) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot write to standard output: {e}"
+        );
+        std::process::exit(1);
+    }
+}
+
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 fn main() -> ExitCode {
+    use std::io::Write;
     // clap prints help/version (exit 0) or a usage error (exit 2) itself.
     let cli = args::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -71,14 +109,17 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.message);
+            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
             ExitCode::from(e.exit)
         }
     }

@@ -14,12 +14,12 @@ pub async fn migrate(db: &str, json: bool) -> CliResult {
     if json {
         print_json(&health)?;
     } else if health.supported_version.is_none() {
-        println!(
+        outln!(
             "{db}: the {} backend has no schema to migrate",
             health.backend
         );
     } else {
-        println!(
+        outln!(
             "{db}: schema version {} (current)",
             version(health.schema_version)
         );
@@ -63,7 +63,7 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
         Ok(s) => s,
         Err(e) => {
             if !json {
-                println!("✗ connect         {db}");
+                outln!("✗ connect         {db}");
             }
             return Err(CliError::failure(format!(
                 "database check failed: {}",
@@ -75,24 +75,24 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
     if json {
         print_json(&health)?;
     } else {
-        println!("✓ connect         {db} ({})", health.backend);
+        outln!("✓ connect         {db} ({})", health.backend);
         let version_ok = health.schema_version == health.supported_version;
         match health.supported_version {
-            None => println!("✓ schema version  not applicable"),
-            Some(s) => println!(
+            None => outln!("✓ schema version  not applicable"),
+            Some(s) => outln!(
                 "{} schema version  {} (this tuneloop: {s})",
                 if version_ok { "✓" } else { "✗" },
                 version(health.schema_version)
             ),
         }
         if health.missing_tables.is_empty() {
-            println!("✓ tables          all present");
+            outln!("✓ tables          all present");
         }
         for t in &health.missing_tables {
-            println!("✗ missing table   {t}");
+            outln!("✗ missing table   {t}");
         }
         for t in &health.extra_tables {
-            println!("! extra table     {t} (not used by tuneloop; left alone)");
+            outln!("! extra table     {t} (not used by tuneloop; left alone)");
         }
     }
     if health.ok() {

@@ -70,32 +70,32 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     }
 
     let last_day = until - Duration::days(1);
-    println!(
+    outln!(
         "tuneloop demo · {} weeks of synthetic feedback (seed {}) · {} → {}",
         options.weeks,
         options.seed,
         day(&since),
         day(&last_day)
     );
-    println!(
+    outln!(
         "Imported into {db}: {} responses ({} new), {} feedback items ({} new)",
         thousands(summary.responses_inserted + summary.responses_unchanged),
         thousands(summary.responses_inserted),
         thousands(summary.feedback_inserted + summary.feedback_unchanged),
         thousands(summary.feedback_inserted),
     );
-    println!();
-    println!("Quality by model");
-    println!("{}", metrics_table(&metrics));
-    println!();
-    println!("Weekly positive rate, oldest → newest");
-    print!("{}", weekly_series(&metrics));
-    println!();
-    println!("Top 5 problematic responses");
-    print!("{}", problematic_list(&problematic));
-    println!("Planted issues (the ground truth an analysis should find)");
+    outln!();
+    outln!("Quality by model");
+    outln!("{}", metrics_table(&metrics));
+    outln!();
+    outln!("Weekly positive rate, oldest → newest");
+    out!("{}", weekly_series(&metrics));
+    outln!();
+    outln!("Top 5 problematic responses");
+    out!("{}", problematic_list(&problematic));
+    outln!("Planted issues (the ground truth an analysis should find)");
     for p in &world.planted {
-        println!(
+        outln!(
             "  • {:<18} {:<14} {:<8} {:>4} responses  ({})",
             p.model_id,
             p.category,
@@ -104,11 +104,11 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
             p.name.replace('_', " ")
         );
     }
-    println!();
-    println!("Next:");
-    println!("  tuneloop --db {db} metrics --bucket week");
-    println!("  tuneloop --db {db} problematic --model support-bot-v2 --limit 10");
-    println!("  tuneloop --db {db} export --out feedback.jsonl");
+    outln!();
+    outln!("Next:");
+    outln!("  tuneloop --db {db} metrics --bucket week");
+    outln!("  tuneloop --db {db} problematic --model support-bot-v2 --limit 10");
+    outln!("  tuneloop --db {db} export --out feedback.jsonl");
     Ok(())
 }
 
@@ -195,20 +195,39 @@ fn weekly_series(metrics: &MetricsReport) -> String {
     let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let width = series.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
     let mut out = String::new();
-    for (model, rates) in &series {
-        let first = rates.iter().flatten().next().copied();
-        let last = rates.iter().flatten().last().copied();
-        let change = match (first, last) {
-            (Some(a), Some(b)) => {
+    for (m, (model, rates)) in metrics.models.iter().zip(&series) {
+        let buckets = m.buckets.as_deref().unwrap_or_default();
+        // Pooled over a quarter of the range at each end: single weeks are too noisy to
+        // call a trend on.
+        let k = (buckets.len() / 4).max(1);
+        let pooled = |part: &[tuneloop::model::BucketMetrics]| {
+            let (pos, n) = part.iter().fold((0u64, 0u64), |(p, n), b| {
+                (p + b.figures.positive, n + b.figures.feedback)
+            });
+            (n > 0).then_some((pos as f64, n as f64))
+        };
+        let head = pooled(&buckets[..k.min(buckets.len())]);
+        let tail = pooled(&buckets[buckets.len().saturating_sub(k)..]);
+        let change = match (head, tail) {
+            (Some((x1, n1)), Some((x2, n2))) => {
+                let (a, b) = (x1 / n1, x2 / n2);
                 let delta = (b - a) * 100.0;
-                let word = if delta >= 3.0 {
+                // Two-proportion z-test: only call a change what noise is unlikely to make.
+                let p = (x1 + x2) / (n1 + n2);
+                let se = (p * (1.0 - p) * (1.0 / n1 + 1.0 / n2)).sqrt();
+                let z = if se > 0.0 { (b - a) / se } else { 0.0 };
+                let word = if z >= 1.96 {
                     "improving"
-                } else if delta <= -3.0 {
+                } else if z <= -1.96 {
                     "getting worse"
                 } else {
-                    "steady"
+                    "no significant change"
                 };
-                format!("{} → {}  ({delta:+.1} pts, {word})", pct(a), pct(b))
+                format!(
+                    "first {k} wk {} → last {k} wk {}  ({delta:+.1} pts, {word})",
+                    pct(a),
+                    pct(b)
+                )
             }
             _ => "no feedback".into(),
         };

@@ -75,7 +75,7 @@ pub async fn run(db: &str, json: bool, a: ExportArgs) -> CliResult {
     if json {
         return print_json(&report);
     }
-    println!(
+    outln!(
         "Exported {} responses and {} feedback items to {}",
         report.responses,
         report.feedback,

@@ -71,27 +71,27 @@ pub async fn run(db: &str, json: bool, a: ImportArgs) -> CliResult {
         return print_json(&report);
     }
     let s = &report.summary;
-    println!(
+    outln!(
         "Imported {name} into {db}: {} lines",
         thousands(report.lines)
     );
-    println!(
+    outln!(
         "  responses: {} inserted, {} unchanged",
         thousands(s.responses_inserted),
         thousands(s.responses_unchanged)
     );
-    println!(
+    outln!(
         "  feedback:  {} inserted, {} unchanged",
         thousands(s.feedback_inserted),
         thousands(s.feedback_unchanged)
     );
     match &a.reject_file {
-        Some(path) => println!(
+        Some(path) => outln!(
             "  rejected:  {} lines, written to {}",
             thousands(report.rejected),
             path.display()
         ),
-        None => println!("  rejected:  0 lines"),
+        None => outln!("  rejected:  0 lines"),
     }
     Ok(())
 }

@@ -21,15 +21,15 @@ pub async fn run(db: &str, json: bool, a: MetricsArgs) -> CliResult {
         return print_json(&report);
     }
     if report.models.is_empty() {
-        println!("No responses in range.");
+        outln!("No responses in range.");
         return Ok(());
     }
-    println!("{}", metrics_table(&report));
+    outln!("{}", metrics_table(&report));
     if let Some(bucket) = bucket {
         for m in &report.models {
             if let Some(table) = bucket_table(m, bucket) {
-                println!("\n{}", m.model_id);
-                println!("{table}");
+                outln!("\n{}", m.model_id);
+                outln!("{table}");
             }
         }
     }

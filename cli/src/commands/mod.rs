@@ -64,7 +64,7 @@ pub fn check_range(range: &RangeArgs) -> CliResult {
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::failure(format!("cannot serialise the result: {e}")))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

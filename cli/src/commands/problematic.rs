@@ -20,9 +20,9 @@ pub async fn run(db: &str, json: bool, a: ProblematicArgs) -> CliResult {
         return print_json(&serde_json::json!({ "responses": responses }));
     }
     if responses.is_empty() {
-        println!("No responses with negative feedback in range.");
+        outln!("No responses with negative feedback in range.");
         return Ok(());
     }
-    print!("{}", problematic_list(&responses));
+    out!("{}", problematic_list(&responses));
     Ok(())
 }
