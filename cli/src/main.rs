@@ -1,1 +1,126 @@
-fn main() {}
+//! `tuneloop`: the command line over the tuneloop library.
+
+/// `println!` that ends the process quietly when stdout is closed (`tuneloop ... | head`)
+/// instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::emit("\n".to_string())
+    };
+    ($($t:tt)*) => {
+        $crate::emit(format!($($t)*) + "\n")
+    };
+}
+
+/// `print!` with the behaviour of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::emit(format!($($t)*))
+    };
+}
+
+mod args;
+mod commands;
+mod output;
+mod progress;
+
+use clap::Parser;
+use std::fmt;
+use std::process::ExitCode;
+
+/// A failure and the exit code it maps to: 2 for the caller's input, 1 for the rest.
+#[derive(Debug)]
+pub struct CliError {
+    pub exit: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// The caller asked for something invalid (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            exit: 2,
+            message: message.into(),
+        }
+    }
+
+    /// Anything else (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError {
+            exit: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<tuneloop::Error> for CliError {
+    fn from(e: tuneloop::Error) -> Self {
+        let mut message = e.to_string();
+        // Keep the cause chain: "storage error: ..." alone rarely says what to fix.
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        CliError {
+            exit: if e.is_invalid_input() { 2 } else { 1 },
+            message,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Writes to stdout. A closed pipe means the reader has what it wanted: exit 0.
+pub fn emit(text: String) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot write to standard output: {e}"
+        );
+        std::process::exit(1);
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+fn main() -> ExitCode {
+    use std::io::Write;
+    // clap prints help/version (exit 0) or a usage error (exit 2) itself.
+    let cli = args::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
+            ExitCode::from(e.exit)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use tuneloop::model::{parse_timestamp, Bucket, Timestamp};
+
+/// Turn end-user feedback on LLM responses into a better model.
+#[derive(Debug, Parser)]
+#[command(name = "tuneloop", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH or memory://
+    #[arg(
+        long,
+        global = true,
+        env = "TUNELOOP_DATABASE_URL",
+        default_value = "sqlite://tuneloop.db",
+        value_name = "URL"
+    )]
+    pub db: String,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import responses and feedback from a JSONL file (see docs/formats.md).
+    Import(ImportArgs),
+    /// Export responses and feedback as JSONL, in the import format.
+    Export(ExportArgs),
+    /// Quality metrics per model: feedback counts, positive rate with 95% CI, categories.
+    Metrics(MetricsArgs),
+    /// The responses users were most unhappy with, worst first.
+    Problematic(ProblematicArgs),
+    /// Create the database if needed and apply pending schema migrations.
+    Migrate,
+    /// Check things without changing them.
+    Check {
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
+    /// Generate a synthetic feedback history, import it and print a quality report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckWhat {
+    /// Check that the database exists and its schema is complete and current (never creates
+    /// or migrates it).
+    Db,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// JSONL file to import; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Import the valid lines and write the invalid ones to this file (JSONL with line,
+    /// field, reason and the input). Without it, any invalid line aborts the import.
+    #[arg(long, value_name = "F")]
+    pub reject_file: Option<PathBuf>,
+    /// Lines written per batch.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_size: u64,
+}
+
+/// Filters shared by export, metrics and problematic.
+#[derive(Debug, Args, Clone)]
+pub struct RangeArgs {
+    /// Only this model.
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Responses created at or after T (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub since: Option<Timestamp>,
+    /// Responses created before T (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "F")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Add a per-day or per-week series to each model.
+    #[arg(long, value_name = "B")]
+    pub bucket: Option<BucketArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BucketArg {
+    Day,
+    Week,
+}
+
+impl From<BucketArg> for Bucket {
+    fn from(b: BucketArg) -> Self {
+        match b {
+            BucketArg::Day => Bucket::Day,
+            BucketArg::Week => Bucket::Week,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProblematicArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// At most N responses.
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the generator: the same seed gives the same history.
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+    /// Weeks of history, ending 2026-11-23.
+    #[arg(long, value_name = "N", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub weeks: u32,
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    parse_timestamp(text)
+}

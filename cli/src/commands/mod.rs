@@ -1,0 +1,73 @@
+//! One module per subcommand.
+
+mod check;
+mod demo;
+mod export;
+mod import;
+mod metrics;
+mod problematic;
+
+use crate::args::{CheckWhat, Cli, Command, RangeArgs};
+use crate::{CliError, CliResult};
+use serde::Serialize;
+use std::sync::Arc;
+use tuneloop::model::{format_timestamp, Timestamp};
+use tuneloop::store::{self, FeedbackStore, OpenOptions};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    let db = cli.db.as_str();
+    let json = cli.json;
+    match cli.command {
+        Command::Import(a) => import::run(db, json, a).await,
+        Command::Export(a) => export::run(db, json, a).await,
+        Command::Metrics(a) => metrics::run(db, json, a).await,
+        Command::Problematic(a) => problematic::run(db, json, a).await,
+        Command::Migrate => check::migrate(db, json).await,
+        Command::Check {
+            what: CheckWhat::Db,
+        } => check::check_db(db, json).await,
+        Command::Demo(a) => demo::run(db, json, a).await,
+    }
+}
+
+/// Opens the store, creating and migrating an embedded database as needed.
+pub async fn open_store(db: &str) -> CliResult<Arc<dyn FeedbackStore>> {
+    open_with(db, &OpenOptions::default()).await
+}
+
+pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn FeedbackStore>> {
+    store::open(db, options).await.map_err(|e| {
+        let mut err = CliError::from(e);
+        if !err.message.contains(db) {
+            err.message = format!("cannot open database {db}: {}", err.message);
+        }
+        err
+    })
+}
+
+/// Checks `--since`/`--until` against each other.
+pub fn check_range(range: &RangeArgs) -> CliResult {
+    if let (Some(since), Some(until)) = (range.since, range.until) {
+        if since >= until {
+            return Err(CliError::usage(format!(
+                "--since ({}) must be before --until ({})",
+                format_timestamp(&since),
+                format_timestamp(&until)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::failure(format!("cannot serialise the result: {e}")))?;
+    outln!("{text}");
+    Ok(())
+}
+
+pub fn day(t: &Timestamp) -> String {
+    t.format("%Y-%m-%d").to_string()
+}

@@ -1,0 +1,213 @@
+//! Text rendering: tables, series and lists meant for people.
+
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use std::collections::BTreeMap;
+use tuneloop::model::{
+    format_timestamp, Bucket, MetricsReport, ModelMetrics, ProblematicResponse, QualityFigures,
+};
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A share as a percentage with one decimal.
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn rate_with_ci(f: &QualityFigures) -> String {
+    match (f.positive_rate, f.positive_rate_ci) {
+        (Some(p), Some([lo, hi])) => {
+            format!("{} ({:.1}–{:.1}%)", pct(p), lo * 100.0, hi * 100.0)
+        }
+        (Some(p), None) => pct(p),
+        _ => "–".into(),
+    }
+}
+
+fn average_rating(f: &QualityFigures) -> String {
+    f.average_rating
+        .map(|r| format!("{r:.2}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The `n` most frequent categories as `name count, ...`.
+pub fn top_categories(categories: &BTreeMap<String, u64>, n: usize) -> String {
+    let mut v: Vec<(&String, &u64)> = categories.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = v
+        .iter()
+        .take(n)
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect();
+    if shown.is_empty() {
+        "–".into()
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn new_table(headers: &[&str], right_aligned: &[usize]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.to_vec());
+    for &i in right_aligned {
+        if let Some(col) = table.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// One row per model.
+pub fn metrics_table(report: &MetricsReport) -> String {
+    let mut table = new_table(
+        &[
+            "Model",
+            "Responses",
+            "Feedback",
+            "Pos / Neg / Neu",
+            "Positive rate (95% CI)",
+            "Avg rating",
+            "Top categories",
+        ],
+        &[1, 2, 3, 4, 5],
+    );
+    for m in &report.models {
+        let f = &m.figures;
+        table.add_row(vec![
+            m.model_id.clone(),
+            thousands(f.responses),
+            thousands(f.feedback),
+            format!("{} / {} / {}", f.positive, f.negative, f.neutral),
+            rate_with_ci(f),
+            average_rating(f),
+            top_categories(&f.categories, 3),
+        ]);
+    }
+    table.to_string()
+}
+
+/// The per-bucket figures of one model.
+pub fn bucket_table(m: &ModelMetrics, bucket: Bucket) -> Option<String> {
+    let buckets = m.buckets.as_ref()?;
+    let label = match bucket {
+        Bucket::Day => "Day",
+        Bucket::Week => "Week of",
+    };
+    let mut table = new_table(
+        &[
+            label,
+            "Responses",
+            "Feedback",
+            "Positive rate (95% CI)",
+            "Negative rate",
+            "Avg rating",
+            "Top categories",
+        ],
+        &[1, 2, 3, 4, 5],
+    );
+    for b in buckets {
+        let f = &b.figures;
+        table.add_row(vec![
+            b.start.format("%Y-%m-%d").to_string(),
+            thousands(f.responses),
+            thousands(f.feedback),
+            rate_with_ci(f),
+            f.negative_rate.map(pct).unwrap_or_else(|| "–".into()),
+            average_rating(f),
+            top_categories(&f.categories, 2),
+        ]);
+    }
+    Some(table.to_string())
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of values in `[lo, hi]`; `None` values show as `·`.
+pub fn sparkline(values: &[Option<f64>], lo: f64, hi: f64) -> String {
+    values
+        .iter()
+        .map(|v| match v {
+            None => '·',
+            Some(x) => {
+                let t = if hi > lo { (x - lo) / (hi - lo) } else { 0.5 };
+                let i = (t * (BARS.len() - 1) as f64).round().clamp(0.0, 7.0) as usize;
+                BARS[i]
+            }
+        })
+        .collect()
+}
+
+/// Collapses whitespace and cuts `text` to at most `max` characters, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// A numbered, readable list of problematic responses.
+pub fn problematic_list(items: &[ProblematicResponse]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, p) in items.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{:>2}. {} · {} · {}",
+            i + 1,
+            p.model_id,
+            p.response_id,
+            format_timestamp(&p.created_at)
+        );
+        let _ = writeln!(
+            out,
+            "    {} negative of {} feedback · score {:.2}{}",
+            p.negative,
+            p.feedback,
+            p.score,
+            if p.categories.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", top_categories(&p.categories, 3))
+            }
+        );
+        let _ = writeln!(out, "    Q: {}", truncate(&p.query, 100));
+        let _ = writeln!(out, "    A: {}", truncate(&p.response, 100));
+        for c in p.comments.iter().take(3) {
+            let _ = writeln!(out, "    “{}”", truncate(c, 96));
+        }
+        if p.comments.len() > 3 {
+            let _ = writeln!(out, "    (+{} more comments)", p.comments.len() - 3);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(truncate("a  b\nc", 10), "a b c");
+        assert_eq!(truncate("abcdefghij", 5), "abcd…");
+        assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
+    }
+}
