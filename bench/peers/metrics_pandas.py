@@ -18,11 +18,19 @@ Z = 1.959963984540054
 
 def metrics(fb, resp):
     responses = resp.groupby("model_id", observed=True).size()
-    g = fb.groupby("model_id", observed=True)
-    agg = g.agg(
-        feedback=("polarity", "size"),
-        positive=("polarity", lambda s: (s == 1).sum()),
-        negative=("polarity", lambda s: (s == -1).sum()),
+    # Vectorised flags, then one group-by: the fastest idiomatic pandas we know.
+    flags = pd.DataFrame(
+        {
+            "model_id": fb["model_id"],
+            "positive": fb["polarity"].to_numpy() == 1,
+            "negative": fb["polarity"].to_numpy() == -1,
+            "rating": fb["rating"],
+        }
+    )
+    agg = flags.groupby("model_id", observed=True).agg(
+        feedback=("positive", "size"),
+        positive=("positive", "sum"),
+        negative=("negative", "sum"),
         average_rating=("rating", "mean"),
     )
     agg["neutral"] = agg["feedback"] - agg["positive"] - agg["negative"]

@@ -55,8 +55,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let store = MemoryStore::new();
-    rt.block_on(store.record(&world(1_000_000)))
-        .expect("loads");
+    rt.block_on(store.record(&world(1_000_000))).expect("loads");
     let mut g = c.benchmark_group("metrics_memory_1m");
     g.sample_size(20);
     g.bench_function("all_models", |b| {
@@ -66,7 +65,9 @@ fn bench(c: &mut Criterion) {
         bucket: Some(Bucket::Week),
         ..Default::default()
     };
-    g.bench_function("weekly_buckets", |b| b.iter(|| rt.block_on(store.metrics(&weekly))));
+    g.bench_function("weekly_buckets", |b| {
+        b.iter(|| rt.block_on(store.metrics(&weekly)))
+    });
     g.finish();
 }
 

@@ -17,7 +17,11 @@ const CATS: [&str; 4] = ["hallucination", "incomplete", "tone", "code_error"];
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().ok_or("usage: bench_metrics DIR [N]")?);
-    let n: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let n: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     std::fs::create_dir_all(&dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -19,7 +19,8 @@ async fn main() -> Result<(), tuneloop::Error> {
     let url = format!("sqlite://{}", dir.join("feedback.db").display());
     let store = open(&url, &OpenOptions::default()).await?;
 
-    let at = parse_timestamp("2026-09-01T10:00:00Z").map_err(|r| tuneloop::Error::invalid("at", r))?;
+    let at =
+        parse_timestamp("2026-09-01T10:00:00Z").map_err(|r| tuneloop::Error::invalid("at", r))?;
     let response = ResponseRecord::new(
         "r1",
         "support-bot-v2",
@@ -32,7 +33,8 @@ async fn main() -> Result<(), tuneloop::Error> {
         "r1",
         FeedbackKind::Full {
             rating: 1,
-            categories: vec![Category::new("hallucination").map_err(|r| tuneloop::Error::invalid("category", r))?],
+            categories: vec![Category::new("hallucination")
+                .map_err(|r| tuneloop::Error::invalid("category", r))?],
             correction: Some("The refund window is 30 days.".into()),
         },
         at,
@@ -54,7 +56,10 @@ async fn main() -> Result<(), tuneloop::Error> {
         );
     }
     for p in store.problematic(&ProblematicQuery::default()).await? {
-        println!("problematic: {} {:?} {:?}", p.response_id, p.categories, p.comments);
+        println!(
+            "problematic: {} {:?} {:?}",
+            p.response_id, p.categories, p.comments
+        );
     }
     Ok(())
 }

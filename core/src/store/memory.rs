@@ -50,8 +50,8 @@ struct Inner {
     feedback_hash: Vec<[u8; 32]>,
     feedback_response: Vec<u32>,
     feedback_polarity: Vec<Polarity>,
-    /// 0 when the item has no rating.
-    feedback_rating: Vec<u8>,
+    /// `polarity_slot * 6 + rating` (rating 0 = none): one byte that metrics count directly.
+    feedback_code: Vec<u8>,
     /// Offsets into `category_ids`: item i owns `category_ids[cat_start[i]..cat_start[i+1]]`.
     cat_start: Vec<u32>,
     category_ids: Vec<u16>,
@@ -144,7 +144,8 @@ impl Inner {
         self.cat_start.push(self.category_ids.len() as u32);
         self.feedback_response.push(ridx);
         self.feedback_polarity.push(f.polarity());
-        self.feedback_rating.push(f.rating().unwrap_or(0));
+        self.feedback_code
+            .push(polarity_slot(f.polarity()) as u8 * 6 + f.rating().unwrap_or(0));
         self.feedback_index.insert(f.id.clone(), idx);
         self.feedback_hash.push(hash);
         self.feedback_by_response[ridx as usize].push(idx);
@@ -470,10 +471,8 @@ impl FeedbackStore for MemoryStore {
 #[derive(Clone, Default)]
 struct FastTally {
     responses: u64,
-    /// negative, neutral, positive
-    polarity: [u64; 3],
-    rating_sum: u64,
-    rating_count: u64,
+    /// Counts per feedback code (`polarity_slot * 6 + rating`).
+    codes: [u64; 18],
     categories: Vec<u64>,
 }
 
@@ -488,32 +487,39 @@ fn polarity_slot(p: Polarity) -> usize {
 impl FastTally {
     #[inline]
     fn add_feedback(&mut self, inner: &Inner, i: usize) {
-        self.polarity[polarity_slot(inner.feedback_polarity[i])] += 1;
-        let r = inner.feedback_rating[i];
-        if r > 0 {
-            self.rating_sum += u64::from(r);
-            self.rating_count += 1;
-        }
+        self.codes[usize::from(inner.feedback_code[i]) % 18] += 1;
         let (a, b) = (inner.cat_start[i] as usize, inner.cat_start[i + 1] as usize);
-        for &c in &inner.category_ids[a..b] {
-            let c = c as usize;
-            if self.categories.len() <= c {
-                self.categories.resize(c + 1, 0);
+        if a != b {
+            for &c in &inner.category_ids[a..b] {
+                let c = c as usize;
+                if self.categories.len() <= c {
+                    self.categories.resize(c + 1, 0);
+                }
+                self.categories[c] += 1;
             }
-            self.categories[c] += 1;
         }
     }
 
     fn into_tally(self, inner: &Inner) -> Tally {
-        let [negative, neutral, positive] = self.polarity;
+        let mut polarity = [0u64; 3];
+        let (mut rating_sum, mut rating_count) = (0u64, 0u64);
+        for (code, &n) in self.codes.iter().enumerate() {
+            polarity[code / 6] += n;
+            let rating = (code % 6) as u64;
+            if rating > 0 {
+                rating_sum += rating * n;
+                rating_count += n;
+            }
+        }
+        let [negative, neutral, positive] = polarity;
         Tally {
             responses: self.responses,
             feedback: negative + neutral + positive,
             positive,
             negative,
             neutral,
-            rating_sum: self.rating_sum,
-            rating_count: self.rating_count,
+            rating_sum,
+            rating_count,
             categories: self
                 .categories
                 .iter()
@@ -525,7 +531,53 @@ impl FastTally {
     }
 }
 
+/// Feedback items per parallel chunk: large enough that merging per-chunk tallies is noise.
+const METRICS_CHUNK: usize = 64 * 1024;
+
+#[derive(Clone, Default)]
+struct ChunkTallies {
+    totals: Vec<FastTally>,
+    buckets: Vec<BTreeMap<i64, FastTally>>,
+}
+
+impl FastTally {
+    fn merge(&mut self, other: &FastTally) {
+        self.responses += other.responses;
+        for (a, b) in self.codes.iter_mut().zip(other.codes) {
+            *a += b;
+        }
+        if self.categories.len() < other.categories.len() {
+            self.categories.resize(other.categories.len(), 0);
+        }
+        for (c, n) in other.categories.iter().enumerate() {
+            self.categories[c] += n;
+        }
+    }
+}
+
+impl ChunkTallies {
+    fn new(n_models: usize) -> Self {
+        ChunkTallies {
+            totals: vec![FastTally::default(); n_models],
+            buckets: vec![BTreeMap::new(); n_models],
+        }
+    }
+
+    fn merge(mut self, other: ChunkTallies) -> Self {
+        for (a, b) in self.totals.iter_mut().zip(&other.totals) {
+            a.merge(b);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            for (k, t) in b {
+                a.entry(k).or_default().merge(&t);
+            }
+        }
+        self
+    }
+}
+
 fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
+    use rayon::prelude::*;
     let model_filter = match &query.model {
         Some(m) => match inner.model_index.get(m) {
             Some(&i) => Some(i),
@@ -534,41 +586,64 @@ fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
         None => None,
     };
     let n_models = inner.models.len();
-    // Which responses count, decided once per response rather than once per feedback item.
-    let included: Vec<bool> = inner
+    // Per response: 0 when out of range, else model index + 1. Deciding once per response
+    // keeps the per-feedback loop to one small sequential-ish lookup.
+    let slot: Vec<u32> = inner
         .response_micros
-        .iter()
+        .par_iter()
         .zip(&inner.response_model)
-        .map(|(&t, &m)| model_filter.is_none_or(|f| f == m) && in_range(query, t))
+        .map(|(&t, &m)| {
+            if model_filter.is_none_or(|f| f == m) && in_range(query, t) {
+                m + 1
+            } else {
+                0
+            }
+        })
         .collect();
-    let mut totals = vec![FastTally::default(); n_models];
-    let mut buckets: Vec<BTreeMap<i64, FastTally>> = vec![BTreeMap::new(); n_models];
-    for (ri, &inc) in included.iter().enumerate() {
-        if inc {
-            let m = inner.response_model[ri] as usize;
-            totals[m].responses += 1;
-            if let Some(b) = query.bucket {
-                buckets[m]
-                    .entry(bucket_start_micros(inner.response_micros[ri], b))
-                    .or_default()
-                    .responses += 1;
+    let bucket_of: Vec<i64> = match query.bucket {
+        Some(b) => inner
+            .response_micros
+            .par_iter()
+            .map(|&t| bucket_start_micros(t, b))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut acc = ChunkTallies::new(n_models);
+    for (ri, &s) in slot.iter().enumerate() {
+        if s > 0 {
+            let m = (s - 1) as usize;
+            acc.totals[m].responses += 1;
+            if query.bucket.is_some() {
+                acc.buckets[m].entry(bucket_of[ri]).or_default().responses += 1;
             }
         }
     }
-    for i in 0..inner.feedback.len() {
-        let ri = inner.feedback_response[i] as usize;
-        if !included[ri] {
-            continue;
-        }
-        let m = inner.response_model[ri] as usize;
-        totals[m].add_feedback(inner, i);
-        if let Some(b) = query.bucket {
-            if let Some(t) = buckets[m].get_mut(&bucket_start_micros(inner.response_micros[ri], b))
-            {
-                t.add_feedback(inner, i);
+    let n_feedback = inner.feedback_response.len();
+    let chunks: Vec<usize> = (0..n_feedback).step_by(METRICS_CHUNK).collect();
+    let feedback_tallies = chunks
+        .into_par_iter()
+        .map(|from| {
+            let to = (from + METRICS_CHUNK).min(n_feedback);
+            let mut t = ChunkTallies::new(n_models);
+            for i in from..to {
+                let ri = inner.feedback_response[i] as usize;
+                let s = slot[ri];
+                if s == 0 {
+                    continue;
+                }
+                let m = (s - 1) as usize;
+                t.totals[m].add_feedback(inner, i);
+                if query.bucket.is_some() {
+                    t.buckets[m]
+                        .entry(bucket_of[ri])
+                        .or_default()
+                        .add_feedback(inner, i);
+                }
             }
-        }
-    }
+            t
+        })
+        .reduce(|| ChunkTallies::new(n_models), ChunkTallies::merge);
+    let ChunkTallies { totals, buckets } = acc.merge(feedback_tallies);
     let mut tallies = ModelTallies::default();
     for (m, (total, per)) in totals.into_iter().zip(buckets).enumerate() {
         if total.responses == 0 {
