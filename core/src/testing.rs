@@ -1,1 +1,725 @@
-//! The store conformance suite (being written).
+//! The store conformance suite: one set of behaviour checks every [`FeedbackStore`] backend
+//! must pass (memory, SQLite, and any backend a host writes).
+//!
+//! ```ignore
+//! async fn fresh() -> std::sync::Arc<dyn tuneloop::store::FeedbackStore> { /* empty store */ }
+//! tuneloop::store_conformance_tests!(fresh);
+//! ```
+//! expands to one `#[tokio::test]` per case. Each case panics with a message on failure.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use crate::analysis::metrics::compute_metrics;
+use crate::analysis::problematic::rank_problematic;
+use crate::error::Error;
+use crate::model::*;
+use crate::store::*;
+use std::sync::Arc;
+
+/// Generates one `#[tokio::test]` per conformance case for a store factory: an `async fn()`
+/// (path) returning a fresh, empty `Arc<dyn FeedbackStore>`.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:path) => {
+        $crate::__store_conformance_cases!(
+            $factory;
+            round_trip,
+            idempotent_rewrite,
+            conflict_keeps_original,
+            record_is_atomic,
+            unknown_response_rejected,
+            feedback_may_follow_response_in_same_tx,
+            uncommitted_writes_are_invisible,
+            rollback_and_drop_discard,
+            duplicate_ids_within_a_batch,
+            invalid_items_rejected,
+            list_filters_and_paging,
+            metrics_match_reference,
+            problematic_match_reference,
+            stats_counts_and_models,
+            runs_save_get_list,
+            jobs_optimistic_concurrency,
+            concurrent_writers,
+            timestamps_keep_microseconds
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    ($factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $factory().await;
+                $crate::testing::$case(store).await;
+            }
+        )*
+    };
+}
+
+type Store = Arc<dyn FeedbackStore>;
+
+fn ts(s: &str) -> Timestamp {
+    parse_timestamp(s).unwrap()
+}
+
+fn response(id: &str, model: &str, at: &str) -> ResponseRecord {
+    ResponseRecord::new(
+        id,
+        model,
+        format!("question {id}?"),
+        format!("answer {id}"),
+        ts(at),
+    )
+}
+
+fn thumbs(id: &str, rid: &str, up: bool, at: &str) -> Feedback {
+    Feedback::new(id, rid, FeedbackKind::Thumbs { up }, ts(at))
+}
+
+fn stars(id: &str, rid: &str, rating: u8, at: &str) -> Feedback {
+    Feedback::new(id, rid, FeedbackKind::Stars { rating }, ts(at))
+}
+
+fn full(id: &str, rid: &str, rating: u8, cats: &[&str], at: &str) -> Feedback {
+    let mut f = Feedback::new(
+        id,
+        rid,
+        FeedbackKind::Full {
+            rating,
+            categories: cats.iter().map(|c| Category::new(c).unwrap()).collect(),
+            correction: Some(format!("corrected {rid}")),
+        },
+        ts(at),
+    );
+    f.comment = Some(format!("comment on {rid}"));
+    f.user_id = Some("u1".into());
+    f
+}
+
+fn rich_response() -> ResponseRecord {
+    let mut r = response("r-rich", "m1", "2026-09-01T10:00:00.123456Z");
+    r.conversation = vec![
+        Message {
+            role: Role::System,
+            content: "You are helpful.".into(),
+        },
+        Message {
+            role: Role::User,
+            content: "Hi — ünïcode ✓".into(),
+        },
+    ];
+    r.metadata
+        .insert("channel".into(), serde_json::json!("web"));
+    r.metadata.insert(
+        "nested".into(),
+        serde_json::json!({"a": [1, 2.5, null, true]}),
+    );
+    r
+}
+
+fn batch(responses: Vec<ResponseRecord>, feedback: Vec<Feedback>) -> RecordBatch {
+    RecordBatch {
+        responses,
+        feedback,
+    }
+}
+
+/// A deterministic mixed data set: 3 models, 4 weeks, every variant.
+pub fn sample_batch(n_responses: usize) -> RecordBatch {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let models = ["alpha", "beta", "gamma"];
+    let cats = ["hallucination", "incomplete", "tone", "custom_billing"];
+    let start = ts("2026-09-01T00:00:00Z");
+    let mut b = RecordBatch::default();
+    for i in 0..n_responses {
+        let model = models[(next() % 3) as usize];
+        let at = start + chrono::Duration::seconds((next() % (28 * 86_400)) as i64);
+        let rid = format!("r{i}");
+        b.responses.push(ResponseRecord::new(
+            &rid,
+            model,
+            format!("q{i}"),
+            format!("a{i}"),
+            at,
+        ));
+        let n_fb = next() % 4;
+        for j in 0..n_fb {
+            let fat = at + chrono::Duration::seconds((next() % 3600) as i64);
+            let kind = match next() % 3 {
+                0 => FeedbackKind::Thumbs {
+                    up: next() % 2 == 0,
+                },
+                1 => FeedbackKind::Stars {
+                    rating: (next() % 5 + 1) as u8,
+                },
+                _ => {
+                    let n_c = next() % 3;
+                    let categories = (0..n_c)
+                        .map(|_| Category::new(cats[(next() % 4) as usize]).unwrap())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    FeedbackKind::Full {
+                        rating: (next() % 5 + 1) as u8,
+                        categories,
+                        correction: (next() % 2 == 0).then(|| format!("fix {i}")),
+                    }
+                }
+            };
+            let mut f = Feedback::new(format!("f{i}-{j}"), &rid, kind, fat);
+            if next() % 2 == 0 {
+                f.comment = Some(format!("comment {i}-{j}"));
+            }
+            b.feedback.push(f);
+        }
+    }
+    b
+}
+
+pub async fn round_trip(store: Store) {
+    let r = rich_response();
+    let fs = vec![
+        thumbs("f1", "r-rich", false, "2026-09-01T10:05:00Z"),
+        stars("f2", "r-rich", 3, "2026-09-01T10:06:00Z"),
+        full(
+            "f3",
+            "r-rich",
+            1,
+            &["hallucination", "custom_cat"],
+            "2026-09-01T10:07:00Z",
+        ),
+    ];
+    let s = store
+        .record(&batch(vec![r.clone()], fs.clone()))
+        .await
+        .unwrap();
+    assert_eq!((s.responses_inserted, s.feedback_inserted), (1, 3));
+    assert_eq!(store.get_response("r-rich").await.unwrap(), Some(r));
+    for f in fs {
+        assert_eq!(store.get_feedback(&f.id).await.unwrap(), Some(f));
+    }
+    assert_eq!(store.get_response("nope").await.unwrap(), None);
+    assert_eq!(store.get_feedback("nope").await.unwrap(), None);
+}
+
+pub async fn idempotent_rewrite(store: Store) {
+    let b = sample_batch(50);
+    let first = store.record(&b).await.unwrap();
+    assert_eq!(first.responses_inserted, 50);
+    assert_eq!(first.feedback_inserted as usize, b.feedback.len());
+    let before = store.stats().await.unwrap();
+    let second = store.record(&b).await.unwrap();
+    assert_eq!(second.responses_inserted + second.feedback_inserted, 0);
+    assert_eq!(second.responses_unchanged, 50);
+    assert_eq!(second.feedback_unchanged as usize, b.feedback.len());
+    assert_eq!(store.stats().await.unwrap(), before);
+}
+
+pub async fn conflict_keeps_original(store: Store) {
+    let r = response("r1", "m1", "2026-09-01T10:00:00Z");
+    store.record_response(r.clone()).await.unwrap();
+    let mut other = r.clone();
+    other.response = "something else".into();
+    let err = store.record_response(other).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains("response"), "{err}");
+    assert_eq!(store.get_response("r1").await.unwrap(), Some(r));
+
+    let f = thumbs("f1", "r1", true, "2026-09-01T10:01:00Z");
+    store.record_feedback(f.clone()).await.unwrap();
+    let err = store
+        .record_feedback(thumbs("f1", "r1", false, "2026-09-01T10:01:00Z"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(store.get_feedback("f1").await.unwrap(), Some(f));
+}
+
+pub async fn record_is_atomic(store: Store) {
+    store
+        .record_response(response("r1", "m1", "2026-09-01T10:00:00Z"))
+        .await
+        .unwrap();
+    let mut conflicting = response("r1", "m1", "2026-09-01T10:00:00Z");
+    conflicting.query = "changed".into();
+    let b = batch(
+        vec![response("r2", "m1", "2026-09-01T11:00:00Z"), conflicting],
+        vec![thumbs("f2", "r2", true, "2026-09-01T11:00:00Z")],
+    );
+    assert!(store.record(&b).await.is_err());
+    assert_eq!(store.get_response("r2").await.unwrap(), None);
+    assert_eq!(store.get_feedback("f2").await.unwrap(), None);
+    assert_eq!(store.stats().await.unwrap().responses, 1);
+}
+
+pub async fn unknown_response_rejected(store: Store) {
+    let err = store
+        .record_feedback(thumbs("f1", "ghost", true, "2026-09-01T10:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { kind: "response", ref id } if id == "ghost"),
+        "{err:?}"
+    );
+    assert_eq!(store.stats().await.unwrap().feedback, 0);
+}
+
+pub async fn feedback_may_follow_response_in_same_tx(store: Store) {
+    let mut tx = store.begin_write().await.unwrap();
+    let o = tx
+        .write(&batch(
+            vec![response("r1", "m1", "2026-09-01T10:00:00Z")],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(o.responses, vec![ItemOutcome::Inserted]);
+    let o = tx
+        .write(&batch(
+            vec![],
+            vec![
+                thumbs("f1", "r1", true, "2026-09-01T10:00:00Z"),
+                thumbs("f2", "ghost", true, "2026-09-01T10:00:00Z"),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(o.feedback[0], ItemOutcome::Inserted);
+    assert!(matches!(
+        o.feedback[1],
+        ItemOutcome::Rejected(Rejection::UnknownResponse { .. })
+    ));
+    let s = tx.commit().await.unwrap();
+    assert_eq!((s.responses_inserted, s.feedback_inserted), (1, 1));
+    assert!(store.get_feedback("f1").await.unwrap().is_some());
+    assert!(store.get_feedback("f2").await.unwrap().is_none());
+}
+
+pub async fn uncommitted_writes_are_invisible(store: Store) {
+    let mut tx = store.begin_write().await.unwrap();
+    tx.write(&batch(
+        vec![response("r1", "m1", "2026-09-01T10:00:00Z")],
+        vec![thumbs("f1", "r1", true, "2026-09-01T10:00:00Z")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(store.get_response("r1").await.unwrap(), None);
+    assert_eq!(store.stats().await.unwrap().responses, 0);
+    tx.commit().await.unwrap();
+    assert!(store.get_response("r1").await.unwrap().is_some());
+}
+
+pub async fn rollback_and_drop_discard(store: Store) {
+    let mut tx = store.begin_write().await.unwrap();
+    tx.write(&batch(
+        vec![response("r1", "m1", "2026-09-01T10:00:00Z")],
+        vec![],
+    ))
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.get_response("r1").await.unwrap(), None);
+    {
+        let mut tx = store.begin_write().await.unwrap();
+        tx.write(&batch(
+            vec![response("r2", "m1", "2026-09-01T10:00:00Z")],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(store.get_response("r2").await.unwrap(), None);
+    // The store is still writable after a dropped transaction.
+    store
+        .record_response(response("r3", "m1", "2026-09-01T10:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(store.stats().await.unwrap().responses, 1);
+}
+
+pub async fn duplicate_ids_within_a_batch(store: Store) {
+    let r = response("r1", "m1", "2026-09-01T10:00:00Z");
+    let mut r_other = r.clone();
+    r_other.response = "different".into();
+    let mut tx = store.begin_write().await.unwrap();
+    let o = tx
+        .write(&batch(vec![r.clone(), r.clone(), r_other], vec![]))
+        .await
+        .unwrap();
+    assert_eq!(o.responses[0], ItemOutcome::Inserted);
+    assert_eq!(o.responses[1], ItemOutcome::Unchanged);
+    assert!(matches!(
+        o.responses[2],
+        ItemOutcome::Rejected(Rejection::Conflict { .. })
+    ));
+    let f = thumbs("f1", "r1", true, "2026-09-01T10:00:00Z");
+    let o = tx
+        .write(&batch(
+            vec![],
+            vec![
+                f.clone(),
+                f,
+                thumbs("f1", "r1", false, "2026-09-01T10:00:00Z"),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(o.feedback[0], ItemOutcome::Inserted);
+    assert_eq!(o.feedback[1], ItemOutcome::Unchanged);
+    assert!(matches!(
+        o.feedback[2],
+        ItemOutcome::Rejected(Rejection::Conflict { .. })
+    ));
+    let s = tx.commit().await.unwrap();
+    assert_eq!(
+        (
+            s.responses_inserted,
+            s.responses_unchanged,
+            s.feedback_inserted
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(store.stats().await.unwrap().feedback, 1);
+}
+
+pub async fn invalid_items_rejected(store: Store) {
+    let mut empty_id = response("", "m1", "2026-09-01T10:00:00Z");
+    empty_id.id = "  ".into();
+    let err = store.record_response(empty_id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "response.id"),
+        "{err:?}"
+    );
+    let mut huge = response("r1", "m1", "2026-09-01T10:00:00Z");
+    huge.response = "x".repeat(Limits::default().max_text_bytes + 1);
+    let err = store.record_response(huge).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "response.response"),
+        "{err:?}"
+    );
+    assert_eq!(store.stats().await.unwrap().responses, 0);
+}
+
+pub async fn list_filters_and_paging(store: Store) {
+    let b = sample_batch(120);
+    store.record(&b).await.unwrap();
+
+    // Paging walks everything in insertion order.
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(7);
+    loop {
+        let p = store
+            .list_responses(&ResponseFilter::default(), &page)
+            .await
+            .unwrap();
+        assert!(p.items.len() <= 7);
+        seen.extend(p.items.into_iter().map(|r| r.id));
+        match p.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = b.responses.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(seen, expected);
+
+    let since = ts("2026-09-08T00:00:00Z");
+    let until = ts("2026-09-20T00:00:00Z");
+    let rf = ResponseFilter {
+        model: Some("beta".into()),
+        since: Some(since),
+        until: Some(until),
+    };
+    let got: Vec<String> = store
+        .all_responses(&rf)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let want: Vec<String> = b
+        .responses
+        .iter()
+        .filter(|r| r.model_id == "beta" && r.created_at >= since && r.created_at < until)
+        .map(|r| r.id.clone())
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+
+    let model_of: std::collections::HashMap<&str, &str> = b
+        .responses
+        .iter()
+        .map(|r| (r.id.as_str(), r.model_id.as_str()))
+        .collect();
+    let filters = vec![
+        FeedbackFilter::default(),
+        FeedbackFilter {
+            model: Some("alpha".into()),
+            ..Default::default()
+        },
+        FeedbackFilter {
+            polarity: Some(Polarity::Negative),
+            ..Default::default()
+        },
+        FeedbackFilter {
+            category: Some(Category::new("hallucination").unwrap()),
+            ..Default::default()
+        },
+        FeedbackFilter {
+            variant: Some(Variant::Stars),
+            since: Some(since),
+            until: Some(until),
+            ..Default::default()
+        },
+        FeedbackFilter {
+            response_id: Some(b.feedback[0].response_id.clone()),
+            ..Default::default()
+        },
+    ];
+    for filter in filters {
+        let got: Vec<String> = store
+            .all_feedback(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        let want: Vec<String> = b
+            .feedback
+            .iter()
+            .filter(|f| {
+                filter
+                    .model
+                    .as_deref()
+                    .is_none_or(|m| model_of[f.response_id.as_str()] == m)
+                    && filter
+                        .response_id
+                        .as_deref()
+                        .is_none_or(|r| r == f.response_id)
+                    && filter.since.is_none_or(|s| f.created_at >= s)
+                    && filter.until.is_none_or(|u| f.created_at < u)
+                    && filter.polarity.is_none_or(|p| p == f.polarity())
+                    && filter.variant.is_none_or(|v| v == f.variant())
+                    && filter
+                        .category
+                        .as_ref()
+                        .is_none_or(|c| f.categories().contains(c))
+            })
+            .map(|f| f.id.clone())
+            .collect();
+        assert!(!want.is_empty(), "filter {filter:?} matches nothing");
+        assert_eq!(got, want, "filter {filter:?}");
+    }
+}
+
+pub async fn metrics_match_reference(store: Store) {
+    let b = sample_batch(400);
+    store.record(&b).await.unwrap();
+    let queries = vec![
+        MetricsQuery::default(),
+        MetricsQuery {
+            model: Some("gamma".into()),
+            ..Default::default()
+        },
+        MetricsQuery {
+            since: Some(ts("2026-09-05T00:00:00Z")),
+            until: Some(ts("2026-09-19T12:00:00Z")),
+            bucket: Some(Bucket::Day),
+            ..Default::default()
+        },
+        MetricsQuery {
+            bucket: Some(Bucket::Week),
+            ..Default::default()
+        },
+        MetricsQuery {
+            model: Some("no-such-model".into()),
+            ..Default::default()
+        },
+    ];
+    for q in queries {
+        let got = store.metrics(&q).await.unwrap();
+        let want = compute_metrics(&b.responses, &b.feedback, &q);
+        assert_eq!(got, want, "query {q:?}");
+    }
+    let all = store.metrics(&MetricsQuery::default()).await.unwrap();
+    assert_eq!(all.models.len(), 3);
+    assert!(all.models.iter().all(|m| m.figures.feedback > 0));
+}
+
+pub async fn problematic_match_reference(store: Store) {
+    let b = sample_batch(300);
+    store.record(&b).await.unwrap();
+    for q in [
+        ProblematicQuery::default(),
+        ProblematicQuery {
+            model: Some("alpha".into()),
+            limit: 5,
+            ..Default::default()
+        },
+        ProblematicQuery {
+            since: Some(ts("2026-09-10T00:00:00Z")),
+            until: Some(ts("2026-09-20T00:00:00Z")),
+            limit: 1000,
+            ..Default::default()
+        },
+    ] {
+        let got = store.problematic(&q).await.unwrap();
+        let want = rank_problematic(&b.responses, &b.feedback, &q);
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "query {q:?}");
+        assert!(got.iter().all(|p| p.negative > 0));
+    }
+}
+
+pub async fn stats_counts_and_models(store: Store) {
+    assert_eq!(store.stats().await.unwrap(), StoreStats::default());
+    let b = sample_batch(30);
+    store.record(&b).await.unwrap();
+    let s = store.stats().await.unwrap();
+    assert_eq!(s.responses, 30);
+    assert_eq!(s.feedback as usize, b.feedback.len());
+    assert_eq!(s.models, vec!["alpha", "beta", "gamma"]);
+}
+
+pub async fn runs_save_get_list(store: Store) {
+    let run = |id: &str, kind: &str, at: &str| RunRecord {
+        id: id.into(),
+        kind: kind.into(),
+        created_at: ts(at),
+        params: serde_json::json!({"model": null, "k": 3}),
+        result: serde_json::json!({"patterns": [{"id": "p1", "size": 4}]}),
+    };
+    store
+        .save_run(&run("a", "analysis", "2026-09-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .save_run(&run("b", "analysis", "2026-09-08T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .save_run(&run("c", "other", "2026-09-09T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .save_run(&run("a", "analysis", "2026-09-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let mut changed = run("a", "analysis", "2026-09-01T00:00:00Z");
+    changed.result = serde_json::json!({});
+    assert!(matches!(
+        store.save_run(&changed).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(
+        store.get_run("a").await.unwrap(),
+        Some(run("a", "analysis", "2026-09-01T00:00:00Z"))
+    );
+    let ids: Vec<String> = store
+        .list_runs(Some("analysis"), 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, vec!["b", "a"]);
+    assert_eq!(store.list_runs(None, 1).await.unwrap()[0].id, "c");
+}
+
+pub async fn jobs_optimistic_concurrency(store: Store) {
+    let job = JobRecord {
+        id: "j1".into(),
+        model_id: "m1".into(),
+        status: "draft".into(),
+        version: 0,
+        created_at: ts("2026-09-01T00:00:00Z"),
+        updated_at: ts("2026-09-01T00:00:00Z"),
+        data: serde_json::json!({"estimated_cost": 120}),
+    };
+    assert_eq!(store.put_job(&job, None).await.unwrap(), 1);
+    assert!(matches!(
+        store.put_job(&job, None).await,
+        Err(Error::Conflict { .. })
+    ));
+    let mut running = job.clone();
+    running.status = "running".into();
+    assert_eq!(store.put_job(&running, Some(1)).await.unwrap(), 2);
+    assert!(matches!(
+        store.put_job(&running, Some(1)).await,
+        Err(Error::Conflict { .. })
+    ));
+    let mut ghost = job.clone();
+    ghost.id = "ghost".into();
+    assert!(matches!(
+        store.put_job(&ghost, Some(1)).await,
+        Err(Error::NotFound { .. })
+    ));
+    let stored = store.get_job("j1").await.unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.version), ("running", 2));
+    let mut other = job.clone();
+    other.id = "j2".into();
+    other.model_id = "m2".into();
+    other.created_at = ts("2026-09-02T00:00:00Z");
+    store.put_job(&other, None).await.unwrap();
+    let all = store.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        vec!["j2", "j1"]
+    );
+    let m1 = store
+        .list_jobs(&JobFilter {
+            model_id: Some("m1".into()),
+            status: Some("running".into()),
+            limit: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(m1.len(), 1);
+}
+
+pub async fn concurrent_writers(store: Store) {
+    let b = sample_batch(200);
+    let (left, right) = b.responses.split_at(100);
+    let mut handles = Vec::new();
+    for part in [left.to_vec(), right.to_vec(), left.to_vec()] {
+        let store = store.clone();
+        let fb: Vec<Feedback> = b
+            .feedback
+            .iter()
+            .filter(|f| part.iter().any(|r| r.id == f.response_id))
+            .cloned()
+            .collect();
+        handles.push(tokio::spawn(
+            async move { store.record(&batch(part, fb)).await },
+        ));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let s = store.stats().await.unwrap();
+    assert_eq!(s.responses, 200);
+    assert_eq!(s.feedback as usize, b.feedback.len());
+}
+
+pub async fn timestamps_keep_microseconds(store: Store) {
+    let r = response("r1", "m1", "2026-09-01T10:00:00.000001Z");
+    store.record_response(r.clone()).await.unwrap();
+    let got = store.get_response("r1").await.unwrap().unwrap();
+    assert_eq!(
+        format_timestamp(&got.created_at),
+        "2026-09-01T10:00:00.000001Z"
+    );
+    let before = ResponseFilter {
+        until: Some(ts("2026-09-01T10:00:00.000001Z")),
+        ..Default::default()
+    };
+    assert!(store.all_responses(&before).await.unwrap().is_empty());
+}

@@ -8,6 +8,7 @@ mod response;
 pub(crate) mod time;
 
 pub use category::{Category, CANONICAL_CATEGORIES};
+pub(crate) use feedback::build_kind as feedback_kind;
 pub use feedback::{Feedback, FeedbackKind, Polarity, Variant};
 pub use limits::Limits;
 pub use metrics::{
