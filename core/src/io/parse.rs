@@ -39,7 +39,7 @@ struct RawLine {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
-    One(RawFeedback),
+    One(Box<RawFeedback>),
     Many(Vec<RawFeedback>),
 }
 
@@ -167,7 +167,7 @@ fn parse_response(raw: RawLine, line: usize, limits: &Limits) -> Result<ParsedLi
         .map_err(|e| from_error(line, "", e))?;
     let raw_feedback = match raw.feedback {
         None => Vec::new(),
-        Some(OneOrMany::One(f)) => vec![f],
+        Some(OneOrMany::One(f)) => vec![*f],
         Some(OneOrMany::Many(v)) => v,
     };
     let many = raw_feedback.len() > 1;

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The shape of a feedback item, on the wire the `variant` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// Thumbs up / down.
+    #[default]
     Thumbs,
     /// A 1–5 star rating.
     Stars,
@@ -310,12 +311,6 @@ pub(crate) struct FeedbackWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     pub created_at: String,
-}
-
-impl Default for Variant {
-    fn default() -> Self {
-        Variant::Thumbs
-    }
 }
 
 impl From<Feedback> for FeedbackWire {
