@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SQLite ingest: tuneloop (Rust, sqlx) against Python sqlite3 executemany, on the same data.
 
-Generates N feedback rows (~600 bytes each as JSONL, realistic comments) on N/4 responses,
+Generates N feedback rows in time order (--shuffled: random order) (~600 bytes each as JSONL, realistic comments) on N/4 responses,
 writes them to JSONL files both sides read, runs each side R times alternately (fresh WAL
 database each run, 10,000 rows per transaction), and prints the medians and the ratio.
 
@@ -48,17 +48,19 @@ def ts(t):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def generate(n_rows, dir_):
+def generate(n_rows, dir_, shuffled=False):
+    """Responses and feedback in time order (how a product logs them), unless `shuffled`."""
     rng = random.Random(42)
     start = dt.datetime(2026, 6, 1)
     n_resp = max(1, n_rows // 4)
     rpath = os.path.join(dir_, "responses.jsonl")
     fpath = os.path.join(dir_, "feedback.jsonl")
-    created = []
+    created = [start + dt.timedelta(seconds=rng.randrange(120 * 86_400), microseconds=rng.randrange(10**6))
+               for _ in range(n_resp)]
+    if not shuffled:
+        created.sort()
     with open(rpath, "w") as f:
-        for i in range(n_resp):
-            t = start + dt.timedelta(seconds=rng.randrange(120 * 86_400), microseconds=rng.randrange(10**6))
-            created.append(t)
+        for i, t in enumerate(created):
             f.write(json.dumps({
                 "id": f"resp-{i:08d}", "model_id": rng.choice(MODELS),
                 "query": "How do I " + rng.choice(SENTENCES).lower(),
@@ -66,10 +68,12 @@ def generate(n_rows, dir_):
                 "created_at": ts(t),
             }) + "\n")
     total = 0
+    when = [(created[r] + dt.timedelta(seconds=rng.randrange(7 * 86_400)), r)
+            for r in (rng.randrange(n_resp) for _ in range(n_rows))]
+    if not shuffled:
+        when.sort()
     with open(fpath, "w") as f:
-        for i in range(n_rows):
-            r = rng.randrange(n_resp)
-            t = created[r] + dt.timedelta(seconds=rng.randrange(7 * 86_400))
+        for i, (t, r) in enumerate(when):
             item = {"id": f"fb-{i:09d}-{rng.getrandbits(64):016x}", "response_id": f"resp-{r:08d}"}
             kind = rng.random()
             if kind < 0.4:
@@ -105,13 +109,15 @@ def main():
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--shuffled", action="store_true",
+                    help="feedback in random order instead of time order (worst case for the indexes)")
     ap.add_argument("--metrics", action="store_true", help="also time metrics() on the Rust side")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--bin", default=os.path.join(target, "release", "examples", "bench_ingest"))
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tuneloop-bench-") as d:
-        rpath, fpath, avg = generate(a.rows, d)
+        rpath, fpath, avg = generate(a.rows, d, a.shuffled)
         print(f"data: {a.rows} feedback rows (avg {avg:.0f} bytes as JSONL), {a.rows // 4} responses",
               file=sys.stderr)
         db = os.path.join(d, "bench.db")
