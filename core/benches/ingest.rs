@@ -49,9 +49,16 @@ fn data(n_feedback: usize) -> (Vec<RecordBatch>, Vec<RecordBatch>) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let start = parse_timestamp("2026-06-01T00:00:00Z").unwrap();
     let n_resp = (n_feedback / 4).max(1);
-    let responses: Vec<ResponseRecord> = (0..n_resp)
-        .map(|i| {
-            let at = start + chrono::Duration::seconds(rng.below(120 * 86_400) as i64);
+    // Time order, as a product logs them (like bench/ingest_sqlite.py's default).
+    let mut times: Vec<i64> = (0..n_resp)
+        .map(|_| rng.below(120 * 86_400) as i64)
+        .collect();
+    times.sort_unstable();
+    let responses: Vec<ResponseRecord> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &secs)| {
+            let at = start + chrono::Duration::seconds(secs);
             ResponseRecord::new(
                 format!("resp-{i:08}"),
                 MODELS[rng.below(MODELS.len() as u64) as usize],
