@@ -4,7 +4,7 @@
 //! [`SqliteStore`] behind the `sqlite` feature). Use it as `Arc<dyn FeedbackStore>`; open one
 //! from a URL with [`open`].
 
-mod memory;
+pub(crate) mod memory;
 mod open;
 #[cfg(feature = "sqlite")]
 mod sqlite;

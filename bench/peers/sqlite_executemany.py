@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Python peer for the SQLite ingest benchmark: stdlib sqlite3, the same schema and indexes
+as tuneloop (it runs core/migrations/sqlite/*.sql), WAL, synchronous=NORMAL, executemany,
+one transaction per batch.
+
+Like the Rust side, it stores the responses untimed, parses both files before the clock
+starts, and times turning each feedback item into a row (variant code, polarity, score,
+categories JSON, timestamps, response lookup, SHA-256 content hash) plus the inserts.
+It does not check ids for duplicates or conflicts (tuneloop does, with one lookup query
+per batch). Prints {"rows", "seconds", "rows_per_s"} as JSON.
+"""
+
+import argparse
+import datetime as dt
+import glob
+import hashlib
+import json
+import os
+import sqlite3
+import time
+
+DAY = 86_400_000_000
+VARIANT = {"thumbs": 0, "stars": 1, "full": 2}
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIGRATIONS = os.path.join(HERE, "..", "..", "core", "migrations", "sqlite")
+
+
+def micros(text):
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def read_jsonl(path):
+    with open(path, "rb") as f:
+        return [(line, json.loads(line)) for line in f if line.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--responses", required=True)
+    ap.add_argument("--feedback", required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--batch", type=int, default=10_000)
+    a = ap.parse_args()
+
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(a.db + suffix)
+        except FileNotFoundError:
+            pass
+    con = sqlite3.connect(a.db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA busy_timeout=5000")
+    for path in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
+        with open(path) as f:
+            con.executescript(f.read())
+
+    responses = read_jsonl(a.responses)
+    feedback = read_jsonl(a.feedback)
+
+    models = {}
+    where = {}
+    rows = []
+    for seq, (line, r) in enumerate(responses, start=1):
+        key = models.setdefault(r["model_id"], len(models) + 1)
+        created = micros(r["created_at"])
+        where[r["id"]] = (seq, key, created, created // DAY)
+        conv = r.get("conversation")
+        meta = r.get("metadata")
+        rows.append((seq, r["id"], key, r["query"], r["response"],
+                     json.dumps(conv) if conv else None,
+                     json.dumps(meta) if meta else None,
+                     created, created // DAY, hashlib.sha256(line.rstrip(b"\n")).digest()))
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO models (key, model_id) VALUES (?, ?)",
+                    [(k, m) for m, k in models.items()])
+    con.executemany("INSERT INTO responses (seq, id, model_key, query, response, conversation, "
+                    "metadata, created_at, day, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    con.execute("COMMIT")
+
+    insert_fb = ("INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, "
+                 "response_day, variant, thumbs_up, rating, polarity, score, categories, comment, "
+                 "correction, user_id, created_at, content_hash) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+    insert_cat = ("INSERT INTO feedback_categories (feedback_seq, model_key, response_day, "
+                  "response_created_at, category) VALUES (?,?,?,?,?)")
+    start = time.perf_counter()
+    seq = 0
+    for i in range(0, len(feedback), a.batch):
+        fb_rows = []
+        cat_rows = []
+        for line, f in feedback[i:i + a.batch]:
+            seq += 1
+            rseq, key, rcreated, rday = where[f["response_id"]]
+            up = f.get("thumbs_up")
+            rating = f.get("rating")
+            if rating is None:
+                polarity, score = (1 if up else -1), (1.0 if up else 0.0)
+            else:
+                polarity = -1 if rating <= 2 else (0 if rating == 3 else 1)
+                score = (rating - 1) / 4
+            cats = f.get("categories")
+            for c in cats or ():
+                cat_rows.append((seq, key, rday, rcreated, c))
+            fb_rows.append((seq, f["id"], rseq, key, rcreated, rday, VARIANT[f["variant"]],
+                            None if up is None else int(up), rating, polarity, score,
+                            json.dumps(cats) if cats else None, f.get("comment"),
+                            f.get("correction"), f.get("user_id"), micros(f["created_at"]),
+                            hashlib.sha256(line.rstrip(b"\n")).digest()))
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany(insert_fb, fb_rows)
+        con.executemany(insert_cat, cat_rows)
+        con.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    (n,) = con.execute("SELECT COUNT(*) FROM feedback").fetchone()
+    assert n == len(feedback), (n, len(feedback))
+    con.close()
+    print(json.dumps({"rows": n, "seconds": seconds, "rows_per_s": n / seconds}))
+
+
+if __name__ == "__main__":
+    main()

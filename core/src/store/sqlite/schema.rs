@@ -1,0 +1,101 @@
+//! Migrations, the schema version check and the health report.
+
+use super::db_err;
+use crate::error::{Error, Result};
+use crate::store::HealthReport;
+use sqlx::migrate::Migrator;
+use sqlx::SqlitePool;
+
+/// The embedded migrations (`core/migrations/sqlite`).
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Tables the current schema defines.
+const TABLES: &[&str] = &[
+    "analysis_runs",
+    "feedback",
+    "feedback_categories",
+    "jobs",
+    "models",
+    "responses",
+];
+
+/// The newest migration this build knows.
+pub(super) fn supported_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The newest successfully applied migration, `None` for a database never migrated.
+pub(super) async fn applied_version(pool: &SqlitePool) -> Result<Option<i64>> {
+    let has_table: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| db_err("reading the schema version", e))?;
+    if has_table.is_none() {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db_err("reading the schema version", e))
+}
+
+/// Refuses a database from a newer build, migrates if allowed, and returns why writes must
+/// be refused (schema not current and not migrated), if they must.
+pub(super) async fn prepare(pool: &SqlitePool, migrate: bool) -> Result<Option<String>> {
+    let supported = supported_version();
+    // Checked before the migrator runs: it would fail with a less helpful "missing
+    // migration" error on a version it does not know.
+    if let Some(found) = applied_version(pool).await? {
+        if found > supported {
+            return Err(Error::SchemaTooNew { found, supported });
+        }
+    }
+    if migrate {
+        MIGRATOR.run(pool).await.map_err(|e| {
+            let retryable = matches!(&e, sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d))
+                if d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)));
+            Error::storage(format!("migrating the database: {e}"), retryable, e)
+        })?;
+        return Ok(None);
+    }
+    match applied_version(pool).await? {
+        Some(v) if v == supported => Ok(None),
+        found => Ok(Some(format!(
+            "the database schema is at version {}, this build writes version {supported}; \
+             run `tuneloop migrate` (or open with migrations enabled) before writing",
+            found.map_or_else(|| "none (not initialised)".to_string(), |v| v.to_string())
+        ))),
+    }
+}
+
+/// Schema version and table check.
+pub(super) async fn health(pool: &SqlitePool) -> Result<HealthReport> {
+    let present: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db_err("listing tables", e))?;
+    let missing_tables = TABLES
+        .iter()
+        .filter(|t| !present.iter().any(|p| p == *t))
+        .map(|t| t.to_string())
+        .collect();
+    let extra_tables = present
+        .iter()
+        .filter(|p| {
+            !TABLES.contains(&p.as_str())
+                && !p.starts_with("sqlite_")
+                && p.as_str() != "_sqlx_migrations"
+        })
+        .cloned()
+        .collect();
+    Ok(HealthReport {
+        backend: "sqlite".into(),
+        schema_version: applied_version(pool).await?,
+        supported_version: Some(supported_version()),
+        missing_tables,
+        extra_tables,
+    })
+}

@@ -1,0 +1,326 @@
+//! The SQLite store: the shared conformance suite on file-backed databases, plus checks
+//! specific to SQLite (persistence, schema versions, in-memory URLs, equality with the
+//! in-memory store on larger data).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use tuneloop::model::{
+    parse_timestamp, Bucket, Feedback, FeedbackKind, MetricsQuery, ProblematicQuery, ResponseRecord,
+};
+use tuneloop::store::{
+    FeedbackStore, FeedbackStoreExt, ItemOutcome, MemoryStore, OpenOptions, RecordBatch, Rejection,
+    SqliteStore,
+};
+use tuneloop::Error;
+
+/// A directory under the target dir, emptied once per test run, holding one file per store.
+fn scratch() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("store_sqlite");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+fn fresh_path() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    scratch().join(format!("db-{}.sqlite", N.fetch_add(1, Ordering::Relaxed)))
+}
+
+fn url(path: &std::path::Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+async fn fresh() -> Arc<dyn FeedbackStore> {
+    Arc::new(
+        SqliteStore::open(&url(&fresh_path()), &OpenOptions::default())
+            .await
+            .unwrap(),
+    )
+}
+
+tuneloop::store_conformance_tests!(fresh);
+
+mod in_memory_url {
+    use super::*;
+
+    async fn fresh_memory() -> Arc<dyn FeedbackStore> {
+        tuneloop::store::open("sqlite::memory:", &OpenOptions::default())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn memory_url_round_trip_and_persists_across_queries() {
+        let store = fresh_memory().await;
+        assert_eq!(store.backend(), "sqlite");
+        let b = tuneloop::testing::sample_batch(50);
+        store.record(&b).await.unwrap();
+        let s = store.stats().await.unwrap();
+        assert_eq!(s.responses, 50);
+        assert_eq!(s.feedback as usize, b.feedback.len());
+        assert!(store.health().await.unwrap().ok());
+    }
+}
+
+fn ts(s: &str) -> tuneloop::model::Timestamp {
+    parse_timestamp(s).unwrap()
+}
+
+fn response(id: &str) -> ResponseRecord {
+    ResponseRecord::new(id, "m1", "q?", "a", ts("2026-09-01T10:00:00Z"))
+}
+
+#[tokio::test]
+async fn reopen_persists() {
+    let path = fresh_path();
+    {
+        let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+            .await
+            .unwrap();
+        store
+            .record(&tuneloop::testing::sample_batch(30))
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(store.stats().await.unwrap().responses, 30);
+    // Re-writing the same data after reopening is a no-op.
+    let s = store
+        .record(&tuneloop::testing::sample_batch(30))
+        .await
+        .unwrap();
+    assert_eq!((s.responses_inserted, s.responses_unchanged), (0, 30));
+}
+
+#[tokio::test]
+async fn missing_file_without_create_is_not_found() {
+    let path = fresh_path();
+    let opts = OpenOptions {
+        create_if_missing: false,
+        ..OpenOptions::default()
+    };
+    let err = SqliteStore::open(&url(&path), &opts).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                kind: "database",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!path.exists());
+    // `sqlite:PATH` form works too.
+    let store = SqliteStore::open(
+        &format!("sqlite:{}", path.display()),
+        &OpenOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(store.health().await.unwrap().ok());
+}
+
+#[tokio::test]
+async fn schema_too_new_is_refused() {
+    let path = fresh_path();
+    let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    let health = store.health().await.unwrap();
+    assert!(health.ok(), "{health:?}");
+    assert_eq!(health.schema_version, health.supported_version);
+    store.close().await;
+    drop(store);
+
+    let pool = sqlx::SqlitePool::connect(&url(&path)).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    for migrate in [true, false] {
+        let opts = OpenOptions {
+            migrate,
+            ..OpenOptions::default()
+        };
+        let err = SqliteStore::open(&url(&path), &opts).await.unwrap_err();
+        assert!(
+            matches!(err, Error::SchemaTooNew { found: 9999, .. }),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unmigrated_database_reports_and_refuses_writes() {
+    let path = fresh_path();
+    let opts = OpenOptions {
+        migrate: false,
+        ..OpenOptions::default()
+    };
+    let store = SqliteStore::open(&url(&path), &opts).await.unwrap();
+    let health = store.health().await.unwrap();
+    assert!(!health.ok());
+    assert_eq!(health.schema_version, None);
+    assert!(health.missing_tables.contains(&"feedback".to_string()));
+    let err = store.begin_write().await.err().expect("writes refused");
+    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    store.close().await;
+
+    // Migrating later makes it usable; unknown tables are reported, not errors.
+    let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE my_notes (x)")
+        .execute(&sqlx::SqlitePool::connect(&url(&path)).await.unwrap())
+        .await
+        .unwrap();
+    let health = store.health().await.unwrap();
+    assert!(health.ok(), "{health:?}");
+    assert_eq!(health.extra_tables, vec!["my_notes".to_string()]);
+}
+
+#[tokio::test]
+async fn outcomes_conflicts_and_unknown_responses_match_memory() {
+    let sqlite = fresh().await;
+    let memory: Arc<dyn FeedbackStore> = Arc::new(MemoryStore::new());
+    let t = ts("2026-09-01T10:00:00Z");
+    let mut changed = response("r1");
+    changed.query = "other".into();
+    changed.model_id = "m2".into();
+    let fb = Feedback::new("f1", "r1", FeedbackKind::Stars { rating: 2 }, t);
+    let mut fb_changed = fb.clone();
+    fb_changed.comment = Some("hm".into());
+    let batches = [
+        RecordBatch {
+            responses: vec![response("r1"), response("r1"), response("")],
+            feedback: vec![fb.clone(), fb.clone(), fb_changed.clone()],
+        },
+        RecordBatch {
+            responses: vec![changed, response("r1"), response("r2")],
+            feedback: vec![
+                fb_changed,
+                fb.clone(),
+                Feedback::new("f9", "nope", FeedbackKind::Thumbs { up: true }, t),
+                Feedback::new("f1", "nope", FeedbackKind::Thumbs { up: true }, t),
+            ],
+        },
+    ];
+    for store in [&sqlite, &memory] {
+        for b in &batches {
+            let mut tx = store.begin_write().await.unwrap();
+            tx.write(b).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+    let mut outcomes = Vec::new();
+    for store in [&sqlite, &memory] {
+        let mut tx = store.begin_write().await.unwrap();
+        outcomes.push(tx.write(&batches[1]).await.unwrap());
+        tx.rollback().await.unwrap();
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert!(matches!(
+        &outcomes[0].responses[0],
+        ItemOutcome::Rejected(Rejection::Conflict { reason }) if reason.contains("model_id, query")
+    ));
+    assert!(matches!(
+        &outcomes[0].feedback[2],
+        ItemOutcome::Rejected(Rejection::UnknownResponse { .. })
+    ));
+    assert_eq!(sqlite.stats().await.unwrap(), memory.stats().await.unwrap());
+    assert_eq!(
+        sqlite.get_feedback("f1").await.unwrap(),
+        memory.get_feedback("f1").await.unwrap()
+    );
+}
+
+async fn both_with(n: usize) -> (Arc<dyn FeedbackStore>, Arc<dyn FeedbackStore>) {
+    let sqlite = fresh().await;
+    let memory: Arc<dyn FeedbackStore> = Arc::new(MemoryStore::new());
+    let b = tuneloop::testing::sample_batch(n);
+    // Several transactions and batches, so keys continue across them.
+    for chunk in b.responses.chunks(n / 3 + 1) {
+        let ids: std::collections::HashSet<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
+        let part = RecordBatch {
+            responses: chunk.to_vec(),
+            feedback: b
+                .feedback
+                .iter()
+                .filter(|f| ids.contains(f.response_id.as_str()))
+                .cloned()
+                .collect(),
+        };
+        sqlite.record(&part).await.unwrap();
+        memory.record(&part).await.unwrap();
+    }
+    (sqlite, memory)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_problematic_equal_memory_on_larger_data() {
+    let (sqlite, memory) = both_with(3_000).await;
+    let queries = [
+        MetricsQuery::default(),
+        MetricsQuery {
+            bucket: Some(Bucket::Day),
+            ..Default::default()
+        },
+        MetricsQuery {
+            bucket: Some(Bucket::Week),
+            model: Some("beta".into()),
+            since: Some(ts("2026-09-03T12:34:56.5Z")),
+            until: Some(ts("2026-09-20T00:00:00Z")),
+        },
+        MetricsQuery {
+            model: Some("nobody".into()),
+            ..Default::default()
+        },
+        MetricsQuery {
+            since: Some(ts("2026-09-10T00:00:00Z")),
+            until: Some(ts("2026-09-10T00:00:00Z")),
+            ..Default::default()
+        },
+    ];
+    for q in &queries {
+        assert_eq!(
+            sqlite.metrics(q).await.unwrap(),
+            memory.metrics(q).await.unwrap(),
+            "{q:?}"
+        );
+    }
+    let problematic = [
+        ProblematicQuery::default(),
+        ProblematicQuery {
+            limit: 500,
+            model: Some("alpha".into()),
+            since: Some(ts("2026-09-05T00:00:00Z")),
+            until: None,
+        },
+        ProblematicQuery {
+            limit: 0,
+            ..Default::default()
+        },
+    ];
+    for q in &problematic {
+        assert_eq!(
+            sqlite.problematic(q).await.unwrap(),
+            memory.problematic(q).await.unwrap(),
+            "{q:?}"
+        );
+    }
+}
