@@ -1,7 +1,6 @@
 //! End-to-end tests of the `tuneloop` binary.
 //!
-//! Tests that run several processes against one database need a persistent backend
-//! (`sqlite://`); until the SQLite store is merged they are `#[ignore]`d.
+//! Tests that run several processes against one database use a file (`sqlite://`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -265,7 +264,6 @@ fn export(dir: &Path, url: &str) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs sqlite backend"]
 fn import_then_reimport_changes_nothing() {
     let dir = tmp();
     let url = db_url(dir.path());
@@ -287,7 +285,6 @@ fn import_then_reimport_changes_nothing() {
 }
 
 #[test]
-#[ignore = "needs sqlite backend"]
 fn bad_inputs_leave_the_database_unchanged() {
     let dir = tmp();
     let url = db_url(dir.path());
@@ -317,7 +314,6 @@ fn bad_inputs_leave_the_database_unchanged() {
 }
 
 #[test]
-#[ignore = "needs sqlite backend"]
 fn export_import_export_is_lossless() {
     let dir = tmp();
     let a = db_url(&dir.path().join("a"));
@@ -346,7 +342,6 @@ fn export_import_export_is_lossless() {
 }
 
 #[test]
-#[ignore = "needs sqlite backend"]
 fn metrics_and_problematic_json_after_import() {
     let dir = tmp();
     let url = db_url(dir.path());
@@ -379,7 +374,6 @@ fn metrics_and_problematic_json_after_import() {
 }
 
 #[test]
-#[ignore = "needs sqlite backend"]
 fn demo_twice_is_idempotent_and_migrate_check_pass() {
     let dir = tmp();
     let url = db_url(dir.path());

@@ -1,7 +1,7 @@
 //! The store conformance suite: one set of behaviour checks every [`FeedbackStore`] backend
 //! must pass (memory, SQLite, and any backend a host writes).
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> std::sync::Arc<dyn tuneloop::store::FeedbackStore> { /* empty store */ }
 //! tuneloop::store_conformance_tests!(fresh);
 //! ```

@@ -90,3 +90,10 @@ async fn metrics_vectors_memory() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn metrics_vectors_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    check_vectors(open(&url, &OpenOptions::default()).await.expect("open")).await;
+}
