@@ -54,6 +54,10 @@ def main():
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("PRAGMA busy_timeout=5000")
+    # The same tuning tuneloop's SqliteStore applies (core/src/store/sqlite/mod.rs).
+    con.execute("PRAGMA temp_store=MEMORY")
+    con.execute("PRAGMA cache_size=-65536")
+    con.execute("PRAGMA wal_autocheckpoint=10000")
     for path in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
         with open(path) as f:
             con.executescript(f.read())
@@ -85,13 +89,10 @@ def main():
                  "response_day, variant, thumbs_up, rating, polarity, score, categories, comment, "
                  "correction, user_id, created_at, content_hash) "
                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-    insert_cat = ("INSERT INTO feedback_categories (feedback_seq, model_key, response_day, "
-                  "response_created_at, category) VALUES (?,?,?,?,?)")
     start = time.perf_counter()
     seq = 0
     for i in range(0, len(feedback), a.batch):
         fb_rows = []
-        cat_rows = []
         for line, f in feedback[i:i + a.batch]:
             seq += 1
             rseq, key, rcreated, rday = where[f["response_id"]]
@@ -103,8 +104,6 @@ def main():
                 polarity = -1 if rating <= 2 else (0 if rating == 3 else 1)
                 score = (rating - 1) / 4
             cats = f.get("categories")
-            for c in cats or ():
-                cat_rows.append((seq, key, rday, rcreated, c))
             fb_rows.append((seq, f["id"], rseq, key, rcreated, rday, VARIANT[f["variant"]],
                             None if up is None else int(up), rating, polarity, score,
                             json.dumps(cats) if cats else None, f.get("comment"),
@@ -112,7 +111,6 @@ def main():
                             hashlib.sha256(line.rstrip(b"\n")).digest()))
         con.execute("BEGIN IMMEDIATE")
         con.executemany(insert_fb, fb_rows)
-        con.executemany(insert_cat, cat_rows)
         con.execute("COMMIT")
     seconds = time.perf_counter() - start
     (n,) = con.execute("SELECT COUNT(*) FROM feedback").fetchone()

@@ -51,17 +51,11 @@ CREATE INDEX feedback_metrics
 -- Feedback of one response (problematic responses, listing by response).
 CREATE INDEX feedback_response ON feedback(response_seq);
 
--- One row per explicit category of a feedback item, with the same copied columns, so
--- category counts are one covering index scan.
-CREATE TABLE feedback_categories (
-    feedback_seq        INTEGER NOT NULL REFERENCES feedback(seq),
-    model_key           INTEGER NOT NULL,
-    response_day        INTEGER NOT NULL,
-    response_created_at INTEGER NOT NULL,
-    category            TEXT NOT NULL
-);
-CREATE INDEX feedback_categories_metrics
-    ON feedback_categories(model_key, response_day, category, response_created_at);
+-- Category counts: a partial covering index over the feedback that has categories, read
+-- with json_each. Only those rows pay for it at insert time.
+CREATE INDEX feedback_categories
+    ON feedback(model_key, response_day, response_created_at, categories)
+    WHERE categories IS NOT NULL;
 
 CREATE TABLE analysis_runs (
     id         TEXT PRIMARY KEY,

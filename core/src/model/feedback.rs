@@ -274,8 +274,7 @@ impl Feedback {
 
     /// SHA-256 of the canonical JSON form, used to tell a re-import from a conflict.
     pub fn content_hash(&self) -> [u8; 32] {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&bytes).into()
+        super::json_sha256(self)
     }
 }
 

@@ -17,3 +17,22 @@ pub use metrics::{
 };
 pub use response::{Message, ResponseRecord, Role};
 pub use time::{format_timestamp, parse_timestamp, Timestamp};
+
+/// SHA-256 of a value's JSON form, streamed into the hasher (no intermediate buffer).
+pub(crate) fn json_sha256<T: serde::Serialize + ?Sized>(value: &T) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = HashWriter(Sha256::new());
+    // Serialising model types into a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut w, value);
+    w.0.finalize().into()
+}

@@ -4,7 +4,6 @@ use super::time::{serde_ts, Timestamp};
 use super::Limits;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The author of a conversation turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,8 +134,7 @@ impl ResponseRecord {
     /// SHA-256 of the canonical JSON form: equal content gives an equal hash, which is how
     /// re-imports are recognised as unchanged.
     pub fn content_hash(&self) -> [u8; 32] {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&bytes).into()
+        super::json_sha256(self)
     }
 }
 

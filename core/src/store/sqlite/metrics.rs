@@ -129,7 +129,8 @@ pub(super) async fn metrics(pool: &SqlitePool, query: &MetricsQuery) -> Result<M
     }
 
     let mut qb = QueryBuilder::new(
-        "SELECT model_key, response_day, category, COUNT(*) FROM feedback_categories",
+        "SELECT model_key, response_day, j.value, COUNT(*) \
+         FROM feedback INDEXED BY feedback_categories, json_each(feedback.categories) AS j",
     );
     push_range(
         &mut qb,
@@ -138,7 +139,7 @@ pub(super) async fn metrics(pool: &SqlitePool, query: &MetricsQuery) -> Result<M
         until,
         ("model_key", "response_day", "response_created_at"),
     );
-    qb.push(" GROUP BY model_key, response_day, category");
+    qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, j.value");
     let rows: Vec<(i64, i64, String, i64)> = qb
         .build_query_as()
         .fetch_all(pool)

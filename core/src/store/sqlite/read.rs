@@ -265,10 +265,15 @@ pub(super) async fn stats(pool: &SqlitePool) -> Result<StoreStats> {
             .fetch_one(pool)
             .await
             .map_err(|e| db_err("counting items", e))?;
-    let mut models: Vec<String> = sqlx::query_scalar("SELECT model_id FROM models")
-        .fetch_all(pool)
-        .await
-        .map_err(|e| db_err("listing models", e))?;
+    // A model key may exist without responses (its only response was rejected as a conflict
+    // after the key was made); list the models that have data.
+    let mut models: Vec<String> = sqlx::query_scalar(
+        "SELECT model_id FROM models AS m \
+         WHERE EXISTS (SELECT 1 FROM responses AS r WHERE r.model_key = m.key)",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db_err("listing models", e))?;
     models.sort();
     Ok(StoreStats {
         responses: u64::try_from(responses).unwrap_or(0),

@@ -12,6 +12,7 @@ use crate::store::{
     WriteSummary, WriteTx,
 };
 use async_trait::async_trait;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::HashMap;
 use tokio::sync::OwnedMutexGuard;
@@ -56,16 +57,9 @@ const FEEDBACK_COLUMNS: &[&str] = &[
     "content_hash",
 ];
 
-const CATEGORY_COLUMNS: &[&str] = &[
-    "feedback_seq",
-    "model_key",
-    "response_day",
-    "response_created_at",
-    "category",
-];
-
-/// `INSERT INTO table (cols) VALUES (?, ...), ...` for `rows` rows.
-fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+/// `INSERT INTO table (cols) VALUES (?, ...), ... ON CONFLICT(key) DO NOTHING` for `rows`
+/// rows: an existing id is skipped, and the rows-affected count tells whether any was.
+fn insert_sql(table: &str, columns: &[&str], rows: usize, key: &str) -> String {
     let one = format!("({})", vec!["?"; columns.len()].join(","));
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(","));
     sql.reserve(rows * (one.len() + 1));
@@ -75,6 +69,9 @@ fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
         }
         sql.push_str(&one);
     }
+    sql.push_str(" ON CONFLICT(");
+    sql.push_str(key);
+    sql.push_str(") DO NOTHING");
     sql
 }
 
@@ -103,24 +100,6 @@ struct ResponseRef {
     created_at: i64,
 }
 
-struct NewResponse<'a> {
-    rec: &'a ResponseRecord,
-    seq: i64,
-    model_key: i64,
-    created_at: i64,
-    hash: [u8; 32],
-    conversation: Option<String>,
-    metadata: Option<String>,
-}
-
-struct NewFeedback<'a> {
-    rec: &'a Feedback,
-    seq: i64,
-    target: ResponseRef,
-    hash: [u8; 32],
-    categories: Option<String>,
-}
-
 /// A `BEGIN IMMEDIATE` transaction: it takes SQLite's write lock up front, so the reads it
 /// does before writing can never be invalidated by another writer (a plain `BEGIN` would
 /// fail with SQLITE_BUSY when it first writes).
@@ -135,6 +114,8 @@ pub(super) struct SqliteTx {
     next: Option<NextKeys>,
     /// Model keys known to this transaction.
     models: HashMap<String, i64>,
+    /// Responses stored by this transaction, so feedback on them needs no lookup.
+    written: HashMap<String, ResponseRef>,
     /// Set while a `write` runs and cleared when it succeeds: a failed write may have
     /// stored part of a batch, so such a transaction can only be rolled back.
     failed: bool,
@@ -164,6 +145,7 @@ impl SqliteTx {
             summary: WriteSummary::default(),
             next: None,
             models: HashMap::new(),
+            written: HashMap::new(),
             failed: false,
         })
     }
@@ -272,142 +254,176 @@ impl SqliteTx {
             .iter()
             .map(|r| precheck_response(r, &limits).map(ItemOutcome::Rejected))
             .collect();
-        let ids: Vec<&str> = responses
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| o.is_none())
-            .map(|(r, _)| r.id.as_str())
-            .collect();
-        if ids.is_empty() {
+        let plan = Plan::new(responses.iter().map(|r| r.id.as_str()), &outcomes);
+        if plan.candidates.is_empty() {
             return Ok(outcomes.into_iter().flatten().collect());
         }
-        let stored = self.existing("responses", &ids).await?;
+        let mut models: Vec<&str> = plan
+            .candidates
+            .iter()
+            .map(|&i| responses[i].model_id.as_str())
+            .collect();
+        models.sort_unstable();
+        models.dedup();
+        self.model_keys(&models).await?;
         let mut next = self.next_keys().await?;
-        let mut fresh: Vec<NewResponse<'_>> = Vec::new();
-        let mut fresh_index: HashMap<&str, usize> = HashMap::new();
-        let mut conflicts: Vec<(usize, String)> = Vec::new();
-        for (i, r) in responses.iter().enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            let hash = r.content_hash();
-            if let Some((_, h)) = stored.get(&r.id) {
-                if h.as_slice() == hash {
-                    outcomes[i] = Some(ItemOutcome::Unchanged);
+        let first_seq = next.response;
+        next.response += plan.candidates.len() as i64;
+        self.next = Some(next);
+
+        let mut keys = Vec::with_capacity(plan.candidates.len());
+        for &i in &plan.candidates {
+            let r = &responses[i];
+            let key = self
+                .models
+                .get(r.model_id.as_str())
+                .copied()
+                .ok_or_else(|| Error::Storage {
+                    message: format!("model `{}` has no key", r.model_id),
+                    retryable: false,
+                    source: None,
+                })?;
+            keys.push(key);
+        }
+        let full_sql = insert_sql("responses", RESPONSE_COLUMNS, INSERT_ROWS, "id");
+        let tail_sql = insert_sql(
+            "responses",
+            RESPONSE_COLUMNS,
+            plan.candidates.len() % INSERT_ROWS,
+            "id",
+        );
+        let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(plan.candidates.len());
+        let chunks: Vec<&[usize]> = plan.candidates.chunks(INSERT_ROWS).collect();
+        let affected = {
+            let hashes = &mut hashes;
+            let build = |c: usize| -> Result<SqliteQuery<'_>> {
+                let chunk = chunks[c];
+                let sql = if chunk.len() == INSERT_ROWS {
+                    &full_sql
                 } else {
-                    conflicts.push((i, r.id.clone()));
+                    &tail_sql
+                };
+                let mut q = sqlx::query(sql.as_str());
+                for (k, &i) in chunk.iter().enumerate() {
+                    let pos = c * INSERT_ROWS + k;
+                    let r = &responses[i];
+                    let hash = r.content_hash();
+                    hashes.push(hash);
+                    let created = to_micros(&r.created_at);
+                    q = q
+                        .bind(first_seq + pos as i64)
+                        .bind(r.id.as_str())
+                        .bind(keys[pos])
+                        .bind(r.query.as_str())
+                        .bind(r.response.as_str())
+                        .bind(json_or_null(&r.conversation, r.conversation.is_empty())?)
+                        .bind(json_or_null(&r.metadata, r.metadata.is_empty())?)
+                        .bind(created)
+                        .bind(day_of(created))
+                        .bind(hash.to_vec());
                 }
-                continue;
-            }
-            if let Some(&j) = fresh_index.get(r.id.as_str()) {
-                let earlier = &fresh[j];
-                outcomes[i] = Some(if earlier.hash == hash {
-                    ItemOutcome::Unchanged
-                } else {
-                    ItemOutcome::Rejected(Rejection::Conflict {
-                        reason: response_diff(earlier.rec, r),
-                    })
-                });
-                continue;
-            }
-            let conversation = if r.conversation.is_empty() {
-                None
-            } else {
-                Some(
-                    serde_json::to_string(&r.conversation)
-                        .map_err(|e| Error::invalid("conversation", e.to_string()))?,
-                )
+                Ok(q)
             };
-            let metadata = if r.metadata.is_empty() {
-                None
-            } else {
-                Some(
-                    serde_json::to_string(&r.metadata)
-                        .map_err(|e| Error::invalid("metadata", e.to_string()))?,
-                )
-            };
-            fresh_index.insert(&r.id, fresh.len());
-            fresh.push(NewResponse {
-                rec: r,
-                seq: next.response,
-                model_key: 0,
-                created_at: to_micros(&r.created_at),
-                hash,
-                conversation,
-                metadata,
+            execute_pipelined(self.conn(), chunks.len(), build, "storing responses").await?
+        };
+        let results = self
+            .settle("responses", &plan, &hashes, &affected, first_seq, |i| {
+                responses[i].id.as_str()
+            })
+            .await?;
+        for (k, &i) in plan.candidates.iter().enumerate() {
+            let r = &responses[i];
+            outcomes[i] = Some(match &results[k] {
+                Settled::Inserted => {
+                    let created = to_micros(&r.created_at);
+                    self.written.insert(
+                        r.id.clone(),
+                        ResponseRef {
+                            seq: first_seq + k as i64,
+                            model_key: keys[k],
+                            created_at: created,
+                        },
+                    );
+                    ItemOutcome::Inserted
+                }
+                Settled::Unchanged => ItemOutcome::Unchanged,
+                Settled::Conflict => {
+                    let reason = match fetch_response(self.conn(), &r.id).await? {
+                        Some(existing) => response_diff(&existing, r),
+                        None => response_diff(r, r),
+                    };
+                    ItemOutcome::Rejected(Rejection::Conflict { reason })
+                }
             });
-            next.response += 1;
-            outcomes[i] = Some(ItemOutcome::Inserted);
         }
-        // Conflicts are rare: decode the stored row only for them, to name what differs.
-        for (i, id) in conflicts {
-            let reason = match fetch_response(self.conn(), &id).await? {
-                Some(existing) => response_diff(&existing, &responses[i]),
-                None => response_diff(&responses[i], &responses[i]),
-            };
-            outcomes[i] = Some(ItemOutcome::Rejected(Rejection::Conflict { reason }));
-        }
-        if !fresh.is_empty() {
-            let mut models: Vec<&str> = fresh.iter().map(|n| n.rec.model_id.as_str()).collect();
-            models.sort_unstable();
-            models.dedup();
-            // Model keys may advance `self.next.model`; keep the response keys assigned here.
-            self.next = Some(NextKeys {
-                response: next.response,
-                ..self.next.unwrap_or(next)
+        for &(i, k) in &plan.duplicates {
+            let first = plan.candidates[k];
+            let hash = responses[i].content_hash();
+            outcomes[i] = Some(match (&results[k], hash == hashes[k]) {
+                (Settled::Conflict, _) => {
+                    match fetch_response(self.conn(), &responses[i].id).await? {
+                        Some(existing) if existing.content_hash() == hash => ItemOutcome::Unchanged,
+                        Some(existing) => ItemOutcome::Rejected(Rejection::Conflict {
+                            reason: response_diff(&existing, &responses[i]),
+                        }),
+                        None => ItemOutcome::Unchanged,
+                    }
+                }
+                (_, true) => ItemOutcome::Unchanged,
+                (_, false) => ItemOutcome::Rejected(Rejection::Conflict {
+                    reason: response_diff(&responses[first], &responses[i]),
+                }),
             });
-            self.model_keys(&models).await?;
-            for n in &mut fresh {
-                n.model_key = self
-                    .models
-                    .get(n.rec.model_id.as_str())
-                    .copied()
-                    .ok_or_else(|| Error::Storage {
-                        message: format!("model `{}` has no key", n.rec.model_id),
-                        retryable: false,
-                        source: None,
-                    })?;
-            }
-            self.insert_responses(&fresh).await?;
         }
         Ok(outcomes.into_iter().flatten().collect())
     }
 
-    async fn insert_responses(&mut self, rows: &[NewResponse<'_>]) -> Result<()> {
-        let full_sql = insert_sql("responses", RESPONSE_COLUMNS, INSERT_ROWS);
-        for chunk in rows.chunks(INSERT_ROWS) {
-            let tail_sql;
-            let sql = if chunk.len() == INSERT_ROWS {
-                &full_sql
-            } else {
-                tail_sql = insert_sql("responses", RESPONSE_COLUMNS, chunk.len());
-                &tail_sql
-            };
-            let mut q = sqlx::query(sql);
-            for n in chunk {
-                q = q
-                    .bind(n.seq)
-                    .bind(n.rec.id.as_str())
-                    .bind(n.model_key)
-                    .bind(n.rec.query.as_str())
-                    .bind(n.rec.response.as_str())
-                    .bind(n.conversation.as_deref())
-                    .bind(n.metadata.as_deref())
-                    .bind(n.created_at)
-                    .bind(day_of(n.created_at))
-                    .bind(&n.hash[..]);
+    /// Decides, per candidate, whether the `INSERT ... ON CONFLICT DO NOTHING` stored it.
+    /// Chunks whose every row was inserted need no query: the common case of new data.
+    async fn settle<'a>(
+        &mut self,
+        table: &str,
+        plan: &Plan<'a>,
+        hashes: &[[u8; 32]],
+        affected: &[u64],
+        first_seq: i64,
+        id_of: impl Fn(usize) -> &'a str,
+    ) -> Result<Vec<Settled>> {
+        let mut out = Vec::with_capacity(plan.candidates.len());
+        for (c, chunk) in plan.candidates.chunks(INSERT_ROWS).enumerate() {
+            if affected.get(c).copied() == Some(chunk.len() as u64) {
+                out.extend(chunk.iter().map(|_| Settled::Inserted));
+                continue;
             }
-            q.execute(self.conn())
-                .await
-                .map_err(|e| db_err("storing responses", e))?;
+            let ids: Vec<&str> = chunk.iter().map(|&i| id_of(i)).collect();
+            let stored = self.existing(table, &ids).await?;
+            for (k, id) in ids.iter().enumerate() {
+                let pos = c * INSERT_ROWS + k;
+                out.push(match stored.get(*id) {
+                    Some((seq, _)) if *seq == first_seq + pos as i64 => Settled::Inserted,
+                    Some((_, h)) if h.as_slice() == hashes[pos] => Settled::Unchanged,
+                    Some(_) => Settled::Conflict,
+                    // Not stored at all cannot happen after an INSERT that skipped it.
+                    None => Settled::Inserted,
+                });
+            }
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Where each of `ids` lives (this transaction's earlier writes included).
     async fn resolve_responses(&mut self, ids: &[&str]) -> Result<HashMap<String, ResponseRef>> {
         let mut out = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(LOOKUP_IDS) {
+        let mut missing: Vec<&str> = Vec::new();
+        for id in ids {
+            match self.written.get(*id) {
+                Some(r) => {
+                    out.insert(id.to_string(), *r);
+                }
+                None => missing.push(id),
+            }
+        }
+        for chunk in missing.chunks(LOOKUP_IDS) {
             let sql = format!(
                 "SELECT id, seq, model_key, created_at FROM responses WHERE id IN {}",
                 in_list(chunk.len())
@@ -452,146 +468,210 @@ impl SqliteTx {
         response_ids.sort_unstable();
         response_ids.dedup();
         let targets = self.resolve_responses(&response_ids).await?;
-        let mut ids: Vec<&str> = Vec::with_capacity(feedback.len());
         for (f, o) in feedback.iter().zip(outcomes.iter_mut()) {
-            if o.is_some() {
-                continue;
-            }
-            if targets.contains_key(&f.response_id) {
-                ids.push(&f.id);
-            } else {
+            if o.is_none() && !targets.contains_key(&f.response_id) {
                 *o = Some(ItemOutcome::Rejected(Rejection::UnknownResponse {
                     response_id: f.response_id.clone(),
                 }));
             }
         }
-        let stored = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            self.existing("feedback", &ids).await?
-        };
+        let plan = Plan::new(feedback.iter().map(|f| f.id.as_str()), &outcomes);
+        if plan.candidates.is_empty() {
+            return Ok(outcomes.into_iter().flatten().collect());
+        }
         let mut next = self.next_keys().await?;
-        let mut fresh: Vec<NewFeedback<'_>> = Vec::with_capacity(ids.len());
-        let mut fresh_index: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
-        let mut conflicts: Vec<(usize, String)> = Vec::new();
-        for (i, f) in feedback.iter().enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            let Some(&target) = targets.get(&f.response_id) else {
-                continue; // rejected above
-            };
-            let hash = f.content_hash();
-            if let Some((_, h)) = stored.get(&f.id) {
-                if h.as_slice() == hash {
-                    outcomes[i] = Some(ItemOutcome::Unchanged);
-                } else {
-                    conflicts.push((i, f.id.clone()));
-                }
-                continue;
-            }
-            if let Some(&j) = fresh_index.get(f.id.as_str()) {
-                let earlier = &fresh[j];
-                outcomes[i] = Some(if earlier.hash == hash {
-                    ItemOutcome::Unchanged
-                } else {
-                    ItemOutcome::Rejected(Rejection::Conflict {
-                        reason: feedback_diff(earlier.rec, f),
-                    })
-                });
-                continue;
-            }
-            let categories = if f.categories().is_empty() {
-                None
-            } else {
-                Some(
-                    serde_json::to_string(f.categories())
-                        .map_err(|e| Error::invalid("categories", e.to_string()))?,
-                )
-            };
-            fresh_index.insert(&f.id, fresh.len());
-            fresh.push(NewFeedback {
-                rec: f,
-                seq: next.feedback,
-                target,
-                hash,
-                categories,
-            });
-            next.feedback += 1;
-            outcomes[i] = Some(ItemOutcome::Inserted);
-        }
+        let first_seq = next.feedback;
+        next.feedback += plan.candidates.len() as i64;
         self.next = Some(next);
-        for (i, id) in conflicts {
-            let reason = match fetch_feedback(self.conn(), &id).await? {
-                Some(existing) => feedback_diff(&existing, &feedback[i]),
-                None => feedback_diff(&feedback[i], &feedback[i]),
-            };
-            outcomes[i] = Some(ItemOutcome::Rejected(Rejection::Conflict { reason }));
+
+        let mut target_of = Vec::with_capacity(plan.candidates.len());
+        for &i in &plan.candidates {
+            let t = targets
+                .get(&feedback[i].response_id)
+                .copied()
+                .ok_or_else(|| Error::Storage {
+                    message: format!("response `{}` vanished", feedback[i].response_id),
+                    retryable: false,
+                    source: None,
+                })?;
+            target_of.push(t);
         }
-        if !fresh.is_empty() {
-            self.insert_feedback(&fresh).await?;
+        let full_sql = insert_sql("feedback", FEEDBACK_COLUMNS, INSERT_ROWS, "id");
+        let tail_sql = insert_sql(
+            "feedback",
+            FEEDBACK_COLUMNS,
+            plan.candidates.len() % INSERT_ROWS,
+            "id",
+        );
+        let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(plan.candidates.len());
+        let chunks: Vec<&[usize]> = plan.candidates.chunks(INSERT_ROWS).collect();
+        let affected = {
+            let hashes = &mut hashes;
+            let build = |c: usize| -> Result<SqliteQuery<'_>> {
+                let chunk = chunks[c];
+                let sql = if chunk.len() == INSERT_ROWS {
+                    &full_sql
+                } else {
+                    &tail_sql
+                };
+                let mut q = sqlx::query(sql.as_str());
+                for (k, &i) in chunk.iter().enumerate() {
+                    let pos = c * INSERT_ROWS + k;
+                    let f = &feedback[i];
+                    let t = target_of[pos];
+                    let hash = f.content_hash();
+                    hashes.push(hash);
+                    q = q
+                        .bind(first_seq + pos as i64)
+                        .bind(f.id.as_str())
+                        .bind(t.seq)
+                        .bind(t.model_key)
+                        .bind(t.created_at)
+                        .bind(day_of(t.created_at))
+                        .bind(variant_code(f.variant()))
+                        .bind(f.thumbs_up())
+                        .bind(f.rating().map(i64::from))
+                        .bind(i64::from(f.polarity().code()))
+                        .bind(f.score())
+                        .bind(json_or_null(f.categories(), f.categories().is_empty())?)
+                        .bind(f.comment.as_deref())
+                        .bind(f.correction())
+                        .bind(f.user_id.as_deref())
+                        .bind(to_micros(&f.created_at))
+                        .bind(hash.to_vec());
+                }
+                Ok(q)
+            };
+            execute_pipelined(self.conn(), chunks.len(), build, "storing feedback").await?
+        };
+        let results = self
+            .settle("feedback", &plan, &hashes, &affected, first_seq, |i| {
+                feedback[i].id.as_str()
+            })
+            .await?;
+        for (k, &i) in plan.candidates.iter().enumerate() {
+            let f = &feedback[i];
+            outcomes[i] = Some(match &results[k] {
+                Settled::Inserted => ItemOutcome::Inserted,
+                Settled::Unchanged => ItemOutcome::Unchanged,
+                Settled::Conflict => {
+                    let reason = match fetch_feedback(self.conn(), &f.id).await? {
+                        Some(existing) => feedback_diff(&existing, f),
+                        None => feedback_diff(f, f),
+                    };
+                    ItemOutcome::Rejected(Rejection::Conflict { reason })
+                }
+            });
+        }
+        for &(i, k) in &plan.duplicates {
+            let first = plan.candidates[k];
+            let hash = feedback[i].content_hash();
+            outcomes[i] = Some(match (&results[k], hash == hashes[k]) {
+                (Settled::Conflict, _) => match fetch_feedback(self.conn(), &feedback[i].id).await?
+                {
+                    Some(existing) if existing.content_hash() == hash => ItemOutcome::Unchanged,
+                    Some(existing) => ItemOutcome::Rejected(Rejection::Conflict {
+                        reason: feedback_diff(&existing, &feedback[i]),
+                    }),
+                    None => ItemOutcome::Unchanged,
+                },
+                (_, true) => ItemOutcome::Unchanged,
+                (_, false) => ItemOutcome::Rejected(Rejection::Conflict {
+                    reason: feedback_diff(&feedback[first], &feedback[i]),
+                }),
+            });
         }
         Ok(outcomes.into_iter().flatten().collect())
     }
+}
 
-    async fn insert_feedback(&mut self, rows: &[NewFeedback<'_>]) -> Result<()> {
-        let full_sql = insert_sql("feedback", FEEDBACK_COLUMNS, INSERT_ROWS);
-        for chunk in rows.chunks(INSERT_ROWS) {
-            let tail_sql;
-            let sql = if chunk.len() == INSERT_ROWS {
-                &full_sql
-            } else {
-                tail_sql = insert_sql("feedback", FEEDBACK_COLUMNS, chunk.len());
-                &tail_sql
-            };
-            let mut q = sqlx::query(sql);
-            for n in chunk {
-                let f = n.rec;
-                q = q
-                    .bind(n.seq)
-                    .bind(f.id.as_str())
-                    .bind(n.target.seq)
-                    .bind(n.target.model_key)
-                    .bind(n.target.created_at)
-                    .bind(day_of(n.target.created_at))
-                    .bind(variant_code(f.variant()))
-                    .bind(f.thumbs_up())
-                    .bind(f.rating().map(i64::from))
-                    .bind(i64::from(f.polarity().code()))
-                    .bind(f.score())
-                    .bind(n.categories.as_deref())
-                    .bind(f.comment.as_deref())
-                    .bind(f.correction())
-                    .bind(f.user_id.as_deref())
-                    .bind(to_micros(&f.created_at))
-                    .bind(&n.hash[..]);
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+/// What an `INSERT ... ON CONFLICT DO NOTHING` did with one candidate row.
+enum Settled {
+    Inserted,
+    Unchanged,
+    Conflict,
+}
+
+/// The items of a batch that go to the database: the first occurrence of each id among the
+/// items not already decided; later occurrences are judged against their first.
+struct Plan<'a> {
+    /// Item indices, in input order.
+    candidates: Vec<usize>,
+    /// `(item index, position in candidates of its first occurrence)`.
+    duplicates: Vec<(usize, usize)>,
+    _ids: std::marker::PhantomData<&'a str>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(ids: impl Iterator<Item = &'a str>, outcomes: &[Option<ItemOutcome>]) -> Self {
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        let mut candidates = Vec::new();
+        let mut duplicates = Vec::new();
+        for (i, id) in ids.enumerate() {
+            if outcomes[i].is_some() {
+                continue;
             }
-            q.execute(self.conn())
-                .await
-                .map_err(|e| db_err("storing feedback", e))?;
-        }
-        // One row per explicit category, for the metrics index.
-        let cats: Vec<(&NewFeedback<'_>, &str)> = rows
-            .iter()
-            .flat_map(|n| n.rec.categories().iter().map(move |c| (n, c.as_str())))
-            .collect();
-        for chunk in cats.chunks(INSERT_ROWS) {
-            let sql = insert_sql("feedback_categories", CATEGORY_COLUMNS, chunk.len());
-            let mut q = sqlx::query(&sql);
-            for (n, c) in chunk {
-                q = q
-                    .bind(n.seq)
-                    .bind(n.target.model_key)
-                    .bind(day_of(n.target.created_at))
-                    .bind(n.target.created_at)
-                    .bind(*c);
+            match first.get(id) {
+                Some(&k) => duplicates.push((i, k)),
+                None => {
+                    first.insert(id, candidates.len());
+                    candidates.push(i);
+                }
             }
-            q.execute(self.conn())
-                .await
-                .map_err(|e| db_err("storing feedback categories", e))?;
         }
-        Ok(())
+        Plan {
+            candidates,
+            duplicates,
+            _ids: std::marker::PhantomData,
+        }
     }
+}
+
+fn json_or_null<T: serde::Serialize + ?Sized>(value: &T, empty: bool) -> Result<Option<String>> {
+    if empty {
+        return Ok(None);
+    }
+    serde_json::to_string(value)
+        .map(Some)
+        .map_err(|e| Error::invalid("json", e.to_string()))
+}
+
+/// Runs `n` statements one after another, building statement `k + 1` while SQLite executes
+/// statement `k` on sqlx's worker thread, so hashing and binding overlap the database work.
+/// Returns the rows affected by each.
+async fn execute_pipelined<'q, F>(
+    conn: &mut SqliteConnection,
+    n: usize,
+    mut build: F,
+    what: &str,
+) -> Result<Vec<u64>>
+where
+    F: FnMut(usize) -> Result<SqliteQuery<'q>>,
+{
+    use std::future::Future;
+    use std::task::Poll;
+    let mut affected = Vec::with_capacity(n);
+    if n == 0 {
+        return Ok(affected);
+    }
+    let mut current = Some(build(0)?);
+    let mut k = 0;
+    while let Some(q) = current.take() {
+        k += 1;
+        let mut exec = std::pin::pin!(q.execute(&mut *conn));
+        // One poll hands the statement to the worker thread; then build the next one.
+        let first = std::future::poll_fn(|cx| Poll::Ready(exec.as_mut().poll(cx))).await;
+        let next = if k < n { Some(build(k)) } else { None };
+        let done = match first {
+            Poll::Ready(r) => r,
+            Poll::Pending => exec.await,
+        };
+        affected.push(done.map_err(|e| db_err(what, e))?.rows_affected());
+        current = next.transpose()?;
+    }
+    Ok(affected)
 }
 
 #[async_trait]
