@@ -6,7 +6,6 @@ use super::time::{format_timestamp, parse_timestamp, Timestamp};
 use super::{Category, Limits};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The shape of a feedback item, on the wire the `variant` field.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -122,8 +121,8 @@ pub enum FeedbackKind {
 ///
 /// Serialises to the import format's flat shape (`variant`, `thumbs_up`, `rating`, ...),
 /// without the `type` field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "FeedbackWire", into = "FeedbackWire")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "FeedbackWire")]
 pub struct Feedback {
     /// Unique id; derived from the content when the input has none.
     pub id: String,
@@ -265,10 +264,9 @@ impl Feedback {
     /// The id derived from the content (everything but the id): the same feedback imported
     /// twice without ids is recognised as one item.
     pub fn derived_id(&self) -> String {
-        let mut wire = FeedbackWire::from(self.clone());
+        let mut wire = WireRef::from(self);
         wire.id = None;
-        let bytes = serde_json::to_vec(&wire).unwrap_or_default();
-        let digest = Sha256::digest(&bytes);
+        let digest = super::json_sha256(&wire);
         format!("fb_{}", hex::encode(&digest[..12]))
     }
 
@@ -286,6 +284,52 @@ pub(crate) fn check_rating(rating: i64) -> Result<u8> {
             "rating",
             format!("{rating} is out of range; ratings are 1 to 5"),
         ))
+    }
+}
+
+impl Serialize for Feedback {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireRef::from(self).serialize(serializer)
+    }
+}
+
+/// [`FeedbackWire`] borrowing from a [`Feedback`]: serialising (and hashing) needs no copies.
+/// Fields in the same order as `FeedbackWire`, so both give the same JSON.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    response_id: &'a str,
+    variant: Variant,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumbs_up: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<i64>,
+    #[serde(skip_serializing_if = "<[Category]>::is_empty")]
+    categories: &'a [Category],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correction: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    created_at: String,
+}
+
+impl<'a> From<&'a Feedback> for WireRef<'a> {
+    fn from(f: &'a Feedback) -> Self {
+        WireRef {
+            id: Some(&f.id),
+            response_id: &f.response_id,
+            variant: f.variant(),
+            thumbs_up: f.thumbs_up(),
+            rating: f.rating().map(i64::from),
+            categories: f.categories(),
+            comment: f.comment.as_deref(),
+            correction: f.correction(),
+            user_id: f.user_id.as_deref(),
+            created_at: format_timestamp(&f.created_at),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::OwnedMutexGuard;
 
 /// Rows per multi-row INSERT: large enough to amortise statement overhead, small enough to
@@ -92,8 +93,36 @@ fn day_of(micros: i64) -> i64 {
     bucket_start_micros(micros, Bucket::Day).div_euclid(DAY_MICROS)
 }
 
+/// Where recently seen responses live. Responses are never updated or deleted, so an entry
+/// stays true once its row is committed; entries from a transaction are added only when it
+/// commits. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub(super) struct ResponseRefCache {
+    map: std::sync::Mutex<HashMap<String, ResponseRef>>,
+}
+
+/// Entries kept before the cache starts over (about 80 bytes each).
+const RESPONSE_REF_CACHE: usize = 250_000;
+
+impl ResponseRefCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ResponseRef>> {
+        // The map holds plain values; a panic elsewhere cannot leave it half-updated.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn extend(&self, entries: impl IntoIterator<Item = (String, ResponseRef)>) {
+        let mut map = self.lock();
+        for (k, v) in entries {
+            if map.len() >= RESPONSE_REF_CACHE {
+                map.clear();
+            }
+            map.insert(k, v);
+        }
+    }
+}
+
 /// Where a response lives, for feedback that references it.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct ResponseRef {
     seq: i64,
     model_key: i64,
@@ -116,6 +145,10 @@ pub(super) struct SqliteTx {
     models: HashMap<String, i64>,
     /// Responses stored by this transaction, so feedback on them needs no lookup.
     written: HashMap<String, ResponseRef>,
+    /// The store's cache of committed responses; gets `written` on commit.
+    refs: Arc<ResponseRefCache>,
+    /// Told about each commit (wakes the background checkpointer).
+    committed: Arc<tokio::sync::Notify>,
     /// Set while a `write` runs and cleared when it succeeds: a failed write may have
     /// stored part of a batch, so such a transaction can only be rolled back.
     failed: bool,
@@ -133,6 +166,8 @@ impl SqliteTx {
         pool: &SqlitePool,
         guard: OwnedMutexGuard<()>,
         limits: Limits,
+        refs: Arc<ResponseRefCache>,
+        committed: Arc<tokio::sync::Notify>,
     ) -> Result<Self> {
         let tx = pool
             .begin_with("BEGIN IMMEDIATE")
@@ -146,6 +181,8 @@ impl SqliteTx {
             next: None,
             models: HashMap::new(),
             written: HashMap::new(),
+            refs,
+            committed,
             failed: false,
         })
     }
@@ -411,18 +448,36 @@ impl SqliteTx {
         Ok(out)
     }
 
-    /// Where each of `ids` lives (this transaction's earlier writes included).
-    async fn resolve_responses(&mut self, ids: &[&str]) -> Result<HashMap<String, ResponseRef>> {
-        let mut out = HashMap::with_capacity(ids.len());
-        let mut missing: Vec<&str> = Vec::new();
-        for id in ids {
-            match self.written.get(*id) {
-                Some(r) => {
-                    out.insert(id.to_string(), *r);
+    /// Where the response of each feedback item lives (`None`: unknown or not asked for,
+    /// per `skip`). This transaction's writes and the store's cache answer most; the rest
+    /// are looked up in one query per chunk of distinct ids.
+    async fn resolve_responses(
+        &mut self,
+        feedback: &[Feedback],
+        skip: &[Option<ItemOutcome>],
+    ) -> Result<Vec<Option<ResponseRef>>> {
+        let mut out: Vec<Option<ResponseRef>> = vec![None; feedback.len()];
+        let mut missing: HashMap<&str, ()> = HashMap::new();
+        {
+            let cache = self.refs.lock();
+            for (i, f) in feedback.iter().enumerate() {
+                if skip[i].is_some() {
+                    continue;
                 }
-                None => missing.push(id),
+                let id = f.response_id.as_str();
+                match self.written.get(id).or_else(|| cache.get(id)) {
+                    Some(r) => out[i] = Some(*r),
+                    None => {
+                        missing.insert(id, ());
+                    }
+                }
             }
         }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let missing: Vec<&str> = missing.into_keys().collect();
+        let mut found: HashMap<String, ResponseRef> = HashMap::with_capacity(missing.len());
         for chunk in missing.chunks(LOOKUP_IDS) {
             let sql = format!(
                 "SELECT id, seq, model_key, created_at FROM responses WHERE id IN {}",
@@ -437,7 +492,7 @@ impl SqliteTx {
                 .await
                 .map_err(|e| db_err("looking up responses", e))?
             {
-                out.insert(
+                found.insert(
                     id,
                     ResponseRef {
                         seq,
@@ -447,6 +502,13 @@ impl SqliteTx {
                 );
             }
         }
+        for (i, f) in feedback.iter().enumerate() {
+            if out[i].is_none() && skip[i].is_none() {
+                out[i] = found.get(f.response_id.as_str()).copied();
+            }
+        }
+        // Rows not written by this transaction are committed: safe to remember now.
+        self.refs.extend(found);
         Ok(out)
     }
 
@@ -456,20 +518,12 @@ impl SqliteTx {
             .iter()
             .map(|f| precheck_feedback(f, &limits).map(ItemOutcome::Rejected))
             .collect();
-        let mut response_ids: Vec<&str> = feedback
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| o.is_none())
-            .map(|(f, _)| f.response_id.as_str())
-            .collect();
-        if response_ids.is_empty() {
+        if outcomes.iter().all(Option::is_some) {
             return Ok(outcomes.into_iter().flatten().collect());
         }
-        response_ids.sort_unstable();
-        response_ids.dedup();
-        let targets = self.resolve_responses(&response_ids).await?;
-        for (f, o) in feedback.iter().zip(outcomes.iter_mut()) {
-            if o.is_none() && !targets.contains_key(&f.response_id) {
+        let targets = self.resolve_responses(feedback, &outcomes).await?;
+        for ((f, o), t) in feedback.iter().zip(outcomes.iter_mut()).zip(&targets) {
+            if o.is_none() && t.is_none() {
                 *o = Some(ItemOutcome::Rejected(Rejection::UnknownResponse {
                     response_id: f.response_id.clone(),
                 }));
@@ -486,14 +540,11 @@ impl SqliteTx {
 
         let mut target_of = Vec::with_capacity(plan.candidates.len());
         for &i in &plan.candidates {
-            let t = targets
-                .get(&feedback[i].response_id)
-                .copied()
-                .ok_or_else(|| Error::Storage {
-                    message: format!("response `{}` vanished", feedback[i].response_id),
-                    retryable: false,
-                    source: None,
-                })?;
+            let t = targets[i].ok_or_else(|| Error::Storage {
+                message: format!("response `{}` vanished", feedback[i].response_id),
+                retryable: false,
+                source: None,
+            })?;
             target_of.push(t);
         }
         let full_sql = insert_sql("feedback", FEEDBACK_COLUMNS, INSERT_ROWS, "id");
@@ -606,7 +657,7 @@ struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     fn new(ids: impl Iterator<Item = &'a str>, outcomes: &[Option<ItemOutcome>]) -> Self {
-        let mut first: HashMap<&str, usize> = HashMap::new();
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(outcomes.len());
         let mut candidates = Vec::new();
         let mut duplicates = Vec::new();
         for (i, id) in ids.enumerate() {
@@ -700,6 +751,8 @@ impl WriteTx for SqliteTx {
             .commit()
             .await
             .map_err(|e| db_err("committing", e))?;
+        this.refs.extend(this.written);
+        this.committed.notify_one();
         Ok(this.summary)
     }
 
