@@ -16,6 +16,24 @@ use tuneloop::store::{self, FeedbackStore, OpenOptions};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> CliResult {
+    let result = dispatch(cli).await;
+    // Close every store the command opened, so an embedded database is checkpointed and
+    // left as one tidy file.
+    let opened = std::mem::take(&mut *OPENED.lock().unwrap_or_else(|e| e.into_inner()));
+    for store in opened {
+        if let Err(e) = store.close().await {
+            if result.is_ok() {
+                return Err(e.into());
+            }
+        }
+    }
+    result
+}
+
+/// Stores opened by this process, closed by [`run`] when the command ends.
+static OPENED: std::sync::Mutex<Vec<Arc<dyn FeedbackStore>>> = std::sync::Mutex::new(Vec::new());
+
+async fn dispatch(cli: Cli) -> CliResult {
     let db = cli.db.as_str();
     let json = cli.json;
     match cli.command {
@@ -37,13 +55,18 @@ pub async fn open_store(db: &str) -> CliResult<Arc<dyn FeedbackStore>> {
 }
 
 pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn FeedbackStore>> {
-    store::open(db, options).await.map_err(|e| {
+    let store = store::open(db, options).await.map_err(|e| {
         let mut err = CliError::from(e);
         if !err.message.contains(db) {
             err.message = format!("cannot open database {db}: {}", err.message);
         }
         err
-    })
+    })?;
+    OPENED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(store.clone());
+    Ok(store)
 }
 
 /// Checks `--since`/`--until` against each other.

@@ -100,6 +100,14 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
 
     /// Lists jobs, newest first.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
+
+    /// Releases the store: waits for connections in use, then closes them (an embedded
+    /// SQLite database is checkpointed so its `-wal` file is folded back). Calls made after
+    /// `close` fail. Dropping a store without closing it loses nothing; it only leaves
+    /// that tidying to the next open.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An open write transaction. See [`FeedbackStore`] for its guarantees.

@@ -130,9 +130,8 @@ impl SqliteStore {
             }
         };
         let committed = Arc::new(tokio::sync::Notify::new());
-        let checkpointer = (!in_memory).then(|| {
-            tokio::spawn(checkpointer(pool.clone(), committed.clone()))
-        });
+        let checkpointer =
+            (!in_memory).then(|| tokio::spawn(checkpointer(pool.clone(), committed.clone())));
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 pool,
@@ -148,6 +147,14 @@ impl SqliteStore {
 
     /// Closes every connection (waiting for them to be returned to the pool).
     pub async fn close(&self) {
+        if let Some(task) = &self.inner.checkpointer {
+            task.abort();
+            // Fold the WAL back into the database file now rather than on the next open.
+            // Best effort: a reader elsewhere may hold frames; nothing is lost either way.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.inner.pool)
+                .await;
+        }
         self.inner.pool.close().await;
     }
 
@@ -271,6 +278,11 @@ impl FeedbackStore for SqliteStore {
 
     async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
         read::get_job(self.pool(), id).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        SqliteStore::close(self).await;
+        Ok(())
     }
 
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
