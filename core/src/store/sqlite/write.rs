@@ -322,96 +322,53 @@ impl SqliteTx {
                 })?;
             keys.push(key);
         }
-        let full_sql = insert_sql("responses", RESPONSE_COLUMNS, INSERT_ROWS, "id");
-        let tail_sql = insert_sql(
-            "responses",
-            RESPONSE_COLUMNS,
-            plan.candidates.len() % INSERT_ROWS,
-            "id",
-        );
-        let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(plan.candidates.len());
-        let chunks: Vec<&[usize]> = plan.candidates.chunks(INSERT_ROWS).collect();
-        let affected = {
-            let hashes = &mut hashes;
-            let build = |c: usize| -> Result<SqliteQuery<'_>> {
-                let chunk = chunks[c];
-                let sql = if chunk.len() == INSERT_ROWS {
-                    &full_sql
-                } else {
-                    &tail_sql
-                };
-                let mut q = sqlx::query(sql.as_str());
-                for (k, &i) in chunk.iter().enumerate() {
-                    let pos = c * INSERT_ROWS + k;
-                    let r = &responses[i];
-                    let hash = r.content_hash();
-                    hashes.push(hash);
-                    let created = to_micros(&r.created_at);
-                    q = q
-                        .bind(first_seq + pos as i64)
-                        .bind(r.id.as_str())
-                        .bind(keys[pos])
-                        .bind(r.query.as_str())
-                        .bind(r.response.as_str())
-                        .bind(json_or_null(&r.conversation, r.conversation.is_empty())?)
-                        .bind(json_or_null(&r.metadata, r.metadata.is_empty())?)
-                        .bind(created)
-                        .bind(day_of(created))
-                        .bind(hash.to_vec());
-                }
-                Ok(q)
-            };
-            execute_pipelined(self.conn(), chunks.len(), build, "storing responses").await?
-        };
+        let sql = InsertSql::new("responses", RESPONSE_COLUMNS, plan.candidates.len());
+        let (affected, hashes) =
+            insert_pipelined(self.conn(), &sql, &plan.candidates, |q, pos, i| {
+                let r = &responses[i];
+                let hash = r.content_hash();
+                let created = to_micros(&r.created_at);
+                let q = q
+                    .bind(first_seq + pos as i64)
+                    .bind(r.id.as_str())
+                    .bind(keys[pos])
+                    .bind(r.query.as_str())
+                    .bind(r.response.as_str())
+                    .bind(json_or_null(&r.conversation, r.conversation.is_empty())?)
+                    .bind(json_or_null(&r.metadata, r.metadata.is_empty())?)
+                    .bind(created)
+                    .bind(day_of(created))
+                    .bind(hash.to_vec());
+                Ok((q, hash))
+            })
+            .await?;
         let results = self
             .settle("responses", &plan, &hashes, &affected, first_seq, |i| {
                 responses[i].id.as_str()
             })
             .await?;
         for (k, &i) in plan.candidates.iter().enumerate() {
-            let r = &responses[i];
-            outcomes[i] = Some(match &results[k] {
-                Settled::Inserted => {
-                    let created = to_micros(&r.created_at);
-                    self.written.insert(
-                        r.id.clone(),
-                        ResponseRef {
-                            seq: first_seq + k as i64,
-                            model_key: keys[k],
-                            created_at: created,
-                        },
-                    );
-                    ItemOutcome::Inserted
-                }
-                Settled::Unchanged => ItemOutcome::Unchanged,
-                Settled::Conflict => {
-                    let reason = match fetch_response(self.conn(), &r.id).await? {
-                        Some(existing) => response_diff(&existing, r),
-                        None => response_diff(r, r),
-                    };
-                    ItemOutcome::Rejected(Rejection::Conflict { reason })
-                }
-            });
+            if matches!(results[k], Settled::Inserted) {
+                let r = &responses[i];
+                self.written.insert(
+                    r.id.clone(),
+                    ResponseRef {
+                        seq: first_seq + k as i64,
+                        model_key: keys[k],
+                        created_at: to_micros(&r.created_at),
+                    },
+                );
+            }
         }
-        for &(i, k) in &plan.duplicates {
-            let first = plan.candidates[k];
-            let hash = responses[i].content_hash();
-            outcomes[i] = Some(match (&results[k], hash == hashes[k]) {
-                (Settled::Conflict, _) => {
-                    match fetch_response(self.conn(), &responses[i].id).await? {
-                        Some(existing) if existing.content_hash() == hash => ItemOutcome::Unchanged,
-                        Some(existing) => ItemOutcome::Rejected(Rejection::Conflict {
-                            reason: response_diff(&existing, &responses[i]),
-                        }),
-                        None => ItemOutcome::Unchanged,
-                    }
-                }
-                (_, true) => ItemOutcome::Unchanged,
-                (_, false) => ItemOutcome::Rejected(Rejection::Conflict {
-                    reason: response_diff(&responses[first], &responses[i]),
-                }),
-            });
-        }
+        judge(
+            self.conn(),
+            responses,
+            &plan,
+            &results,
+            &hashes,
+            &mut outcomes,
+        )
+        .await?;
         Ok(outcomes.into_iter().flatten().collect())
     }
 
@@ -547,93 +504,198 @@ impl SqliteTx {
             })?;
             target_of.push(t);
         }
-        let full_sql = insert_sql("feedback", FEEDBACK_COLUMNS, INSERT_ROWS, "id");
-        let tail_sql = insert_sql(
-            "feedback",
-            FEEDBACK_COLUMNS,
-            plan.candidates.len() % INSERT_ROWS,
-            "id",
-        );
-        let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(plan.candidates.len());
-        let chunks: Vec<&[usize]> = plan.candidates.chunks(INSERT_ROWS).collect();
-        let affected = {
-            let hashes = &mut hashes;
-            let build = |c: usize| -> Result<SqliteQuery<'_>> {
-                let chunk = chunks[c];
-                let sql = if chunk.len() == INSERT_ROWS {
-                    &full_sql
-                } else {
-                    &tail_sql
-                };
-                let mut q = sqlx::query(sql.as_str());
-                for (k, &i) in chunk.iter().enumerate() {
-                    let pos = c * INSERT_ROWS + k;
-                    let f = &feedback[i];
-                    let t = target_of[pos];
-                    let hash = f.content_hash();
-                    hashes.push(hash);
-                    q = q
-                        .bind(first_seq + pos as i64)
-                        .bind(f.id.as_str())
-                        .bind(t.seq)
-                        .bind(t.model_key)
-                        .bind(t.created_at)
-                        .bind(day_of(t.created_at))
-                        .bind(variant_code(f.variant()))
-                        .bind(f.thumbs_up())
-                        .bind(f.rating().map(i64::from))
-                        .bind(i64::from(f.polarity().code()))
-                        .bind(f.score())
-                        .bind(json_or_null(f.categories(), f.categories().is_empty())?)
-                        .bind(f.comment.as_deref())
-                        .bind(f.correction())
-                        .bind(f.user_id.as_deref())
-                        .bind(to_micros(&f.created_at))
-                        .bind(hash.to_vec());
-                }
-                Ok(q)
-            };
-            execute_pipelined(self.conn(), chunks.len(), build, "storing feedback").await?
-        };
+        let sql = InsertSql::new("feedback", FEEDBACK_COLUMNS, plan.candidates.len());
+        let (affected, hashes) =
+            insert_pipelined(self.conn(), &sql, &plan.candidates, |q, pos, i| {
+                let f = &feedback[i];
+                let t = target_of[pos];
+                let hash = f.content_hash();
+                let q = q
+                    .bind(first_seq + pos as i64)
+                    .bind(f.id.as_str())
+                    .bind(t.seq)
+                    .bind(t.model_key)
+                    .bind(t.created_at)
+                    .bind(day_of(t.created_at))
+                    .bind(variant_code(f.variant()))
+                    .bind(f.thumbs_up())
+                    .bind(f.rating().map(i64::from))
+                    .bind(i64::from(f.polarity().code()))
+                    .bind(f.score())
+                    .bind(json_or_null(f.categories(), f.categories().is_empty())?)
+                    .bind(f.comment.as_deref())
+                    .bind(f.correction())
+                    .bind(f.user_id.as_deref())
+                    .bind(to_micros(&f.created_at))
+                    .bind(hash.to_vec());
+                Ok((q, hash))
+            })
+            .await?;
         let results = self
             .settle("feedback", &plan, &hashes, &affected, first_seq, |i| {
                 feedback[i].id.as_str()
             })
             .await?;
-        for (k, &i) in plan.candidates.iter().enumerate() {
-            let f = &feedback[i];
-            outcomes[i] = Some(match &results[k] {
-                Settled::Inserted => ItemOutcome::Inserted,
-                Settled::Unchanged => ItemOutcome::Unchanged,
-                Settled::Conflict => {
-                    let reason = match fetch_feedback(self.conn(), &f.id).await? {
-                        Some(existing) => feedback_diff(&existing, f),
-                        None => feedback_diff(f, f),
-                    };
-                    ItemOutcome::Rejected(Rejection::Conflict { reason })
-                }
-            });
-        }
-        for &(i, k) in &plan.duplicates {
-            let first = plan.candidates[k];
-            let hash = feedback[i].content_hash();
-            outcomes[i] = Some(match (&results[k], hash == hashes[k]) {
-                (Settled::Conflict, _) => match fetch_feedback(self.conn(), &feedback[i].id).await?
-                {
-                    Some(existing) if existing.content_hash() == hash => ItemOutcome::Unchanged,
-                    Some(existing) => ItemOutcome::Rejected(Rejection::Conflict {
-                        reason: feedback_diff(&existing, &feedback[i]),
-                    }),
-                    None => ItemOutcome::Unchanged,
-                },
-                (_, true) => ItemOutcome::Unchanged,
-                (_, false) => ItemOutcome::Rejected(Rejection::Conflict {
-                    reason: feedback_diff(&feedback[first], &feedback[i]),
-                }),
-            });
-        }
+        judge(
+            self.conn(),
+            feedback,
+            &plan,
+            &results,
+            &hashes,
+            &mut outcomes,
+        )
+        .await?;
         Ok(outcomes.into_iter().flatten().collect())
     }
+}
+
+/// What the generic write steps need to know about a stored kind of item.
+#[async_trait]
+trait Stored: Sized + Sync {
+    /// Content hash (see `ResponseRecord::content_hash`).
+    fn hash(&self) -> [u8; 32];
+    /// Names what differs between a stored item and a new one with the same id.
+    fn diff(stored: &Self, new: &Self) -> String;
+    /// Reads the stored item with this id.
+    async fn fetch(conn: &mut SqliteConnection, id: &str) -> Result<Option<Self>>;
+    /// Its id.
+    fn id(&self) -> &str;
+}
+
+#[async_trait]
+impl Stored for ResponseRecord {
+    fn hash(&self) -> [u8; 32] {
+        self.content_hash()
+    }
+    fn diff(stored: &Self, new: &Self) -> String {
+        response_diff(stored, new)
+    }
+    async fn fetch(conn: &mut SqliteConnection, id: &str) -> Result<Option<Self>> {
+        fetch_response(conn, id).await
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[async_trait]
+impl Stored for Feedback {
+    fn hash(&self) -> [u8; 32] {
+        self.content_hash()
+    }
+    fn diff(stored: &Self, new: &Self) -> String {
+        feedback_diff(stored, new)
+    }
+    async fn fetch(conn: &mut SqliteConnection, id: &str) -> Result<Option<Self>> {
+        fetch_feedback(conn, id).await
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Turns settled candidates and their in-batch duplicates into outcomes, with the same
+/// answers as [`crate::store::MemoryStore`]: a duplicate is compared with what its id holds
+/// by then (the first occurrence, or the stored item when the first was rejected).
+async fn judge<T: Stored>(
+    conn: &mut SqliteConnection,
+    items: &[T],
+    plan: &Plan<'_>,
+    results: &[Settled],
+    hashes: &[[u8; 32]],
+    outcomes: &mut [Option<ItemOutcome>],
+) -> Result<()> {
+    for (k, &i) in plan.candidates.iter().enumerate() {
+        outcomes[i] = Some(match results[k] {
+            Settled::Inserted => ItemOutcome::Inserted,
+            Settled::Unchanged => ItemOutcome::Unchanged,
+            Settled::Conflict => {
+                let item = &items[i];
+                let reason = match T::fetch(conn, item.id()).await? {
+                    Some(existing) => T::diff(&existing, item),
+                    None => T::diff(item, item),
+                };
+                ItemOutcome::Rejected(Rejection::Conflict { reason })
+            }
+        });
+    }
+    for &(i, k) in &plan.duplicates {
+        let item = &items[i];
+        let hash = item.hash();
+        outcomes[i] = Some(match (&results[k], hash == hashes[k]) {
+            (Settled::Conflict, _) => match T::fetch(conn, item.id()).await? {
+                Some(existing) if existing.hash() == hash => ItemOutcome::Unchanged,
+                Some(existing) => ItemOutcome::Rejected(Rejection::Conflict {
+                    reason: T::diff(&existing, item),
+                }),
+                None => ItemOutcome::Unchanged,
+            },
+            (_, true) => ItemOutcome::Unchanged,
+            (_, false) => ItemOutcome::Rejected(Rejection::Conflict {
+                reason: T::diff(&items[plan.candidates[k]], item),
+            }),
+        });
+    }
+    Ok(())
+}
+
+/// The two statement texts an insert of `n` rows needs: full chunks and the last one.
+struct InsertSql {
+    table: &'static str,
+    full: String,
+    tail: String,
+}
+
+impl InsertSql {
+    fn new(table: &'static str, columns: &[&str], n: usize) -> Self {
+        InsertSql {
+            table,
+            full: insert_sql(table, columns, INSERT_ROWS, "id"),
+            tail: insert_sql(table, columns, n % INSERT_ROWS, "id"),
+        }
+    }
+}
+
+/// Inserts the candidates with `INSERT ... ON CONFLICT(id) DO NOTHING`, `INSERT_ROWS` per
+/// statement, pipelined. `bind_row(query, position, item index)` binds one row and returns
+/// its content hash. Returns rows affected per statement and the hashes, in candidate order.
+async fn insert_pipelined<'q, F>(
+    conn: &mut SqliteConnection,
+    sql: &'q InsertSql,
+    candidates: &'q [usize],
+    mut bind_row: F,
+) -> Result<(Vec<u64>, Vec<[u8; 32]>)>
+where
+    F: FnMut(SqliteQuery<'q>, usize, usize) -> Result<(SqliteQuery<'q>, [u8; 32])>,
+{
+    let InsertSql {
+        table,
+        full: full_sql,
+        tail: tail_sql,
+    } = sql;
+    let chunks: Vec<&[usize]> = candidates.chunks(INSERT_ROWS).collect();
+    let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(candidates.len());
+    let what = format!("storing {table}");
+    let affected = {
+        let hashes = &mut hashes;
+        let build = |c: usize| -> Result<SqliteQuery<'q>> {
+            let chunk = chunks[c];
+            let sql = if chunk.len() == INSERT_ROWS {
+                &full_sql
+            } else {
+                &tail_sql
+            };
+            let mut q = sqlx::query(sql.as_str());
+            for (k, &i) in chunk.iter().enumerate() {
+                let (next, hash) = bind_row(q, c * INSERT_ROWS + k, i)?;
+                hashes.push(hash);
+                q = next;
+            }
+            Ok(q)
+        };
+        execute_pipelined(conn, chunks.len(), build, &what).await?
+    };
+    Ok((affected, hashes))
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
