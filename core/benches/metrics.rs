@@ -8,13 +8,7 @@ use tuneloop::model::{
 use tuneloop::store::{FeedbackStore, FeedbackStoreExt, MemoryStore, RecordBatch};
 
 fn world(n: usize) -> RecordBatch {
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = tuneloop::testing::xorshift(0x2545_F491_4F6C_DD1D);
     let start = parse_timestamp("2026-06-01T00:00:00Z").unwrap_or_default();
     let models = ["alpha", "beta", "gamma", "delta", "epsilon"];
     let n_resp = n / 2;

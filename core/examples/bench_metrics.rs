@@ -30,13 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run(dir: &std::path::Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = tuneloop::testing::xorshift(0x2545_F491_4F6C_DD1D);
     let start: Timestamp = tuneloop::model::parse_timestamp("2026-06-01T00:00:00Z")?;
     let n_resp = (n / 2).max(1);
     let store = MemoryStore::new();

@@ -127,15 +127,21 @@ fn batch(responses: Vec<ResponseRecord>, feedback: Vec<Feedback>) -> RecordBatch
     }
 }
 
-/// A deterministic mixed data set: 3 models, 4 weeks, every variant.
-pub fn sample_batch(n_responses: usize) -> RecordBatch {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
+/// A tiny deterministic pseudo-random generator (xorshift64) for test and benchmark data;
+/// `seed` must not be 0.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed.max(1);
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
+    }
+}
+
+/// A deterministic mixed data set: 3 models, 4 weeks, every variant.
+pub fn sample_batch(n_responses: usize) -> RecordBatch {
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let models = ["alpha", "beta", "gamma"];
     let cats = ["hallucination", "incomplete", "tone", "custom_billing"];
     let start = ts("2026-09-01T00:00:00Z");
