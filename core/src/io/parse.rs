@@ -133,6 +133,23 @@ fn required<T>(value: Option<T>, line: usize, field: &str, kind: &str) -> Result
     value.ok_or_else(|| line_err(line, field, format!("required on a {kind} line")))
 }
 
+/// The first field present that does not belong on this kind of line.
+fn reject_misplaced(line: usize, fields: &[(&str, bool)], reason: &str) -> Result<(), LineError> {
+    match fields.iter().find(|(_, present)| *present) {
+        Some((field, _)) => Err(line_err(line, *field, reason)),
+        None => Ok(()),
+    }
+}
+
+fn required_time(
+    value: Option<String>,
+    line: usize,
+    kind: &str,
+) -> Result<crate::model::Timestamp, LineError> {
+    let text = required(value, line, "created_at", kind)?;
+    parse_timestamp(&text).map_err(|r| line_err(line, "created_at", r))
+}
+
 fn parse_response(raw: RawLine, line: usize, limits: &Limits) -> Result<ParsedLine, LineError> {
     let misplaced = [
         ("response_id", raw.response_id.is_some()),
@@ -144,15 +161,12 @@ fn parse_response(raw: RawLine, line: usize, limits: &Limits) -> Result<ParsedLi
         ("correction", raw.correction.is_some()),
         ("user_id", raw.user_id.is_some()),
     ];
-    if let Some((field, _)) = misplaced.iter().find(|(_, present)| *present) {
-        return Err(line_err(
-            line,
-            *field,
-            "belongs to feedback, not to a response; put feedback under \"feedback\" or on its own line",
-        ));
-    }
-    let created_text = required(raw.created_at, line, "created_at", "response")?;
-    let created_at = parse_timestamp(&created_text).map_err(|r| line_err(line, "created_at", r))?;
+    reject_misplaced(
+        line,
+        &misplaced,
+        "belongs to feedback, not to a response; put feedback under \"feedback\" or on its own line",
+    )?;
+    let created_at = required_time(raw.created_at, line, "response")?;
     let record = ResponseRecord {
         id: required(raw.id, line, "id", "response")?,
         model_id: required(raw.model_id, line, "model_id", "response")?,
@@ -240,15 +254,8 @@ fn parse_feedback_line(
         ("metadata", raw.metadata.is_some()),
         ("feedback", raw.feedback.is_some()),
     ];
-    if let Some((field, _)) = misplaced.iter().find(|(_, present)| *present) {
-        return Err(line_err(
-            line,
-            *field,
-            "belongs to a response, not to feedback",
-        ));
-    }
-    let created_text = required(raw.created_at, line, "created_at", "feedback")?;
-    let created_at = parse_timestamp(&created_text).map_err(|r| line_err(line, "created_at", r))?;
+    reject_misplaced(line, &misplaced, "belongs to a response, not to feedback")?;
+    let created_at = required_time(raw.created_at, line, "feedback")?;
     let fb = build_feedback(
         "",
         line,
