@@ -6,8 +6,8 @@
 //! [`bucket_start_micros`]. The counts then go through the shared [`assemble_report`], so
 //! the figures are exactly those of the in-memory store.
 
-use super::db_err;
 use super::read::{decode_feedback, decode_response, FEEDBACK_SELECT, RESPONSE_SELECT};
+use super::{corrupt, db_err};
 use crate::analysis::metrics::{assemble_report, bucket_start_micros, ModelTallies, Tally};
 use crate::analysis::problematic::{summarize, worst_first};
 use crate::error::Result;
@@ -129,8 +129,8 @@ pub(super) async fn metrics(pool: &SqlitePool, query: &MetricsQuery) -> Result<M
     }
 
     let mut qb = QueryBuilder::new(
-        "SELECT model_key, response_day, j.value, COUNT(*) \
-         FROM feedback INDEXED BY feedback_categories, json_each(feedback.categories) AS j",
+        "SELECT model_key, response_day, categories, COUNT(*) \
+         FROM feedback INDEXED BY feedback_categories",
     );
     push_range(
         &mut qb,
@@ -139,15 +139,19 @@ pub(super) async fn metrics(pool: &SqlitePool, query: &MetricsQuery) -> Result<M
         until,
         ("model_key", "response_day", "response_created_at"),
     );
-    qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, j.value");
+    qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, categories");
     let rows: Vec<(i64, i64, String, i64)> = qb
         .build_query_as()
         .fetch_all(pool)
         .await
         .map_err(|e| db_err("counting categories", e))?;
-    for (model, day, category, n) in rows {
+    for (model, day, categories, n) in rows {
+        let categories: Vec<String> =
+            serde_json::from_str(&categories).map_err(|e| corrupt("stored categories", e))?;
         if let Some(t) = days.get_mut(&model).and_then(|d| d.get_mut(&day)) {
-            *t.categories.entry(category).or_default() += n as u64;
+            for category in categories {
+                *t.categories.entry(category).or_default() += n as u64;
+            }
         }
     }
 
