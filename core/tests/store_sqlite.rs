@@ -324,3 +324,51 @@ async fn metrics_and_problematic_equal_memory_on_larger_data() {
         );
     }
 }
+
+/// Feedback rows carry no foreign-key clause (it cost ~20 % of ingest); `health()` (the
+/// CLI's `check db`) is what finds a response deleted behind tuneloop's back.
+#[tokio::test]
+async fn health_counts_orphaned_feedback() {
+    let path = fresh_path();
+    let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    store
+        .record(&RecordBatch {
+            responses: vec![response("r1"), response("r2")],
+            feedback: vec![
+                Feedback::new(
+                    "f1",
+                    "r1",
+                    FeedbackKind::Thumbs { up: false },
+                    ts("2026-09-01"),
+                ),
+                Feedback::new(
+                    "f2",
+                    "r2",
+                    FeedbackKind::Thumbs { up: true },
+                    ts("2026-09-01"),
+                ),
+            ],
+        })
+        .await
+        .unwrap();
+    let health = store.health().await.unwrap();
+    assert_eq!(health.orphaned_feedback, Some(0));
+    assert!(health.ok(), "{health:?}");
+    store.close().await;
+
+    let pool = sqlx::SqlitePool::connect(&url(&path)).await.unwrap();
+    sqlx::query("DELETE FROM responses WHERE id = 'r1'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    let health = store.health().await.unwrap();
+    assert_eq!(health.orphaned_feedback, Some(1));
+    assert!(!health.ok());
+}

@@ -50,6 +50,9 @@ fn problems(h: &HealthReport) -> Vec<String> {
     for t in &h.missing_tables {
         out.push(format!("missing table {t}"));
     }
+    if let Some(n) = h.orphaned_feedback.filter(|n| *n > 0) {
+        out.push(format!("{n} feedback items reference a missing response"));
+    }
     out
 }
 
@@ -93,6 +96,11 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
         }
         for t in &health.extra_tables {
             outln!("! extra table     {t} (not used by tuneloop; left alone)");
+        }
+        match health.orphaned_feedback {
+            Some(0) => outln!("✓ references      every feedback item has its response"),
+            Some(n) => outln!("✗ references      {n} feedback items reference a missing response"),
+            None => {}
         }
     }
     if health.ok() {

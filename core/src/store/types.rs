@@ -245,12 +245,17 @@ pub struct HealthReport {
     pub missing_tables: Vec<String>,
     /// Tables present that the schema does not define (not an error).
     pub extra_tables: Vec<String>,
+    /// Feedback items whose response is missing (always 0 unless the database was edited
+    /// by hand; `None` where the backend does not check).
+    #[serde(default)]
+    pub orphaned_feedback: Option<u64>,
 }
 
 impl HealthReport {
     /// Whether the store is usable as is.
     pub fn ok(&self) -> bool {
         self.missing_tables.is_empty()
+            && self.orphaned_feedback.unwrap_or(0) == 0
             && match (self.schema_version, self.supported_version) {
                 (Some(found), Some(supported)) => found == supported,
                 (None, None) => true,

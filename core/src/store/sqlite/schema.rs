@@ -84,11 +84,25 @@ pub(super) async fn health(pool: &SqlitePool) -> Result<HealthReport> {
         })
         .cloned()
         .collect();
+    let schema_version = applied_version(pool).await?;
+    let orphaned_feedback = if schema_version.is_some() && present.iter().any(|t| t == "feedback") {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM feedback AS f \
+             WHERE NOT EXISTS (SELECT 1 FROM responses AS r WHERE r.seq = f.response_seq)",
+        )
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db_err("checking feedback references", e))?;
+        Some(u64::try_from(n).unwrap_or(0))
+    } else {
+        None
+    };
     Ok(HealthReport {
         backend: "sqlite".into(),
-        schema_version: applied_version(pool).await?,
+        schema_version,
         supported_version: Some(supported_version()),
         missing_tables,
         extra_tables,
+        orphaned_feedback,
     })
 }
