@@ -356,33 +356,6 @@ pub(crate) struct FeedbackWire {
     pub created_at: String,
 }
 
-impl From<Feedback> for FeedbackWire {
-    fn from(f: Feedback) -> Self {
-        let variant = f.variant();
-        let (thumbs_up, rating, categories, correction) = match f.kind {
-            FeedbackKind::Thumbs { up } => (Some(up), None, Vec::new(), None),
-            FeedbackKind::Stars { rating } => (None, Some(i64::from(rating)), Vec::new(), None),
-            FeedbackKind::Full {
-                rating,
-                categories,
-                correction,
-            } => (None, Some(i64::from(rating)), categories, correction),
-        };
-        FeedbackWire {
-            id: Some(f.id),
-            response_id: f.response_id,
-            variant,
-            thumbs_up,
-            rating,
-            categories,
-            comment: f.comment,
-            correction,
-            user_id: f.user_id,
-            created_at: format_timestamp(&f.created_at),
-        }
-    }
-}
-
 impl TryFrom<FeedbackWire> for Feedback {
     type Error = Error;
     fn try_from(w: FeedbackWire) -> Result<Self> {
