@@ -48,6 +48,8 @@ struct Inner {
     schema: String,
     limits: Limits,
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// The response cache and insert strategy shared by this store's transactions.
+    state: Arc<write::WriterState>,
     read_only_reason: Option<String>,
 }
 
@@ -139,6 +141,7 @@ impl PgStore {
                 schema,
                 limits: options.limits,
                 writer: Arc::default(),
+                state: Arc::new(write::WriterState::new()),
                 read_only_reason,
             }),
         })
@@ -208,7 +211,13 @@ impl FeedbackStore for PgStore {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {
         self.check_writable()?;
         let guard = self.inner.writer.clone().lock_owned().await;
-        let tx = write::PgTx::begin(self.pool(), guard, self.inner.limits).await?;
+        let tx = write::PgTx::begin(
+            self.pool(),
+            guard,
+            self.inner.limits,
+            self.inner.state.clone(),
+        )
+        .await?;
         Ok(Box::new(tx))
     }
 

@@ -20,8 +20,11 @@ use crate::store::{
     WriteSummary, WriteTx,
 };
 use async_trait::async_trait;
+use rayon::prelude::*;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::OwnedMutexGuard;
 
 /// Rows per `INSERT ... UNNEST` statement: big enough that per-statement costs vanish,
@@ -29,8 +32,98 @@ use tokio::sync::OwnedMutexGuard;
 const INSERT_ROWS: usize = 10_000;
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// Bulk insert of responses from one array per column (rows sorted by id).
+macro_rules! responses_insert {
+    () => {
+        "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
+         metadata, created_at, day, content_hash) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], \
+         $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::bytea[])"
+    };
+}
+
+/// Bulk insert of feedback from one array per column (rows sorted by id).
+macro_rules! feedback_insert {
+    () => {
+        "INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, \
+         response_day, variant, thumbs_up, rating, polarity, score, categories, \
+         comment, correction, user_id, created_at, content_hash) \
+         SELECT u.seq, u.id, u.rs, u.mk, u.rc, u.rd, u.v, u.t, u.r, u.p, u.s, \
+         string_to_array(u.c, ','), u.cm, u.co, u.ui, u.ca, u.h \
+         FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], \
+         $6::int8[], $7::int2[], $8::bool[], $9::int2[], $10::int2[], $11::float8[], \
+         $12::text[], $13::text[], $14::text[], $15::text[], $16::int8[], \
+         $17::bytea[]) \
+         AS u(seq, id, rs, mk, rc, rd, v, t, r, p, s, c, cm, co, ui, ca, h)"
+    };
+}
+
+/// A statement without and with `ON CONFLICT (id) DO NOTHING`.
+macro_rules! insert_sql {
+    (RESPONSES_INSERT) => {
+        [
+            responses_insert!(),
+            concat!(responses_insert!(), " ON CONFLICT (id) DO NOTHING"),
+        ]
+    };
+    (FEEDBACK_INSERT) => {
+        [
+            feedback_insert!(),
+            concat!(feedback_insert!(), " ON CONFLICT (id) DO NOTHING"),
+        ]
+    };
+}
+
 fn day_of(micros: i64) -> i64 {
     bucket_start_micros(micros, Bucket::Day).div_euclid(DAY_MICROS)
+}
+
+/// Where recently seen responses live, so feedback arriving for them needs no lookup.
+/// Responses are never updated or deleted, so an entry stays true once its row is
+/// committed, whoever committed it; entries from a transaction are added only when it
+/// commits. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub(super) struct ResponseRefCache {
+    map: std::sync::Mutex<HashMap<String, ResponseRef>>,
+}
+
+/// Entries kept before the cache starts over (about 80 bytes each).
+const RESPONSE_REF_CACHE: usize = 250_000;
+
+impl ResponseRefCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ResponseRef>> {
+        // The map holds plain values; a panic elsewhere cannot leave it half-updated.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn extend(&self, entries: impl IntoIterator<Item = (String, ResponseRef)>) {
+        let mut map = self.lock();
+        for (k, v) in entries {
+            if map.len() >= RESPONSE_REF_CACHE {
+                map.clear();
+            }
+            map.insert(k, v);
+        }
+    }
+}
+
+/// Shared by the write transactions of one store.
+#[derive(Debug, Default)]
+pub(super) struct WriterState {
+    /// Committed responses seen lately.
+    pub(super) refs: ResponseRefCache,
+    /// Whether the last batch was all new ids, so the next one is tried with a plain
+    /// INSERT (see `insert_rows`).
+    expect_new: AtomicBool,
+}
+
+impl WriterState {
+    pub(super) fn new() -> Self {
+        WriterState {
+            refs: ResponseRefCache::default(),
+            expect_new: AtomicBool::new(true),
+        }
+    }
 }
 
 /// Where a response lives, for feedback that references it.
@@ -55,6 +148,8 @@ pub(super) struct PgTx {
     models: HashMap<String, i64>,
     /// Responses stored by this transaction, so feedback on them needs no lookup.
     written: HashMap<String, ResponseRef>,
+    /// The store's shared writer state; its cache gets `written` on commit.
+    state: Arc<WriterState>,
     /// Set while a `write` runs and cleared when it succeeds: PostgreSQL aborts a
     /// transaction after a failed statement, so it can only be rolled back.
     failed: bool,
@@ -65,6 +160,7 @@ impl PgTx {
         pool: &PgPool,
         guard: OwnedMutexGuard<()>,
         limits: Limits,
+        state: Arc<WriterState>,
     ) -> Result<Self> {
         let tx = pool
             .begin()
@@ -78,6 +174,7 @@ impl PgTx {
             summary: WriteSummary::default(),
             models: HashMap::new(),
             written: HashMap::new(),
+            state,
             failed: false,
         })
     }
@@ -88,11 +185,12 @@ impl PgTx {
 
     /// `n` fresh keys of `sequence`, ascending. Sequences are not transactional: the keys
     /// are this transaction's alone, whatever other writers do, and unused ones are gaps.
+    /// One array in one row: cheaper to transfer than `n` rows.
     async fn reserve(&mut self, sequence: &str, n: usize) -> Result<Vec<i64>> {
-        let sql = format!("SELECT nextval('{sequence}') FROM generate_series(1, $1)");
+        let sql = format!("SELECT array_agg(nextval('{sequence}')) FROM generate_series(1, $1)");
         let mut keys: Vec<i64> = sqlx::query_scalar(&sql)
             .bind(i32::try_from(n).unwrap_or(i32::MAX))
-            .fetch_all(self.conn())
+            .fetch_one(self.conn())
             .await
             .map_err(|e| db_err("reserving row keys", e))?;
         keys.sort_unstable();
@@ -128,6 +226,51 @@ impl PgTx {
                 .map_err(|e| db_err("looking up models", e))?;
         self.models.extend(rows.into_iter().map(|(k, m)| (m, k)));
         Ok(())
+    }
+
+    /// Runs one `INSERT ... SELECT FROM UNNEST(...)` (`sql`: without and with the conflict
+    /// clause)
+    /// and returns the rows it stored. When the last batch was all new, it first tries a
+    /// plain INSERT inside a savepoint (about 10 % less server work than
+    /// `ON CONFLICT DO NOTHING`); an existing id makes that fail with a unique violation,
+    /// undone by rolling back to the savepoint, and the statement is repeated with
+    /// `ON CONFLICT (id) DO NOTHING`.
+    async fn insert_rows<'q>(
+        &mut self,
+        sql: [&'static str; 2],
+        what: &str,
+        bind: impl Fn(
+            sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+        ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<u64> {
+        if self.state.expect_new.load(Ordering::Relaxed) {
+            sqlx::query("SAVEPOINT tuneloop_insert")
+                .execute(self.conn())
+                .await
+                .map_err(|e| db_err(what, e))?;
+            match bind(sqlx::query(sql[0])).execute(self.conn()).await {
+                Ok(done) => {
+                    sqlx::query("RELEASE SAVEPOINT tuneloop_insert")
+                        .execute(self.conn())
+                        .await
+                        .map_err(|e| db_err(what, e))?;
+                    return Ok(done.rows_affected());
+                }
+                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505") => {
+                    self.state.expect_new.store(false, Ordering::Relaxed);
+                    sqlx::query("ROLLBACK TO SAVEPOINT tuneloop_insert")
+                        .execute(self.conn())
+                        .await
+                        .map_err(|e| db_err(what, e))?;
+                }
+                Err(e) => return Err(db_err(what, e)),
+            }
+        }
+        let done = bind(sqlx::query(sql[1]))
+            .execute(self.conn())
+            .await
+            .map_err(|e| db_err(what, e))?;
+        Ok(done.rows_affected())
     }
 
     /// `(seq, content_hash)` of stored rows among `ids`.
@@ -182,7 +325,8 @@ impl PgTx {
         }
         let hashes: Vec<[u8; 32]> = plan
             .candidates
-            .iter()
+            .par_iter()
+            .with_min_len(1_000)
             .map(|&i| responses[i].content_hash())
             .collect();
         let order = sorted_by_id(&plan.candidates, |i| responses[i].id.as_str());
@@ -217,27 +361,21 @@ impl PgTx {
                 day.push(day_of(at));
                 hash.push(hashes[pos].to_vec());
             }
-            let done = sqlx::query(
-                "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
-                 metadata, created_at, day, content_hash) \
-                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], \
-                 $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::bytea[]) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&seq)
-            .bind(&id)
-            .bind(&key)
-            .bind(&query)
-            .bind(&response)
-            .bind(&conversation)
-            .bind(&metadata)
-            .bind(&created)
-            .bind(&day)
-            .bind(&hash)
-            .execute(self.conn())
-            .await
-            .map_err(|e| db_err("storing responses", e))?;
-            if done.rows_affected() != n as u64 {
+            let stored = self
+                .insert_rows(insert_sql!(RESPONSES_INSERT), "storing responses", |q| {
+                    q.bind(&seq)
+                        .bind(&id)
+                        .bind(&key)
+                        .bind(&query)
+                        .bind(&response)
+                        .bind(&conversation)
+                        .bind(&metadata)
+                        .bind(&created)
+                        .bind(&day)
+                        .bind(&hash)
+                })
+                .await?;
+            if stored != n as u64 {
                 self.settle("responses", chunk, &id, &seqs, &hashes, &mut results)
                     .await?;
             }
@@ -302,13 +440,17 @@ impl PgTx {
     ) -> Result<Vec<Option<ResponseRef>>> {
         let mut out: Vec<Option<ResponseRef>> = vec![None; feedback.len()];
         let mut missing: Vec<&str> = Vec::new();
-        for (i, f) in feedback.iter().enumerate() {
-            if skip[i].is_some() {
-                continue;
-            }
-            match self.written.get(f.response_id.as_str()) {
-                Some(r) => out[i] = Some(*r),
-                None => missing.push(f.response_id.as_str()),
+        {
+            let cache = self.state.refs.lock();
+            for (i, f) in feedback.iter().enumerate() {
+                if skip[i].is_some() {
+                    continue;
+                }
+                let id = f.response_id.as_str();
+                match self.written.get(id).or_else(|| cache.get(id)) {
+                    Some(r) => out[i] = Some(*r),
+                    None => missing.push(id),
+                }
             }
         }
         if missing.is_empty() {
@@ -341,6 +483,9 @@ impl PgTx {
                 out[i] = found.get(f.response_id.as_str()).copied();
             }
         }
+        // Rows this transaction did not write (those are in `written`) are committed:
+        // safe to remember now.
+        self.state.refs.extend(found);
         Ok(out)
     }
 
@@ -379,7 +524,8 @@ impl PgTx {
         }
         let hashes: Vec<[u8; 32]> = plan
             .candidates
-            .iter()
+            .par_iter()
+            .with_min_len(1_000)
             .map(|&i| feedback[i].content_hash())
             .collect();
         let order = sorted_by_id(&plan.candidates, |i| feedback[i].id.as_str());
@@ -394,40 +540,28 @@ impl PgTx {
                     &hashes[pos],
                 );
             }
-            let done = sqlx::query(
-                "INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, \
-                 response_day, variant, thumbs_up, rating, polarity, score, categories, \
-                 comment, correction, user_id, created_at, content_hash) \
-                 SELECT u.seq, u.id, u.rs, u.mk, u.rc, u.rd, u.v, u.t, u.r, u.p, u.s, \
-                 string_to_array(u.c, ','), u.cm, u.co, u.ui, u.ca, u.h \
-                 FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], \
-                 $6::int8[], $7::int2[], $8::bool[], $9::int2[], $10::int2[], $11::float8[], \
-                 $12::text[], $13::text[], $14::text[], $15::text[], $16::int8[], \
-                 $17::bytea[]) \
-                 AS u(seq, id, rs, mk, rc, rd, v, t, r, p, s, c, cm, co, ui, ca, h) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&cols.seq)
-            .bind(&cols.id)
-            .bind(&cols.response_seq)
-            .bind(&cols.model_key)
-            .bind(&cols.response_created_at)
-            .bind(&cols.response_day)
-            .bind(&cols.variant)
-            .bind(&cols.thumbs_up)
-            .bind(&cols.rating)
-            .bind(&cols.polarity)
-            .bind(&cols.score)
-            .bind(&cols.categories)
-            .bind(&cols.comment)
-            .bind(&cols.correction)
-            .bind(&cols.user_id)
-            .bind(&cols.created_at)
-            .bind(&cols.hash)
-            .execute(self.conn())
-            .await
-            .map_err(|e| db_err("storing feedback", e))?;
-            if done.rows_affected() != chunk.len() as u64 {
+            let stored = self
+                .insert_rows(insert_sql!(FEEDBACK_INSERT), "storing feedback", |q| {
+                    q.bind(&cols.seq)
+                        .bind(&cols.id)
+                        .bind(&cols.response_seq)
+                        .bind(&cols.model_key)
+                        .bind(&cols.response_created_at)
+                        .bind(&cols.response_day)
+                        .bind(&cols.variant)
+                        .bind(&cols.thumbs_up)
+                        .bind(&cols.rating)
+                        .bind(&cols.polarity)
+                        .bind(&cols.score)
+                        .bind(&cols.categories)
+                        .bind(&cols.comment)
+                        .bind(&cols.correction)
+                        .bind(&cols.user_id)
+                        .bind(&cols.created_at)
+                        .bind(&cols.hash)
+                })
+                .await?;
+            if stored != chunk.len() as u64 {
                 let ids = cols.id.clone();
                 self.settle("feedback", chunk, &ids, &seqs, &hashes, &mut results)
                     .await?;
@@ -696,6 +830,12 @@ impl WriteTx for PgTx {
             .commit()
             .await
             .map_err(|e| db_err("committing", e))?;
+        this.state.refs.extend(this.written);
+        // A batch that found existing ids switched to ON CONFLICT; one that did not may
+        // switch back to plain INSERTs.
+        if this.summary.responses_unchanged == 0 && this.summary.feedback_unchanged == 0 {
+            this.state.expect_new.store(true, Ordering::Relaxed);
+        }
         Ok(this.summary)
     }
 
