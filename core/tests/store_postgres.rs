@@ -322,3 +322,22 @@ async fn eight_concurrent_writers_lose_nothing_and_never_deadlock() {
         memory.metrics(&MetricsQuery::default()).await.unwrap()
     );
 }
+
+/// Needs no server: a refused connection fails at once, retryable, with the cause.
+#[tokio::test]
+async fn unreachable_server_fails_fast_and_retryable() {
+    let start = std::time::Instant::now();
+    let err = tuneloop::store::open(
+        "postgres://postgres@127.0.0.1:1/test",
+        &OpenOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("refused"), "{err}");
+}

@@ -24,10 +24,13 @@ use crate::model::{
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::Executor;
+use sqlx::{Connection, Executor, PgConnection};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long opening a store waits for the server to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The schema used when the URL names none.
 pub const DEFAULT_SCHEMA: &str = "tuneloop";
@@ -112,6 +115,21 @@ impl PgStore {
         let (url, schema) = split_schema(url.trim())?;
         let connect = PgConnectOptions::from_str(&url)
             .map_err(|e| Error::invalid("database_url", e.to_string()))?;
+        // One direct connection first: the pool retries refused connections until its
+        // acquire timeout and then reports only "pool timed out"; this fails at once with
+        // the server's (or the network's) own message.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&connect))
+            .await
+            .map_err(|_| Error::Storage {
+                message: format!(
+                    "connecting to PostgreSQL: no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+                retryable: true,
+                source: None,
+            })?
+            .map_err(|e| db_err("connecting to PostgreSQL", e))?;
+        let _ = probe.close().await;
         let set_path = format!("SET search_path TO {schema}");
         let pool = PgPoolOptions::new()
             .max_connections(5)
@@ -125,9 +143,7 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect_with(connect)
-            .await
-            .map_err(|e| db_err("connecting to PostgreSQL", e))?;
+            .connect_lazy_with(connect);
         let read_only_reason = match schema::prepare(&pool, &schema, options.migrate).await {
             Ok(r) => r,
             Err(e) => {

@@ -150,6 +150,8 @@ pub(super) struct PgTx {
     written: HashMap<String, ResponseRef>,
     /// The store's shared writer state; its cache gets `written` on commit.
     state: Arc<WriterState>,
+    /// Whether a statement of this transaction met an id already stored.
+    met_existing: bool,
     /// Set while a `write` runs and cleared when it succeeds: PostgreSQL aborts a
     /// transaction after a failed statement, so it can only be rolled back.
     failed: bool,
@@ -175,6 +177,7 @@ impl PgTx {
             models: HashMap::new(),
             written: HashMap::new(),
             state,
+            met_existing: false,
             failed: false,
         })
     }
@@ -257,6 +260,7 @@ impl PgTx {
                     return Ok(done.rows_affected());
                 }
                 Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505") => {
+                    self.met_existing = true;
                     self.state.expect_new.store(false, Ordering::Relaxed);
                     sqlx::query("ROLLBACK TO SAVEPOINT tuneloop_insert")
                         .execute(self.conn())
@@ -417,6 +421,7 @@ impl PgTx {
         hashes: &[[u8; 32]],
         results: &mut [Settled],
     ) -> Result<()> {
+        self.met_existing = true;
         let stored = self.existing(table, ids).await?;
         for (k, &pos) in chunk.iter().enumerate() {
             results[pos] = match stored.get(ids[k]) {
@@ -833,7 +838,7 @@ impl WriteTx for PgTx {
         this.state.refs.extend(this.written);
         // A batch that found existing ids switched to ON CONFLICT; one that did not may
         // switch back to plain INSERTs.
-        if this.summary.responses_unchanged == 0 && this.summary.feedback_unchanged == 0 {
+        if !this.met_existing {
             this.state.expect_new.store(true, Ordering::Relaxed);
         }
         Ok(this.summary)
