@@ -341,3 +341,40 @@ async fn unreachable_server_fails_fast_and_retryable() {
     assert!(err.is_retryable(), "{err}");
     assert!(err.to_string().contains("refused"), "{err}");
 }
+
+/// PostgreSQL text cannot hold U+0000: such an item is rejected alone, as invalid, and the
+/// rest of the batch is stored.
+#[tokio::test]
+async fn nul_characters_are_rejected_per_item() {
+    let Some((store, _guard)) = fresh_pg().await else {
+        return;
+    };
+    let mut bad = response("r-bad");
+    bad.response = "a\0b".into();
+    let mut fb = Feedback::new(
+        "f1",
+        "r1",
+        FeedbackKind::Stars { rating: 4 },
+        ts("2026-09-01"),
+    );
+    fb.comment = Some("nul \0 here".into());
+    let mut tx = store.begin_write().await.unwrap();
+    let out = tx
+        .write(&RecordBatch {
+            responses: vec![response("r1"), bad],
+            feedback: vec![fb],
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(out.responses[0], ItemOutcome::Inserted);
+    assert!(matches!(
+        &out.responses[1],
+        ItemOutcome::Rejected(Rejection::Invalid { field, .. }) if field == "response"
+    ));
+    assert!(matches!(
+        &out.feedback[0],
+        ItemOutcome::Rejected(Rejection::Invalid { field, .. }) if field == "comment"
+    ));
+    assert_eq!(store.stats().await.unwrap().responses, 1);
+}

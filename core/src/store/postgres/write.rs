@@ -74,6 +74,19 @@ macro_rules! insert_sql {
     };
 }
 
+/// PostgreSQL text cannot hold U+0000 (the statement would fail, and with it the whole
+/// batch), so such an item is rejected on its own. Ids and model ids cannot contain control
+/// characters anyway, and JSON columns store it escaped.
+fn nul_in(fields: &[(&str, &str)]) -> Option<Rejection> {
+    fields
+        .iter()
+        .find(|(_, v)| v.contains('\0'))
+        .map(|(field, _)| Rejection::Invalid {
+            field: (*field).to_string(),
+            reason: "contains a NUL character (U+0000), which PostgreSQL text cannot store".into(),
+        })
+}
+
 fn day_of(micros: i64) -> i64 {
     bucket_start_micros(micros, Bucket::Day).div_euclid(DAY_MICROS)
 }
@@ -296,7 +309,11 @@ impl PgTx {
         let limits = self.limits;
         let mut outcomes: Vec<Option<ItemOutcome>> = responses
             .iter()
-            .map(|r| precheck_response(r, &limits).map(ItemOutcome::Rejected))
+            .map(|r| {
+                precheck_response(r, &limits)
+                    .or_else(|| nul_in(&[("query", &r.query), ("response", &r.response)]))
+                    .map(ItemOutcome::Rejected)
+            })
             .collect();
         let plan = Plan::new(responses.iter().map(|r| r.id.as_str()), &outcomes);
         if plan.candidates.is_empty() {
@@ -498,7 +515,17 @@ impl PgTx {
         let limits = self.limits;
         let mut outcomes: Vec<Option<ItemOutcome>> = feedback
             .iter()
-            .map(|f| precheck_feedback(f, &limits).map(ItemOutcome::Rejected))
+            .map(|f| {
+                precheck_feedback(f, &limits)
+                    .or_else(|| {
+                        nul_in(&[
+                            ("comment", f.comment.as_deref().unwrap_or("")),
+                            ("correction", f.correction().unwrap_or("")),
+                            ("user_id", f.user_id.as_deref().unwrap_or("")),
+                        ])
+                    })
+                    .map(ItemOutcome::Rejected)
+            })
             .collect();
         if outcomes.iter().all(Option::is_some) {
             return Ok(outcomes.into_iter().flatten().collect());
