@@ -2,6 +2,8 @@
 # Runs every test of the project: formatting, lints, Rust unit/integration/doc tests, docs
 # build, and a smoke run of the CLI's main job. Installs what it needs (rustfmt, clippy).
 # Python and Node bindings arrive in later issues; their tests will be added here.
+# The PostgreSQL store's tests run against TUNELOOP_TEST_POSTGRES_URL, or a local server this
+# script starts (or installs) when the variable is unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,38 @@ cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The PostgreSQL store's tests need a server: use TUNELOOP_TEST_POSTGRES_URL when it is set,
+# otherwise make sure the local cluster runs (starting or installing it) and point at it.
+ensure_postgres() {
+  local host=127.0.0.1 sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! { command -v pg_isready >/dev/null && pg_isready -q -h "$host"; }; then
+    if ! ls -d /etc/postgresql/*/main >/dev/null 2>&1; then
+      step "installing PostgreSQL"
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    fi
+    command -v pg_isready >/dev/null || PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | head -1)"
+    step "starting PostgreSQL"
+    $sudo pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do
+      pg_isready -q -h "$host" && break
+      sleep 1
+    done
+    pg_isready -h "$host"
+  fi
+  # The tests log in as `postgres` without a password (trust on localhost, as on CI).
+  if ! psql -h "$host" -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+    psql -h "$host" -U postgres -d postgres -qc 'CREATE DATABASE test' >/dev/null 2>&1 \
+      || $sudo runuser -u postgres -- psql -d postgres -qc 'CREATE DATABASE test' >/dev/null
+  fi
+  export TUNELOOP_TEST_POSTGRES_URL="postgres://postgres@$host:5432/test"
+}
+if [ -z "${TUNELOOP_TEST_POSTGRES_URL:-}" ]; then
+  ensure_postgres
+fi
+echo "PostgreSQL tests run against ${TUNELOOP_TEST_POSTGRES_URL}"
 
 step "cargo test (unit, integration, doc tests)"
 cargo test --workspace

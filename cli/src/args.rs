@@ -8,7 +8,8 @@ use tuneloop::model::{parse_timestamp, Bucket, Timestamp};
 #[derive(Debug, Parser)]
 #[command(name = "tuneloop", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// Database URL: sqlite://PATH or memory://
+    /// Database URL: sqlite://PATH, postgres://USER:PASSWORD@HOST:PORT/DB[?schema=NAME&sslmode=require]
+    /// (PostgreSQL/Supabase) or memory://
     #[arg(
         long,
         global = true,

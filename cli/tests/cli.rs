@@ -401,3 +401,46 @@ fn demo_twice_is_idempotent_and_migrate_check_pass() {
     let health: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
     assert!(health["schema_version"].is_i64());
 }
+
+/// On PostgreSQL (`TUNELOOP_TEST_POSTGRES_URL`, skipped without it), in a schema of its
+/// own: `migrate`, `check db`, then `demo` and `metrics --json` give exactly the numbers
+/// SQLite gives for the same seed.
+#[test]
+fn postgres_demo_metrics_equal_sqlite() {
+    let Some(server) = tuneloop::testing::postgres::test_url() else {
+        return;
+    };
+    let guard = tuneloop::testing::postgres::SchemaGuard::new(&server);
+    let pg = guard.url();
+    let dir = tmp();
+    let sqlite = db_url(dir.path());
+    ok(&tuneloop(dir.path(), &["--db", &pg, "migrate"]));
+    ok(&tuneloop(dir.path(), &["--db", &pg, "check", "db"]));
+    let mut outputs = Vec::new();
+    for url in [&pg, &sqlite] {
+        let args = ["--db", url, "demo", "--seed", "7", "--weeks", "3"];
+        ok(&tuneloop(dir.path(), &args));
+        let mut json = Vec::new();
+        for cmd in [
+            &["metrics"][..],
+            &["metrics", "--bucket", "week"],
+            &["problematic"],
+        ] {
+            let mut args = vec!["--db", url.as_str(), "--json"];
+            args.extend_from_slice(cmd);
+            let o = tuneloop(dir.path(), &args);
+            let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+            json.push(v);
+        }
+        outputs.push(json);
+    }
+    assert!(!outputs[0][0]["models"]
+        .as_array()
+        .expect("models")
+        .is_empty());
+    assert_eq!(outputs[0], outputs[1]);
+    let o = tuneloop(dir.path(), &["--db", &pg, "--json", "check", "db"]);
+    let health: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert_eq!(health["backend"], "postgres");
+    assert_eq!(health["orphaned_feedback"], 0);
+}

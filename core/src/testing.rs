@@ -18,11 +18,27 @@ use std::sync::Arc;
 
 /// Generates one `#[tokio::test]` per conformance case for a store factory: an `async fn()`
 /// (path) returning a fresh, empty `Arc<dyn FeedbackStore>`.
+///
+/// `store_conformance_tests!(optional factory)` is for backends that need an external
+/// server: the factory returns `Option<(Arc<dyn FeedbackStore>, guard)>`; `None` makes the
+/// case return at once (the factory says why it skips), and the guard (any type) is
+/// dropped when the case ends, even when it fails, to clean up after it.
 #[macro_export]
 macro_rules! store_conformance_tests {
+    (optional $factory:path) => {
+        $crate::__store_conformance_list!(optional $factory);
+    };
     ($factory:path) => {
+        $crate::__store_conformance_list!(plain $factory);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_list {
+    ($mode:ident $factory:path) => {
         $crate::__store_conformance_cases!(
-            $factory;
+            $mode $factory;
             round_trip,
             idempotent_rewrite,
             conflict_keeps_original,
@@ -48,11 +64,22 @@ macro_rules! store_conformance_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_conformance_cases {
-    ($factory:path; $($case:ident),* $(,)?) => {
+    (plain $factory:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let store = $factory().await;
+                $crate::testing::$case(store).await;
+            }
+        )*
+    };
+    (optional $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some((store, _guard)) = $factory().await else {
+                    return;
+                };
                 $crate::testing::$case(store).await;
             }
         )*
@@ -728,4 +755,161 @@ pub async fn timestamps_keep_microseconds(store: Store) {
         ..Default::default()
     };
     assert!(store.all_responses(&before).await.unwrap().is_empty());
+}
+
+/// Test helpers for the PostgreSQL store: one isolated schema per store, dropped afterwards.
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    use crate::store::{FeedbackStore, OpenOptions, PgStore};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Once};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    /// The variable naming the test server, e.g. `postgres://postgres@127.0.0.1:5432/test`.
+    pub const URL_VAR: &str = "TUNELOOP_TEST_POSTGRES_URL";
+
+    /// The test server's URL, or `None` after printing a visible skip message.
+    pub fn test_url() -> Option<String> {
+        match std::env::var(URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+            _ => {
+                // Written to the real stderr, once per test binary: `eprintln!` output of a
+                // passing test is captured by the test harness and never shown.
+                static SAID: Once = Once::new();
+                SAID.call_once(|| {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "SKIPPED: {URL_VAR} not set (PostgreSQL tests in this binary are skipped)"
+                    );
+                });
+                None
+            }
+        }
+    }
+
+    /// `url` with `?schema=NAME` (or `&schema=NAME`) appended.
+    pub fn with_schema(url: &str, schema: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}schema={schema}")
+    }
+
+    /// Drops its schema (`DROP SCHEMA ... CASCADE`) when dropped, also when a test panics.
+    #[derive(Debug)]
+    pub struct SchemaGuard {
+        url: String,
+        /// The schema's name.
+        pub schema: String,
+    }
+
+    impl SchemaGuard {
+        /// A new unique schema name `tl_test_<unix seconds>_<pid>_<n>` on the server at
+        /// `url` (not created yet: opening a store creates it). Sweeps schemas left over by
+        /// crashed runs more than an hour ago, once per process.
+        pub fn new(url: &str) -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            static SWEEP: Once = Once::new();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let url_owned = url.to_string();
+            SWEEP.call_once(|| run_blocking(&url_owned, move |url| sweep(url, now)));
+            SchemaGuard {
+                url: url.to_string(),
+                schema: format!(
+                    "tl_test_{now}_{}_{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ),
+            }
+        }
+
+        /// The server URL selecting this schema.
+        pub fn url(&self) -> String {
+            with_schema(&self.url, &self.schema)
+        }
+    }
+
+    impl Drop for SchemaGuard {
+        fn drop(&mut self) {
+            let schema = self.schema.clone();
+            run_blocking(&self.url, move |url| async move {
+                let mut conn = connect(&url).await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ())
+            });
+        }
+    }
+
+    async fn connect(url: &str) -> Result<sqlx::PgConnection, sqlx::Error> {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(url).await
+    }
+
+    async fn sweep(url: String, now: u64) -> Result<(), sqlx::Error> {
+        let mut conn = connect(&url).await?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname LIKE 'tl\\_test\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        for name in names {
+            let born = name
+                .split('_')
+                .nth(2)
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(now);
+            if now.saturating_sub(born) > 3_600 {
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .execute(&mut conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs database cleanup on its own thread and runtime: it is called from `Drop`, which
+    /// may run inside or outside a runtime, and must finish before the test returns.
+    fn run_blocking<F, Fut>(url: &str, f: F)
+    where
+        F: FnOnce(String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+    {
+        let url = url.to_string();
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match rt {
+                Ok(rt) => rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(30), f(url)).await
+                }),
+                Err(e) => Ok(Err(sqlx::Error::Io(e))),
+            }
+        })
+        .join();
+        if let Ok(Ok(Err(e))) = done {
+            eprintln!("warning: cleaning up a test schema failed: {e}");
+        }
+    }
+
+    /// A fresh `PgStore` in its own schema, or `None` (with a skip message) when
+    /// [`URL_VAR`] is not set.
+    pub async fn fresh_pg() -> Option<(PgStore, SchemaGuard)> {
+        let url = test_url()?;
+        let guard = SchemaGuard::new(&url);
+        let store = PgStore::open(&guard.url(), &OpenOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("opening PostgreSQL at {URL_VAR}: {e}"));
+        Some((store, guard))
+    }
+
+    /// [`fresh_pg`] as the factory `store_conformance_tests!(optional ...)` wants.
+    pub async fn fresh_store() -> Option<(Arc<dyn FeedbackStore>, SchemaGuard)> {
+        let (store, guard) = fresh_pg().await?;
+        Some((Arc::new(store), guard))
+    }
 }

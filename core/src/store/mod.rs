@@ -1,17 +1,21 @@
 //! The feedback store: where responses, feedback, analysis runs and fine-tuning jobs live.
 //!
 //! [`FeedbackStore`] is the one trait every backend implements ([`MemoryStore`] here,
-//! [`SqliteStore`] behind the `sqlite` feature). Use it as `Arc<dyn FeedbackStore>`; open one
+//! `SqliteStore` behind the `sqlite` feature, `PgStore` behind the `postgres` feature). Use it as `Arc<dyn FeedbackStore>`; open one
 //! from a URL with [`open`].
 
 pub(crate) mod memory;
 mod open;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod types;
 
 pub use memory::MemoryStore;
 pub use open::{open, OpenOptions};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use types::*;

@@ -30,6 +30,8 @@ impl Default for OpenOptions {
 /// Opens the store a URL names:
 /// - `sqlite://PATH` or `sqlite:PATH` (a relative or absolute file path; `sqlite::memory:`
 ///   for a private in-memory SQLite database),
+/// - `postgres://USER:PASSWORD@HOST:PORT/DB` or `postgresql://...` (sqlx's parameters such
+///   as `sslmode=require`, plus `schema=NAME`, default `tuneloop`) for PostgreSQL/Supabase,
 /// - `memory://` for a [`MemoryStore`].
 ///
 /// By default an embedded database is created if missing and migrated, so a fresh machine
@@ -63,15 +65,22 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn FeedbackSt
         ));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let store = super::PgStore::open(url, options).await?;
+            let store: Arc<dyn FeedbackStore> = Arc::new(store);
+            return Ok(store);
+        }
+        #[cfg(not(feature = "postgres"))]
         return Err(Error::invalid(
             "database_url",
-            "PostgreSQL is not supported by this build yet; use sqlite://PATH",
+            "this build of tuneloop has no PostgreSQL support (feature `postgres`)",
         ));
     }
     Err(Error::invalid(
         "database_url",
         format!(
-            "`{}` is not a supported URL; use sqlite://PATH (e.g. sqlite://tuneloop.db) or memory://",
+            "`{}` is not a supported URL; use sqlite://PATH (e.g. sqlite://tuneloop.db), postgres://USER@HOST/DB or memory://",
             redact_url(url)
         ),
     ))

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Python peer for the PostgreSQL ingest benchmark: psycopg 3 `executemany` (pipelined by
+psycopg), the same schema and indexes as tuneloop (it runs core/migrations/postgres/*.sql in
+its own schema), one transaction per batch.
+
+Like the Rust side, it stores the responses untimed, parses both files before the clock
+starts, and times turning each feedback item into a row (variant code, polarity, score,
+categories, timestamps, response lookup, SHA-256 content hash) plus the inserts. It does
+not check ids for duplicates or conflicts (tuneloop does, with ON CONFLICT and a lookup for
+skipped rows). Prints {"rows", "seconds", "rows_per_s"} as JSON.
+
+    pip install "psycopg[binary]"
+    pg_executemany.py --responses r.jsonl --feedback f.jsonl --url postgres://... [--schema S]
+"""
+
+import argparse
+import datetime as dt
+import glob
+import hashlib
+import json
+import os
+import re
+import time
+
+import psycopg
+
+DAY = 86_400_000_000
+VARIANT = {"thumbs": 0, "stars": 1, "full": 2}
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIGRATIONS = os.path.join(HERE, "..", "..", "core", "migrations", "postgres")
+
+
+def micros(text):
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def read_jsonl(path):
+    with open(path, "rb") as f:
+        return [(line, json.loads(line)) for line in f if line.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--responses", required=True)
+    ap.add_argument("--feedback", required=True)
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--schema", default="tl_bench_py")
+    ap.add_argument("--batch", type=int, default=10_000)
+    a = ap.parse_args()
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", a.schema), a.schema
+
+    con = psycopg.connect(a.url, autocommit=True)
+    con.execute(f"DROP SCHEMA IF EXISTS {a.schema} CASCADE")
+    con.execute(f"CREATE SCHEMA {a.schema}")
+    con.execute(f"SET search_path TO {a.schema}")
+    for path in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
+        with open(path) as f:
+            con.execute(f.read())
+
+    responses = read_jsonl(a.responses)
+    feedback = read_jsonl(a.feedback)
+
+    models = {}
+    where = {}
+    rows = []
+    for seq, (line, r) in enumerate(responses, start=1):
+        key = models.setdefault(r["model_id"], len(models) + 1)
+        created = micros(r["created_at"])
+        where[r["id"]] = (seq, key, created, created // DAY)
+        conv = r.get("conversation")
+        meta = r.get("metadata")
+        rows.append((seq, r["id"], key, r["query"], r["response"],
+                     json.dumps(conv) if conv else None,
+                     json.dumps(meta) if meta else None,
+                     created, created // DAY, hashlib.sha256(line.rstrip(b"\n")).digest()))
+    with con.transaction():
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO models (key, model_id) VALUES (%s, %s)",
+                            [(k, m) for m, k in models.items()])
+            cur.executemany("INSERT INTO responses (seq, id, model_key, query, response, "
+                            "conversation, metadata, created_at, day, content_hash) "
+                            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
+
+    insert_fb = ("INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, "
+                 "response_day, variant, thumbs_up, rating, polarity, score, categories, comment, "
+                 "correction, user_id, created_at, content_hash) "
+                 "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+    start = time.perf_counter()
+    seq = 0
+    for i in range(0, len(feedback), a.batch):
+        fb_rows = []
+        for line, f in feedback[i:i + a.batch]:
+            seq += 1
+            rseq, key, rcreated, rday = where[f["response_id"]]
+            up = f.get("thumbs_up")
+            rating = f.get("rating")
+            if rating is None:
+                polarity, score = (1 if up else -1), (1.0 if up else 0.0)
+            else:
+                polarity = -1 if rating <= 2 else (0 if rating == 3 else 1)
+                score = (rating - 1) / 4
+            cats = f.get("categories")
+            fb_rows.append((seq, f["id"], rseq, key, rcreated, rday, VARIANT[f["variant"]],
+                            up, rating, polarity, score, cats or None, f.get("comment"),
+                            f.get("correction"), f.get("user_id"), micros(f["created_at"]),
+                            hashlib.sha256(line.rstrip(b"\n")).digest()))
+        with con.transaction():
+            with con.cursor() as cur:
+                cur.executemany(insert_fb, fb_rows)
+    seconds = time.perf_counter() - start
+    (n,) = con.execute("SELECT COUNT(*) FROM feedback").fetchone()
+    assert n == len(feedback), (n, len(feedback))
+    con.execute(f"DROP SCHEMA IF EXISTS {a.schema} CASCADE")
+    con.close()
+    print(json.dumps({"rows": n, "seconds": seconds, "rows_per_s": n / seconds}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+//! Migrations, the schema version check and the health report.
+
+use super::db_err;
+use crate::error::{Error, Result};
+use crate::store::HealthReport;
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+
+/// The embedded migrations (`core/migrations/postgres`).
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Tables the current schema defines.
+const TABLES: &[&str] = &["analysis_runs", "feedback", "jobs", "models", "responses"];
+
+/// The newest migration this build knows.
+pub(super) fn supported_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+async fn tables(pool: &PgPool, schema: &str) -> Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db_err("listing tables", e))
+}
+
+/// The newest successfully applied migration, `None` for a schema never migrated.
+async fn applied_version(pool: &PgPool, present: &[String]) -> Result<Option<i64>> {
+    if !present.iter().any(|t| t == "_sqlx_migrations") {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db_err("reading the schema version", e))
+}
+
+/// Refuses a schema from a newer build, creates and migrates it if allowed, and returns why
+/// writes must be refused (schema not current and not migrated), if they must.
+pub(super) async fn prepare(pool: &PgPool, schema: &str, migrate: bool) -> Result<Option<String>> {
+    let supported = supported_version();
+    let present = tables(pool, schema).await?;
+    // Checked before the migrator runs: it would fail with a less helpful "missing
+    // migration" error on a version it does not know.
+    if let Some(found) = applied_version(pool, &present).await? {
+        if found > supported {
+            return Err(Error::SchemaTooNew { found, supported });
+        }
+    }
+    if migrate {
+        create_schema(pool, schema).await?;
+        MIGRATOR.run(pool).await.map_err(|e| {
+            let retryable = matches!(&e, sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d))
+                if d.code().is_some_and(|c| super::retryable_state(&c)));
+            Error::storage(format!("migrating the database: {e}"), retryable, e)
+        })?;
+        return Ok(None);
+    }
+    match applied_version(pool, &present).await? {
+        Some(v) if v == supported => Ok(None),
+        found => Ok(Some(format!(
+            "the database schema `{schema}` is at version {}, this build writes version \
+             {supported}; run `tuneloop migrate` (or open with migrations enabled) before writing",
+            found.map_or_else(|| "none (not initialised)".to_string(), |v| v.to_string())
+        ))),
+    }
+}
+
+/// Creates the schema unless it exists. Existence is checked first so a role that may use
+/// an existing schema but not create schemas (common on managed databases) gets through.
+async fn create_schema(pool: &PgPool, schema: &str) -> Result<()> {
+    let exists = |pool: &PgPool| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+            )
+            .bind(schema)
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| db_err("looking up the schema", e))
+        }
+    };
+    if exists(pool).await? {
+        return Ok(());
+    }
+    // `schema` is a validated identifier (see `validate_schema`).
+    let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(pool)
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        // Two processes creating it at once: one of them gets a unique violation.
+        Err(_) if exists(pool).await? => Ok(()),
+        Err(e) => Err(db_err(&format!("creating schema `{schema}`"), e)),
+    }
+}
+
+/// Schema version, table check and orphaned feedback.
+pub(super) async fn health(pool: &PgPool, schema: &str) -> Result<HealthReport> {
+    let present = tables(pool, schema).await?;
+    let missing_tables = TABLES
+        .iter()
+        .filter(|t| !present.iter().any(|p| p == *t))
+        .map(|t| t.to_string())
+        .collect();
+    let extra_tables = present
+        .iter()
+        .filter(|p| !TABLES.contains(&p.as_str()) && p.as_str() != "_sqlx_migrations")
+        .cloned()
+        .collect();
+    let schema_version = applied_version(pool, &present).await?;
+    let has = |t: &str| present.iter().any(|p| p == t);
+    let orphaned_feedback = if schema_version.is_some() && has("feedback") && has("responses") {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM feedback AS f \
+             WHERE NOT EXISTS (SELECT 1 FROM responses AS r WHERE r.seq = f.response_seq)",
+        )
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db_err("checking feedback references", e))?;
+        Some(u64::try_from(n).unwrap_or(0))
+    } else {
+        None
+    };
+    Ok(HealthReport {
+        backend: "postgres".into(),
+        schema_version,
+        supported_version: Some(supported_version()),
+        missing_tables,
+        extra_tables,
+        orphaned_feedback,
+    })
+}
