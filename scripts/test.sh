@@ -34,6 +34,11 @@ ensure_postgres() {
       step "installing PostgreSQL"
       $sudo apt-get update -qq
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+      # A fresh Debian cluster asks for passwords on TCP; the tests log in as `postgres`
+      # over 127.0.0.1 like on CI, so trust local TCP connections on this throwaway install.
+      for hba in /etc/postgresql/*/main/pg_hba.conf; do
+        $sudo sed -i -E 's#^(host\s+all\s+all\s+(127\.0\.0\.1/32|::1/128)\s+)\S+#\1trust#' "$hba"
+      done
     fi
     command -v pg_isready >/dev/null || PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | head -1)"
     step "starting PostgreSQL"
