@@ -3,3 +3,5 @@
 pub mod metrics;
 pub mod problematic;
 pub mod stats;
+pub mod trend;
+pub mod weekly;

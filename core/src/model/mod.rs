@@ -6,6 +6,7 @@ mod limits;
 mod metrics;
 mod response;
 pub(crate) mod time;
+mod trend;
 
 pub use category::{Category, CANONICAL_CATEGORIES};
 pub(crate) use feedback::build_kind as feedback_kind;
@@ -17,6 +18,7 @@ pub use metrics::{
 };
 pub use response::{Message, ResponseRecord, Role};
 pub use time::{format_timestamp, parse_timestamp, Timestamp};
+pub use trend::{CategoryTrend, ChangePoint, TrendDirection, TrendQuery, TrendReport, WeeklyPoint};
 
 /// SHA-256 of a value's JSON form, streamed into the hasher (no intermediate buffer).
 pub(crate) fn json_sha256<T: serde::Serialize + ?Sized>(value: &T) -> [u8; 32] {

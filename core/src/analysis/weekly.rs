@@ -1,0 +1,253 @@
+//! Weekly negative-feedback series (ISO weeks, UTC) and their trends.
+//!
+//! [`weekly_series`] groups negatives by any key (a category here; a pattern later), and
+//! [`series_trend`] turns one group's series into a [`CategoryTrend`]-shaped result, so other
+//! groupings reuse both. [`category_trends`] is the per-category report of `tuneloop trends`.
+
+use super::trend::{mann_kendall_at, pettitt};
+use crate::model::{
+    CategoryTrend, ChangePoint, Feedback, Polarity, ResponseRecord, Timestamp, TrendDirection,
+    TrendQuery, TrendReport, WeeklyPoint,
+};
+use chrono::{Datelike, NaiveDate};
+use std::collections::{BTreeMap, HashMap};
+
+/// Weekly counts shared by every group, plus each group's negatives per week.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeeklySeries<K> {
+    /// ISO week labels (`2026-W36`), contiguous from the first to the last week with responses.
+    pub weeks: Vec<String>,
+    /// Responses created in each week.
+    pub responses: Vec<u64>,
+    /// Per group: negative feedback items on responses created in each week.
+    pub negatives: BTreeMap<K, Vec<u64>>,
+}
+
+/// The ISO week label of a time (UTC), e.g. `2026-W36`.
+pub fn iso_week_label(t: &Timestamp) -> String {
+    let w = t.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+fn monday_of(t: &Timestamp) -> NaiveDate {
+    let d = t.date_naive();
+    d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
+}
+
+/// Builds weekly series of negatives grouped by `group`.
+///
+/// Only responses matching `query` (model, since, until) count. A negative feedback item (its
+/// polarity) on such a response adds 1 to each distinct key `group` returns for it, in the week
+/// the response was created; feedback on other responses is ignored.
+pub fn weekly_series<K, F>(
+    responses: &[ResponseRecord],
+    feedback: &[Feedback],
+    query: &TrendQuery,
+    mut group: F,
+) -> WeeklySeries<K>
+where
+    K: Ord + Clone,
+    F: FnMut(&Feedback, &ResponseRecord) -> Vec<K>,
+{
+    let selected: Vec<(&ResponseRecord, NaiveDate)> = responses
+        .iter()
+        .filter(|r| query.model.as_deref().is_none_or(|m| r.model_id == m))
+        .filter(|r| query.since.is_none_or(|s| r.created_at >= s))
+        .filter(|r| query.until.is_none_or(|u| r.created_at < u))
+        .map(|r| (r, monday_of(&r.created_at)))
+        .collect();
+    let (Some(first), Some(last)) = (
+        selected.iter().map(|(_, m)| *m).min(),
+        selected.iter().map(|(_, m)| *m).max(),
+    ) else {
+        return WeeklySeries {
+            weeks: Vec::new(),
+            responses: Vec::new(),
+            negatives: BTreeMap::new(),
+        };
+    };
+    let n = ((last - first).num_days() / 7) as usize + 1;
+    let weeks: Vec<String> = (0..n)
+        .map(|i| {
+            let d = first + chrono::Duration::weeks(i as i64);
+            let w = d.iso_week();
+            format!("{}-W{:02}", w.year(), w.week())
+        })
+        .collect();
+    let mut counts = vec![0u64; n];
+    let mut by_id: HashMap<&str, (usize, &ResponseRecord)> = HashMap::with_capacity(selected.len());
+    for (r, monday) in &selected {
+        let i = ((*monday - first).num_days() / 7) as usize;
+        counts[i] += 1;
+        by_id.insert(r.id.as_str(), (i, r));
+    }
+    let mut negatives: BTreeMap<K, Vec<u64>> = BTreeMap::new();
+    for f in feedback {
+        if f.polarity() != Polarity::Negative {
+            continue;
+        }
+        let Some(&(i, r)) = by_id.get(f.response_id.as_str()) else {
+            continue;
+        };
+        let mut keys = group(f, r);
+        // One item counts once per group even if the grouping names a key twice.
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            negatives.entry(k).or_insert_with(|| vec![0; n])[i] += 1;
+        }
+    }
+    WeeklySeries {
+        weeks,
+        responses: counts,
+        negatives,
+    }
+}
+
+/// The trend of one group's series: rates, Mann-Kendall on them, emerging flag, change point.
+///
+/// `name` goes into [`CategoryTrend::category`]. `negatives` must be as long as
+/// `series.weeks`.
+pub fn series_trend<K>(
+    name: String,
+    series: &WeeklySeries<K>,
+    negatives: &[u64],
+    query: &TrendQuery,
+) -> CategoryTrend {
+    let weekly: Vec<WeeklyPoint> = series
+        .weeks
+        .iter()
+        .zip(&series.responses)
+        .zip(negatives)
+        .map(|((week, &responses), &neg)| WeeklyPoint {
+            week: week.clone(),
+            negatives: neg,
+            responses,
+            rate: if responses == 0 {
+                0.0
+            } else {
+                neg as f64 / responses as f64
+            },
+        })
+        .collect();
+    let rates: Vec<f64> = weekly.iter().map(|w| w.rate).collect();
+    let mk = mann_kendall_at(&rates, query.alpha);
+    let change_point = pettitt(&rates)
+        .filter(|p| p.p_value < query.alpha)
+        .and_then(|p| {
+            weekly.get(p.index).map(|w| ChangePoint {
+                week: w.week.clone(),
+                p_value: p.p_value,
+            })
+        });
+    CategoryTrend {
+        category: name,
+        direction: mk.direction,
+        slope: mk.slope,
+        p_value: mk.p_value,
+        emerging: is_emerging(negatives, query.window as usize),
+        weekly,
+        change_point,
+    }
+}
+
+/// Negatives in the last `window` weeks and none in the up to `window` weeks before; false
+/// when there are no weeks before the last window to compare with.
+fn is_emerging(negatives: &[u64], window: usize) -> bool {
+    let n = negatives.len();
+    if window == 0 || n <= window {
+        return false;
+    }
+    let recent = &negatives[n - window..];
+    let before = &negatives[n.saturating_sub(2 * window)..n - window];
+    recent.iter().any(|&x| x > 0) && before.iter().all(|&x| x == 0)
+}
+
+/// Per-category trends of the weekly negative rate (see docs/formats.md, "Trends").
+///
+/// Categories are the explicit categories of negative feedback; a category without negatives
+/// in range has no entry. Sorted significant (p < α) first, then by p-value, then by larger
+/// |slope|, then by name.
+pub fn category_trends(
+    responses: &[ResponseRecord],
+    feedback: &[Feedback],
+    query: &TrendQuery,
+) -> TrendReport {
+    let series = weekly_series(responses, feedback, query, |f, _| {
+        f.categories()
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect()
+    });
+    let mut trends: Vec<CategoryTrend> = series
+        .negatives
+        .iter()
+        .map(|(name, neg)| series_trend(name.clone(), &series, neg, query))
+        .collect();
+    sort_trends(&mut trends, query.alpha);
+    TrendReport { trends }
+}
+
+/// Orders trends as [`category_trends`] does.
+pub fn sort_trends(trends: &mut [CategoryTrend], alpha: f64) {
+    trends.sort_by(|a, b| {
+        let sig = |t: &CategoryTrend| t.direction == TrendDirection::Stable || t.p_value >= alpha;
+        sig(a)
+            .cmp(&sig(b))
+            .then(a.p_value.total_cmp(&b.p_value))
+            .then(b.slope.abs().total_cmp(&a.slope.abs()))
+            .then(a.category.cmp(&b.category))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{parse_timestamp, Category, FeedbackKind};
+
+    fn ts(s: &str) -> Timestamp {
+        parse_timestamp(s).unwrap()
+    }
+
+    #[test]
+    fn weeks_are_iso_and_contiguous() {
+        // 2026-01-01 is a Thursday: ISO week 2026-W01 starts on 2025-12-29.
+        assert_eq!(iso_week_label(&ts("2026-01-01T00:00:00Z")), "2026-W01");
+        assert_eq!(iso_week_label(&ts("2025-12-28T23:59:59Z")), "2025-W52");
+        let rs = vec![
+            ResponseRecord::new("a", "m", "q", "r", ts("2026-08-31T10:00:00Z")),
+            ResponseRecord::new("b", "m", "q", "r", ts("2026-09-20T10:00:00Z")),
+            ResponseRecord::new("c", "other", "q", "r", ts("2026-09-20T10:00:00Z")),
+        ];
+        let neg = FeedbackKind::Full {
+            rating: 1,
+            categories: vec![Category::new("tone").unwrap()],
+            correction: None,
+        };
+        let fb = vec![
+            Feedback::new("f1", "b", neg.clone(), ts("2026-10-01T00:00:00Z")),
+            Feedback::new("f2", "c", neg, ts("2026-10-01T00:00:00Z")),
+        ];
+        let q = TrendQuery {
+            model: Some("m".into()),
+            ..Default::default()
+        };
+        let report = category_trends(&rs, &fb, &q);
+        assert_eq!(report.trends.len(), 1);
+        let t = &report.trends[0];
+        let weeks: Vec<&str> = t.weekly.iter().map(|w| w.week.as_str()).collect();
+        assert_eq!(weeks, ["2026-W36", "2026-W37", "2026-W38"]);
+        let rates: Vec<f64> = t.weekly.iter().map(|w| w.rate).collect();
+        assert_eq!(rates, [0.0, 0.0, 1.0]);
+        assert_eq!(t.weekly[1].responses, 0);
+        assert_eq!(t.direction, TrendDirection::Stable);
+    }
+
+    #[test]
+    fn emerging_needs_a_quiet_previous_window() {
+        assert!(is_emerging(&[0, 0, 0, 0, 0, 1], 2));
+        assert!(!is_emerging(&[0, 0, 0, 1, 0, 1], 2));
+        assert!(!is_emerging(&[0, 0, 0, 0, 0, 0], 2));
+        assert!(!is_emerging(&[0, 1], 2));
+    }
+}

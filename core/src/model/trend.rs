@@ -1,0 +1,102 @@
+//! Queries and reports for error-category trends over ISO weeks.
+
+use super::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Which way a weekly rate moves (two-sided Mann-Kendall at the query's α).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrendDirection {
+    /// Significant upward trend.
+    Rising,
+    /// Significant downward trend.
+    Falling,
+    /// No significant trend.
+    Stable,
+}
+
+impl TrendDirection {
+    /// The lower-case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrendDirection::Rising => "rising",
+            TrendDirection::Falling => "falling",
+            TrendDirection::Stable => "stable",
+        }
+    }
+}
+
+/// What trends are computed over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendQuery {
+    /// Only responses of this model (and the rate's denominator is that model's responses).
+    pub model: Option<String>,
+    /// Responses created at or after this time.
+    pub since: Option<Timestamp>,
+    /// Responses created before this time.
+    pub until: Option<Timestamp>,
+    /// Significance level of the Mann-Kendall and Pettitt tests.
+    pub alpha: f64,
+    /// Weeks in the window that decides whether a category is emerging.
+    pub window: u32,
+}
+
+impl Default for TrendQuery {
+    fn default() -> Self {
+        TrendQuery {
+            model: None,
+            since: None,
+            until: None,
+            alpha: 0.05,
+            window: 4,
+        }
+    }
+}
+
+/// One ISO week of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeeklyPoint {
+    /// ISO week label, e.g. `2026-W36` (UTC).
+    pub week: String,
+    /// Negative feedback items in the group on responses created that week.
+    pub negatives: u64,
+    /// Responses created that week.
+    pub responses: u64,
+    /// negatives / responses; 0 without responses.
+    pub rate: f64,
+}
+
+/// A significant change in level found by Pettitt's test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangePoint {
+    /// The first week of the new level.
+    pub week: String,
+    /// Pettitt's approximate p-value.
+    pub p_value: f64,
+}
+
+/// The trend of one category's weekly negative rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryTrend {
+    /// The error category.
+    pub category: String,
+    /// Direction at the query's α.
+    pub direction: TrendDirection,
+    /// Sen's slope of the rate, per week (a fraction: 0.01 is one percentage point).
+    pub slope: f64,
+    /// Two-sided Mann-Kendall p-value.
+    pub p_value: f64,
+    /// Contiguous weeks, oldest first.
+    pub weekly: Vec<WeeklyPoint>,
+    /// Negatives in the last `window` weeks and none in the `window` weeks before.
+    pub emerging: bool,
+    /// Pettitt's change point when significant at α, else `null`.
+    pub change_point: Option<ChangePoint>,
+}
+
+/// Trends of every category with negatives in range; significant first (see docs/formats.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrendReport {
+    /// One entry per category.
+    pub trends: Vec<CategoryTrend>,
+}
