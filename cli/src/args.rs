@@ -37,6 +37,8 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// The responses users were most unhappy with, worst first.
     Problematic(ProblematicArgs),
+    /// Weekly trends of each error category's negative rate (Mann-Kendall, Sen's slope).
+    Trends(TrendsArgs),
     /// Create the database if needed and apply pending schema migrations.
     Migrate,
     /// Check things without changing them.
@@ -125,6 +127,29 @@ pub struct ProblematicArgs {
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendsArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Significance level of the trend and change-point tests.
+    #[arg(long, value_name = "A", default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Weeks in the window that flags a category as emerging (negatives in the last W weeks,
+    /// none in the W weeks before).
+    #[arg(long, value_name = "W", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=260))]
+    pub window: u32,
+}
+
+fn parse_alpha(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!(
+            "`{text}` is not a significance level between 0 and 1 (exclusive)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

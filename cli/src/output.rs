@@ -4,6 +4,7 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use std::collections::BTreeMap;
 use tuneloop::model::{
     format_timestamp, Bucket, MetricsReport, ModelMetrics, ProblematicResponse, QualityFigures,
+    TrendDirection, TrendReport,
 };
 
 /// `1234567` → `1,234,567`.
@@ -209,5 +210,68 @@ mod tests {
         assert_eq!(truncate("a  b\nc", 10), "a b c");
         assert_eq!(truncate("abcdefghij", 5), "abcd…");
         assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
+    }
+}
+
+/// Weeks shown in the sparkline of `trends_table`.
+const TREND_WEEKS: usize = 12;
+
+/// One row per category: direction, Sen's slope in percentage points per week, p-value, the
+/// last weeks' rates as a sparkline (scaled per row) and the latest rate.
+pub fn trends_table(report: &TrendReport) -> String {
+    let mut table = new_table(
+        &[
+            "Category",
+            "Trend",
+            "Slope (pp/week)",
+            "p-value",
+            "Last weeks",
+            "Latest rate",
+            "Notes",
+        ],
+        &[2, 3, 5],
+    );
+    for t in &report.trends {
+        let arrow = match t.direction {
+            TrendDirection::Rising => "↑ rising",
+            TrendDirection::Falling => "↓ falling",
+            TrendDirection::Stable => "→ stable",
+        };
+        let recent = &t.weekly[t.weekly.len().saturating_sub(TREND_WEEKS)..];
+        let rates: Vec<Option<f64>> = recent.iter().map(|w| Some(w.rate)).collect();
+        let hi = recent.iter().map(|w| w.rate).fold(0.0, f64::max);
+        let mut notes = Vec::new();
+        if t.emerging {
+            notes.push("emerging".to_string());
+        }
+        if let Some(cp) = &t.change_point {
+            notes.push(format!("change {}", cp.week));
+        }
+        table.add_row(vec![
+            t.category.clone(),
+            arrow.to_string(),
+            format!("{:+.2}", t.slope * 100.0),
+            format_p(t.p_value),
+            sparkline(&rates, 0.0, hi),
+            t.weekly
+                .last()
+                .map(|w| pct(w.rate))
+                .unwrap_or_else(|| "–".into()),
+            if notes.is_empty() {
+                "–".into()
+            } else {
+                notes.join(", ")
+            },
+        ]);
+    }
+    table.to_string()
+}
+
+/// A p-value with 3 decimals, or `<0.001`.
+fn format_p(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
     }
 }

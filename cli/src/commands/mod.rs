@@ -6,6 +6,7 @@ mod export;
 mod import;
 mod metrics;
 mod problematic;
+mod trends;
 
 use crate::args::{CheckWhat, Cli, Command, RangeArgs};
 use crate::{CliError, CliResult};
@@ -41,6 +42,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Export(a) => export::run(db, json, a).await,
         Command::Metrics(a) => metrics::run(db, json, a).await,
         Command::Problematic(a) => problematic::run(db, json, a).await,
+        Command::Trends(a) => trends::run(db, json, a).await,
         Command::Migrate => check::migrate(db, json).await,
         Command::Check {
             what: CheckWhat::Db,
