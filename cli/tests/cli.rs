@@ -444,3 +444,48 @@ fn postgres_demo_metrics_equal_sqlite() {
     assert_eq!(health["backend"], "postgres");
     assert_eq!(health["orphaned_feedback"], 0);
 }
+
+#[test]
+fn trends_find_the_demo_world_planted_trends() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    ok(&tuneloop(dir.path(), &["--db", &url, "--json", "demo"]));
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &url,
+            "--json",
+            "trends",
+            "--model",
+            "support-bot-v2",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let trends = v["trends"].as_array().expect("trends");
+    let find = |c: &str| trends.iter().find(|t| t["category"] == c).expect(c);
+    for c in ["hallucination", "too_verbose"] {
+        let t = find(c);
+        assert_eq!(t["direction"], "rising", "{t}");
+        assert!(t["slope"].as_f64().unwrap() > 0.0);
+        assert!(t["p_value"].as_f64().unwrap() < 0.05);
+        assert!(t["emerging"].is_boolean());
+        assert!(t.get("change_point").is_some());
+        let w = &t["weekly"][0];
+        assert!(w["week"].as_str().unwrap().contains("-W"));
+        for k in ["negatives", "responses", "rate"] {
+            assert!(w[k].is_number(), "{k}");
+        }
+    }
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &url, "trends", "--model", "support-bot-v1"],
+    );
+    let out = stdout(ok(&o));
+    assert!(
+        out.contains("outdated") && out.contains("↓ falling"),
+        "{out}"
+    );
+    let o = tuneloop(dir.path(), &["--db", &url, "trends", "--alpha", "0"]);
+    assert_eq!(code(&o), 2);
+}
