@@ -199,20 +199,6 @@ pub fn problematic_list(items: &[ProblematicResponse]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helpers() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(truncate("a  b\nc", 10), "a b c");
-        assert_eq!(truncate("abcdefghij", 5), "abcd…");
-        assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
-    }
-}
-
 /// Weeks shown in the sparkline of `trends_table`.
 const TREND_WEEKS: usize = 12;
 
@@ -273,5 +259,19 @@ fn format_p(p: f64) -> String {
         "<0.001".into()
     } else {
         format!("{p:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(truncate("a  b\nc", 10), "a b c");
+        assert_eq!(truncate("abcdefghij", 5), "abcd…");
+        assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
     }
 }
