@@ -193,8 +193,9 @@ pub struct Pettitt {
 ///
 /// ```
 /// use tuneloop::analysis::trend::pettitt;
-/// let p = pettitt(&[1.0, 1.1, 0.9, 1.0, 3.0, 3.1, 2.9, 3.0, 3.2, 3.0]).unwrap();
-/// assert_eq!(p.index, 4);
+/// let x = [1.0, 1.1, 0.9, 1.0, 1.2, 0.8, 1.0, 1.1, 3.0, 3.1, 2.9, 3.0, 3.2, 3.0, 2.8, 3.1];
+/// let p = pettitt(&x).unwrap();
+/// assert_eq!(p.index, 8);
 /// assert!(p.p_value < 0.05);
 /// ```
 pub fn pettitt(series: &[f64]) -> Option<Pettitt> {
