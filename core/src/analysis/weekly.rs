@@ -244,6 +244,35 @@ mod tests {
     }
 
     #[test]
+    fn any_grouping_works() {
+        // A grouping by response (as patterns will be): keys come from the response, not the
+        // feedback's categories; thumbs-down carries no category but still counts.
+        let rs: Vec<ResponseRecord> = (0..4)
+            .map(|i| {
+                let at = ts("2026-09-07T10:00:00Z") + chrono::Duration::weeks(i);
+                ResponseRecord::new(format!("r{i}"), "m", "q", "r", at)
+            })
+            .collect();
+        let fb: Vec<Feedback> = rs
+            .iter()
+            .map(|r| {
+                let kind = FeedbackKind::Thumbs { up: false };
+                Feedback::new(format!("f-{}", r.id), r.id.clone(), kind, r.created_at)
+            })
+            .collect();
+        let q = TrendQuery::default();
+        let series = weekly_series(&rs, &fb, &q, |_, r| {
+            vec![if r.id == "r0" { "early" } else { "late" }]
+        });
+        assert_eq!(series.weeks.len(), 4);
+        assert_eq!(series.negatives["early"], [1, 0, 0, 0]);
+        assert_eq!(series.negatives["late"], [0, 1, 1, 1]);
+        let t = series_trend("late".into(), &series, &series.negatives["late"], &q);
+        assert_eq!(t.category, "late");
+        assert_eq!(t.weekly[3].rate, 1.0);
+    }
+
+    #[test]
     fn emerging_needs_a_quiet_previous_window() {
         assert!(is_emerging(&[0, 0, 0, 0, 0, 1], 2));
         assert!(!is_emerging(&[0, 0, 0, 1, 0, 1], 2));
