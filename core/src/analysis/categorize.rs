@@ -148,7 +148,7 @@ const DEFAULT_RULES: &[(&str, f64, &[&str])] = &[
         "formatting",
         1.0,
         &[
-            "formatting", "format", "hard to follow", "one paragraph", "markdown",
+            "formatting", "hard to follow", "one paragraph", "markdown",
             "bullet points", "unreadable", "layout", "broken table",
         ],
     ),

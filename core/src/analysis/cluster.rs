@@ -35,6 +35,9 @@ pub struct ClusterOptions {
     pub sample_size: usize,
     /// Lloyd rounds at most (on the sample and on all texts).
     pub max_iter: usize,
+    /// After k-means, clusters whose centroids have a cosine similarity of at least this are
+    /// merged (centroid linkage, most similar pair first); above 1 disables merging.
+    pub merge_threshold: f32,
 }
 
 impl Default for ClusterOptions {
@@ -46,6 +49,7 @@ impl Default for ClusterOptions {
             k_max: 16,
             sample_size: 1000,
             max_iter: 20,
+            merge_threshold: 0.5,
         }
     }
 }
@@ -121,6 +125,12 @@ fn fnv1a(tag: u8, bytes: &[u8]) -> u64 {
     }
     // Fold the high bits in so the low-bit mask sees all of the hash.
     h ^ (h >> 29)
+}
+
+/// The hashed slot of a category feature (distinct from word and n-gram features).
+pub fn category_slot(category: &str, dim_bits: u32) -> u32 {
+    let mask = ((1usize << dim_bits.clamp(8, 24)) - 1) as u64;
+    (fnv1a(b'k', category.as_bytes()) & mask) as u32
 }
 
 /// Raw term counts of one text: (slot, count), slots sorted and distinct.
@@ -364,6 +374,58 @@ fn lloyd(
     (labels, sims, centroids)
 }
 
+/// Merges clusters whose (normalised mean) centroids are at least `threshold` similar,
+/// most similar pair first, recomputing the merged centroid from the members' sum.
+fn merge(vecs: &[&SparseVec], mut labels: Vec<usize>, k: usize, dim: usize, threshold: f32) -> Vec<usize> {
+    if threshold > 1.0 || k < 2 {
+        return labels;
+    }
+    // Member sums per cluster (dense), and which clusters are still alive.
+    let mut sums: Vec<Vec<f32>> = vec![vec![0.0; dim]; k];
+    let mut alive = vec![false; k];
+    for (v, &l) in vecs.iter().zip(&labels) {
+        alive[l] = true;
+        for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
+            sums[l][i as usize] += x;
+        }
+    }
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let cos = |a: &[f32], b: &[f32]| {
+        let d: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let n = norm(a) * norm(b);
+        if n > 0.0 {
+            d / n
+        } else {
+            0.0
+        }
+    };
+    let mut target: Vec<usize> = (0..k).collect();
+    loop {
+        let mut best: Option<(f32, usize, usize)> = None;
+        for a in (0..k).filter(|&a| alive[a]) {
+            for b in (a + 1..k).filter(|&b| alive[b]) {
+                let s = cos(&sums[a], &sums[b]);
+                if s >= threshold && best.is_none_or(|(t, _, _)| s > t) {
+                    best = Some((s, a, b));
+                }
+            }
+        }
+        let Some((_, a, b)) = best else { break };
+        let moved = std::mem::take(&mut sums[b]);
+        for (x, y) in sums[a].iter_mut().zip(moved) {
+            *x += y;
+        }
+        alive[b] = false;
+        for t in target.iter_mut().filter(|t| **t == b) {
+            *t = a;
+        }
+    }
+    for l in labels.iter_mut() {
+        *l = target[*l];
+    }
+    labels
+}
+
 /// Mean silhouette with cosine distance from the Gram matrix.
 fn silhouette(g: &[f32], n: usize, labels: &[usize], k: usize) -> f64 {
     let mut size = vec![0usize; k];
@@ -465,8 +527,9 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
             }
         }
     };
-    let (labels, similarity, centroids) = lloyd(&all, centroids, dim, options.max_iter);
-    // Renumber by first appearance, dropping clusters that ended up empty.
+    let (labels, _, centroids) = lloyd(&all, centroids, dim, options.max_iter);
+    let labels = merge(&all, labels, centroids.k, dim, options.merge_threshold);
+    // Renumber by first appearance (merged and empty clusters leave gaps).
     let mut map: Vec<usize> = vec![usize::MAX; centroids.k];
     let mut next = 0;
     let labels: Vec<usize> = labels
@@ -478,6 +541,18 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
             }
             map[l]
         })
+        .collect();
+    let final_centroids = Centroids::update(&all, &labels, next.max(1), dim, None);
+    let similarity: Vec<f32> = all
+        .par_iter()
+        .zip(labels.par_iter())
+        .map_init(
+            || vec![0.0f32; next.max(1)],
+            |buf, (v, &l)| {
+                final_centroids.scores(v, buf);
+                buf[l]
+            },
+        )
         .collect();
     Clustering {
         k: next,

@@ -6,19 +6,32 @@
 //! method. Each cluster becomes an [`ErrorPattern`].
 
 use super::categorize::{categorize, Lexicon, UNCATEGORIZED};
-use super::cluster::{cluster_texts, ClusterOptions};
+use super::cluster::{category_slot, cluster_vectors, tfidf, ClusterOptions, Clustering};
 use crate::model::{
     CategorySource, ErrorPattern, Feedback, PatternExample, Polarity, ResponseRecord,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Knobs of [`find_patterns`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PatternOptions {
+    /// Share (0–1) of a categorised response's squared vector norm given to its primary
+    /// category, so responses users put in one category stay together across wordings.
+    pub category_share: f32,
     /// Clustering options.
     pub cluster: ClusterOptions,
     /// The rules that infer categories of uncategorised negative feedback.
     pub lexicon: Lexicon,
+}
+
+impl Default for PatternOptions {
+    fn default() -> Self {
+        PatternOptions {
+            category_share: 0.5,
+            cluster: ClusterOptions::default(),
+            lexicon: Lexicon::default(),
+        }
+    }
 }
 
 /// One negative response, ready to be clustered.
@@ -114,9 +127,41 @@ pub fn find_patterns(
 ) -> Vec<ErrorPattern> {
     let negatives = negative_responses(responses, feedback, &options.lexicon);
     let texts: Vec<String> = negatives.iter().map(NegativeResponse::text).collect();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let clustering = cluster_texts(&refs, &options.cluster);
+    let clustering = cluster_negatives(&negatives, &texts, options);
     patterns_from_labels(&negatives, &texts, &clustering.labels, &clustering.similarity)
+}
+
+/// Clusters negatives: TF-IDF of their texts, with their primary category as an extra
+/// feature carrying [`PatternOptions::category_share`] of each vector's squared norm.
+pub fn cluster_negatives(
+    negatives: &[NegativeResponse<'_>],
+    texts: &[String],
+    options: &PatternOptions,
+) -> Clustering {
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let bits = options.cluster.dim_bits;
+    let mut vecs = tfidf(&refs, bits);
+    let share = options.category_share.clamp(0.0, 1.0);
+    for (v, n) in vecs.iter_mut().zip(negatives) {
+        if n.category == UNCATEGORIZED || share == 0.0 {
+            continue;
+        }
+        let slot = category_slot(&n.category, bits);
+        let text_scale = (1.0 - share).sqrt();
+        v.val.iter_mut().for_each(|x| *x *= text_scale);
+        match v.idx.binary_search(&slot) {
+            Ok(p) => v.val[p] += share.sqrt(),
+            Err(p) => {
+                v.idx.insert(p, slot);
+                v.val.insert(p, share.sqrt());
+            }
+        }
+        let norm = v.val.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            v.val.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+    cluster_vectors(&vecs, bits, &options.cluster)
 }
 
 /// Builds the patterns of a given clustering of `negatives` (`labels[i]`, similarity of each
@@ -256,8 +301,7 @@ mod tests {
         let options = PatternOptions::default();
         let negatives = negative_responses(responses, feedback, &options.lexicon);
         let texts: Vec<String> = negatives.iter().map(NegativeResponse::text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let c = cluster_texts(&refs, &options.cluster);
+        let c = cluster_negatives(&negatives, &texts, &options);
         let mut planted: HashMap<&str, &str> = HashMap::new();
         for p in &world.planted {
             for id in &p.response_ids {
