@@ -37,6 +37,8 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// The responses users were most unhappy with, worst first.
     Problematic(ProblematicArgs),
+    /// Group the negative responses into error patterns of similar failures.
+    Analyze(AnalyzeArgs),
     /// Create the database if needed and apply pending schema migrations.
     Migrate,
     /// Check things without changing them.
@@ -125,6 +127,12 @@ pub struct ProblematicArgs {
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
 }
 
 #[derive(Debug, Args)]

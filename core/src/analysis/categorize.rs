@@ -66,98 +66,201 @@ const DEFAULT_RULES: &[(&str, f64, &[&str])] = &[
         "hallucination",
         1.0,
         &[
-            "made up", "makes up", "making up", "invented", "invents", "fabricated",
-            "fabricates", "hallucinated", "hallucination", "hallucinates", "doesn't exist",
-            "does not exist", "not real", "fake", "imaginary", "no such",
+            "made up",
+            "makes up",
+            "making up",
+            "invented",
+            "invents",
+            "fabricated",
+            "fabricates",
+            "hallucinated",
+            "hallucination",
+            "hallucinates",
+            "doesn't exist",
+            "does not exist",
+            "not real",
+            "fake",
+            "imaginary",
+            "no such",
         ],
     ),
     (
         "factual_error",
         1.0,
         &[
-            "wrong", "incorrect", "inaccurate", "not true", "false", "factually", "mistake",
-            "error in the facts", "misinformation", "untrue",
+            "wrong",
+            "incorrect",
+            "inaccurate",
+            "not true",
+            "false",
+            "factually",
+            "mistake",
+            "error in the facts",
+            "misinformation",
+            "untrue",
         ],
     ),
     (
         "outdated",
         1.0,
         &[
-            "outdated", "out of date", "old price", "old prices", "old price list",
-            "last year", "no longer", "obsolete", "deprecated", "stale", "used to be",
-            "went up", "not anymore",
+            "outdated",
+            "out of date",
+            "old price",
+            "old prices",
+            "old price list",
+            "last year",
+            "no longer",
+            "obsolete",
+            "deprecated",
+            "stale",
+            "used to be",
+            "went up",
+            "not anymore",
         ],
     ),
     (
         "code_error",
         1.0,
         &[
-            "code", "doesn't run", "does not run", "doesn't compile", "does not compile",
-            "crashes", "crash", "exception", "syntax", "syntaxerror", "typeerror",
-            "valueerror", "nameerror", "keyerror", "indexerror", "attributeerror",
-            "traceback", "bug", "compile error", "throws",
+            "code",
+            "doesn't run",
+            "does not run",
+            "doesn't compile",
+            "does not compile",
+            "crashes",
+            "crash",
+            "exception",
+            "syntax",
+            "syntaxerror",
+            "typeerror",
+            "valueerror",
+            "nameerror",
+            "keyerror",
+            "indexerror",
+            "attributeerror",
+            "traceback",
+            "bug",
+            "compile error",
+            "throws",
         ],
     ),
     (
         "too_verbose",
         1.0,
         &[
-            "too long", "way too long", "verbose", "wall of text", "rambling", "rambles",
-            "filler", "get to the point", "wordy", "long winded", "long-winded", "buried",
-            "tl dr", "tldr",
+            "too long",
+            "way too long",
+            "verbose",
+            "wall of text",
+            "rambling",
+            "rambles",
+            "filler",
+            "get to the point",
+            "wordy",
+            "long winded",
+            "long-winded",
+            "buried",
+            "tl dr",
+            "tldr",
         ],
     ),
     (
         "incomplete",
         1.0,
         &[
-            "incomplete", "half of my question", "only answered", "missing", "left out",
-            "cut off", "unfinished", "partial", "didn't finish",
+            "incomplete",
+            "half of my question",
+            "only answered",
+            "missing",
+            "left out",
+            "cut off",
+            "unfinished",
+            "partial",
+            "didn't finish",
         ],
     ),
     (
         "irrelevant",
         1.0,
         &[
-            "irrelevant", "not what i asked", "didn't answer", "did not answer",
-            "off topic", "off-topic", "something else", "unrelated", "not relevant",
+            "irrelevant",
+            "not what i asked",
+            "didn't answer",
+            "did not answer",
+            "off topic",
+            "off-topic",
+            "something else",
+            "unrelated",
+            "not relevant",
         ],
     ),
     (
         "instruction_following",
         1.0,
         &[
-            "ignored my instructions", "ignored the instructions", "didn't follow",
-            "did not follow", "i asked for", "i said", "ignored",
+            "ignored my instructions",
+            "ignored the instructions",
+            "didn't follow",
+            "did not follow",
+            "i asked for",
+            "i said",
+            "ignored",
         ],
     ),
     (
         "unsafe",
         1.0,
-        &["unsafe", "dangerous", "harmful", "offensive", "inappropriate", "illegal"],
+        &[
+            "unsafe",
+            "dangerous",
+            "harmful",
+            "offensive",
+            "inappropriate",
+            "illegal",
+        ],
     ),
     (
         "refusal",
         1.0,
         &[
-            "refused", "refuses", "won't answer", "would not answer", "can't help",
-            "cannot help", "declined", "refusal",
+            "refused",
+            "refuses",
+            "won't answer",
+            "would not answer",
+            "can't help",
+            "cannot help",
+            "declined",
+            "refusal",
         ],
     ),
     (
         "formatting",
         1.0,
         &[
-            "formatting", "hard to follow", "one paragraph", "markdown",
-            "bullet points", "unreadable", "layout", "broken table",
+            "formatting",
+            "hard to follow",
+            "one paragraph",
+            "markdown",
+            "bullet points",
+            "unreadable",
+            "layout",
+            "broken table",
         ],
     ),
     (
         "tone",
         1.0,
         &[
-            "rude", "condescending", "patronizing", "patronising", "tone", "sarcastic",
-            "impolite", "arrogant", "robotic",
+            "rude",
+            "condescending",
+            "patronizing",
+            "patronising",
+            "tone",
+            "sarcastic",
+            "impolite",
+            "arrogant",
+            "robotic",
         ],
     ),
 ];
@@ -348,7 +451,11 @@ mod tests {
         assert_eq!(c.source, CategorySource::Inferred);
         assert_eq!(
             c.evidence,
-            vec!["comment: too long", "comment: way too long", "comment: wall of text"]
+            vec![
+                "comment: too long",
+                "comment: way too long",
+                "comment: wall of text"
+            ]
         );
         let f = fb(
             FeedbackKind::Thumbs { up: false },
@@ -367,7 +474,10 @@ mod tests {
         assert_eq!(c.source, CategorySource::Uncategorized);
         assert!(c.evidence.is_empty());
         let f = fb(FeedbackKind::Stars { rating: 1 }, None);
-        assert_eq!(categorize(&f, None, &lex).source, CategorySource::Uncategorized);
+        assert_eq!(
+            categorize(&f, None, &lex).source,
+            CategorySource::Uncategorized
+        );
     }
 
     #[test]
@@ -392,12 +502,16 @@ mod tests {
         let json = serde_json::to_string(&lex).unwrap();
         let back: Lexicon = serde_json::from_str(&json).unwrap();
         assert_eq!(back, lex);
-        let custom: Lexicon =
-            serde_json::from_str(r#"{"rules":[{"category":"billing","any_of":["charged twice"]}]}"#)
-                .unwrap();
+        let custom: Lexicon = serde_json::from_str(
+            r#"{"rules":[{"category":"billing","any_of":["charged twice"]}]}"#,
+        )
+        .unwrap();
         assert_eq!(
             custom.infer("I was charged twice", ""),
-            Some(("billing".to_string(), vec!["comment: charged twice".to_string()]))
+            Some((
+                "billing".to_string(),
+                vec!["comment: charged twice".to_string()]
+            ))
         );
     }
 }

@@ -80,11 +80,11 @@ const STOP_WORDS: &[&str] = &[
     "a", "about", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be",
     "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for",
     "from", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "if",
-    "in", "into", "is", "it", "it's", "its", "just", "me", "my", "of", "on", "once", "only",
-    "or", "other", "our", "out", "own", "same", "she", "should", "so", "some", "such", "than",
-    "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to",
-    "too", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who",
-    "why", "will", "with", "would", "you", "your",
+    "in", "into", "is", "it", "it's", "its", "just", "me", "my", "of", "on", "once", "only", "or",
+    "other", "our", "out", "own", "same", "she", "should", "so", "some", "such", "than", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "up",
+    "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "why", "will",
+    "with", "would", "you", "your",
 ];
 
 /// Whether `word` (lower-case) is an English stop word.
@@ -376,7 +376,13 @@ fn lloyd(
 
 /// Merges clusters whose (normalised mean) centroids are at least `threshold` similar,
 /// most similar pair first, recomputing the merged centroid from the members' sum.
-fn merge(vecs: &[&SparseVec], mut labels: Vec<usize>, k: usize, dim: usize, threshold: f32) -> Vec<usize> {
+fn merge(
+    vecs: &[&SparseVec],
+    mut labels: Vec<usize>,
+    k: usize,
+    dim: usize,
+    threshold: f32,
+) -> Vec<usize> {
     if threshold > 1.0 || k < 2 {
         return labels;
     }
@@ -596,7 +602,10 @@ mod tests {
     fn separates_obvious_groups_deterministically() {
         let mut texts = Vec::new();
         for i in 0..30 {
-            texts.push(format!("refund policy invented {} days made up", 30 + i % 5));
+            texts.push(format!(
+                "refund policy invented {} days made up",
+                30 + i % 5
+            ));
             texts.push(format!("python code crashes with TypeError line {}", i % 7));
             texts.push(format!("answer way too long wall of text {}", i % 3));
         }
@@ -604,9 +613,15 @@ mod tests {
         let c = cluster_texts(&refs, &ClusterOptions::default());
         assert_eq!(c.k, 3);
         let truth: Vec<usize> = (0..refs.len()).map(|i| i % 3).collect();
-        assert_eq!(crate::analysis::ari::adjusted_rand_index(&c.labels, &truth), 1.0);
+        assert_eq!(
+            crate::analysis::ari::adjusted_rand_index(&c.labels, &truth),
+            1.0
+        );
         assert_eq!(c, cluster_texts(&refs, &ClusterOptions::default()));
         assert_eq!(cluster_texts(&[], &ClusterOptions::default()).k, 0);
-        assert_eq!(cluster_texts(&["a b"], &ClusterOptions::default()).labels, vec![0]);
+        assert_eq!(
+            cluster_texts(&["a b"], &ClusterOptions::default()).labels,
+            vec![0]
+        );
     }
 }

@@ -128,7 +128,12 @@ pub fn find_patterns(
     let negatives = negative_responses(responses, feedback, &options.lexicon);
     let texts: Vec<String> = negatives.iter().map(NegativeResponse::text).collect();
     let clustering = cluster_negatives(&negatives, &texts, options);
-    patterns_from_labels(&negatives, &texts, &clustering.labels, &clustering.similarity)
+    patterns_from_labels(
+        &negatives,
+        &texts,
+        &clustering.labels,
+        &clustering.similarity,
+    )
 }
 
 /// Clusters negatives: TF-IDF of their texts, with their primary category as an extra
@@ -223,7 +228,8 @@ pub fn patterns_from_labels(
                 .filter(|(s, _)| *s > 0.0)
                 .collect();
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-            let top_terms: Vec<String> = scored.iter().take(8).map(|(_, w)| w.to_string()).collect();
+            let top_terms: Vec<String> =
+                scored.iter().take(8).map(|(_, w)| w.to_string()).collect();
             let cat_words: Vec<&str> = category.split('_').collect();
             let label_terms: Vec<&str> = top_terms
                 .iter()
@@ -251,8 +257,10 @@ pub fn patterns_from_labels(
                     comment: negatives[i].comments.first().cloned(),
                 })
                 .collect();
-            let mut response_ids: Vec<String> =
-                m.iter().map(|&i| negatives[i].response.id.clone()).collect();
+            let mut response_ids: Vec<String> = m
+                .iter()
+                .map(|&i| negatives[i].response.id.clone())
+                .collect();
             response_ids.sort();
             let models: BTreeSet<String> = m
                 .iter()
@@ -334,9 +342,15 @@ mod tests {
         assert!(ari >= 0.8, "ARI {ari}");
         let patterns = find_patterns(responses, feedback, &options);
         for p in &patterns {
-            eprintln!("{:>4} {:.3} {} {} {:?}", p.size, p.share, p.id, p.label, p.models);
+            eprintln!(
+                "{:>4} {:.3} {} {} {:?}",
+                p.size, p.share, p.id, p.label, p.models
+            );
         }
         assert_eq!(patterns, find_patterns(responses, feedback, &options));
-        assert_eq!(patterns.iter().map(|p| p.size).sum::<usize>(), negatives.len());
+        assert_eq!(
+            patterns.iter().map(|p| p.size).sum::<usize>(),
+            negatives.len()
+        );
     }
 }
