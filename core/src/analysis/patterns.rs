@@ -248,15 +248,24 @@ pub fn patterns_from_labels(
                     .total_cmp(&similarity[a])
                     .then(negatives[a].response.id.cmp(&negatives[b].response.id))
             });
-            let examples = by_sim
-                .iter()
-                .take(3)
-                .map(|&i| PatternExample {
+            // Closest first, skipping repeats of an already quoted query and comment.
+            let mut examples: Vec<PatternExample> = Vec::new();
+            for &i in &by_sim {
+                let e = PatternExample {
                     response_id: negatives[i].response.id.clone(),
                     query: negatives[i].response.query.clone(),
                     comment: negatives[i].comments.first().cloned(),
-                })
-                .collect();
+                };
+                if !examples
+                    .iter()
+                    .any(|x| x.query == e.query && x.comment == e.comment)
+                {
+                    examples.push(e);
+                }
+                if examples.len() == 3 {
+                    break;
+                }
+            }
             let mut response_ids: Vec<String> = m
                 .iter()
                 .map(|&i| negatives[i].response.id.clone())

@@ -69,7 +69,7 @@ pub struct ErrorPattern {
     pub models: Vec<String>,
     /// Words most distinctive of the pattern against all negatives, best first.
     pub top_terms: Vec<String>,
-    /// Up to three members closest to the pattern's centre.
+    /// Up to three members closest to the pattern's centre, with distinct query and comment.
     pub examples: Vec<PatternExample>,
     /// Earliest member `created_at`.
     #[serde(with = "serde_ts")]
