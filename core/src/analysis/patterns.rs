@@ -2,7 +2,7 @@
 //!
 //! A response is negative when at least one feedback item on it is negative. Its text for
 //! clustering is its query, the comments of its negative feedback and the category names of
-//! that feedback (explicit, else inferred by the [`Lexicon`]); see [`cluster`] for the
+//! that feedback (explicit, else inferred by the [`Lexicon`]); see [`super::cluster`] for the
 //! method. Each cluster becomes an [`ErrorPattern`].
 
 use super::categorize::{categorize, Lexicon, UNCATEGORIZED};
