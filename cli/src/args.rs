@@ -39,6 +39,8 @@ pub enum Command {
     Problematic(ProblematicArgs),
     /// Weekly trends of each error category's negative rate (Mann-Kendall, Sen's slope).
     Trends(TrendsArgs),
+    /// Group the negative responses into error patterns of similar failures.
+    Analyze(AnalyzeArgs),
     /// Create the database if needed and apply pending schema migrations.
     Migrate,
     /// Check things without changing them.
@@ -150,6 +152,12 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
             "`{text}` is not a significance level between 0 and 1 (exclusive)"
         )),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
 }
 
 #[derive(Debug, Args)]

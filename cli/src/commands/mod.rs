@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod analyze;
 mod check;
 mod demo;
 mod export;
@@ -43,6 +44,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Metrics(a) => metrics::run(db, json, a).await,
         Command::Problematic(a) => problematic::run(db, json, a).await,
         Command::Trends(a) => trends::run(db, json, a).await,
+        Command::Analyze(a) => analyze::run(db, json, a).await,
         Command::Migrate => check::migrate(db, json).await,
         Command::Check {
             what: CheckWhat::Db,

@@ -1,6 +1,10 @@
 //! Pure analysis functions: they take model values and return model values, no I/O.
 
+pub mod ari;
+pub mod categorize;
+pub mod cluster;
 pub mod metrics;
+pub mod patterns;
 pub mod problematic;
 pub mod stats;
 pub mod trend;

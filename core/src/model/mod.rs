@@ -1,5 +1,6 @@
 //! Plain domain types: responses, feedback, categories, metrics. No I/O here.
 
+mod analysis;
 mod category;
 mod feedback;
 mod limits;
@@ -8,6 +9,7 @@ mod response;
 pub(crate) mod time;
 mod trend;
 
+pub use analysis::{Categorization, CategorySource, ErrorPattern, PatternExample};
 pub use category::{Category, CANONICAL_CATEGORIES};
 pub(crate) use feedback::build_kind as feedback_kind;
 pub use feedback::{Feedback, FeedbackKind, Polarity, Variant};

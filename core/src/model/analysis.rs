@@ -1,0 +1,80 @@
+//! Results of the error-pattern analysis: categorisations and patterns of similar failures.
+
+use super::time::{serde_ts, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Where the category of a feedback item comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CategorySource {
+    /// The user picked it (full feedback).
+    Explicit,
+    /// A lexicon rule matched the comment (or the response).
+    Inferred,
+    /// Neither: no explicit category and no rule matched.
+    Uncategorized,
+}
+
+impl CategorySource {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CategorySource::Explicit => "explicit",
+            CategorySource::Inferred => "inferred",
+            CategorySource::Uncategorized => "uncategorized",
+        }
+    }
+}
+
+/// The category of one feedback item and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Categorization {
+    /// The primary category; `uncategorized` when there is none.
+    pub category: String,
+    /// Explicit, inferred or uncategorized.
+    pub source: CategorySource,
+    /// For explicit: the user's categories; for inferred: the matched terms, each prefixed
+    /// with where it matched (`comment: made up`, `response: ...`); empty otherwise.
+    pub evidence: Vec<String>,
+}
+
+/// One response quoted as an example of a pattern.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternExample {
+    /// The response.
+    pub response_id: String,
+    /// Its query.
+    pub query: String,
+    /// The first non-blank comment of its negative feedback, if any.
+    pub comment: Option<String>,
+}
+
+/// A group of negative responses that fail in a similar way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorPattern {
+    /// Stable id: `p-` and the first 12 hex digits of SHA-256 over the sorted member response
+    /// ids joined by newlines, so the same members give the same id on every run.
+    pub id: String,
+    /// Readable label: dominant category and the top terms.
+    pub label: String,
+    /// The most frequent category of the members (`uncategorized` when none has one).
+    pub category: String,
+    /// Number of member responses.
+    pub size: usize,
+    /// size / number of negative responses analysed.
+    pub share: f64,
+    /// Member response ids, sorted.
+    pub response_ids: Vec<String>,
+    /// Models of the members, sorted.
+    pub models: Vec<String>,
+    /// Words most distinctive of the pattern against all negatives, best first.
+    pub top_terms: Vec<String>,
+    /// Up to three members closest to the pattern's centre, with distinct query and comment.
+    pub examples: Vec<PatternExample>,
+    /// Earliest member `created_at`.
+    #[serde(with = "serde_ts")]
+    pub first_seen: Timestamp,
+    /// Latest member `created_at`.
+    #[serde(with = "serde_ts")]
+    pub last_seen: Timestamp,
+}
