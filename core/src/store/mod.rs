@@ -4,6 +4,8 @@
 //! `SqliteStore` behind the `sqlite` feature, `PgStore` behind the `postgres` feature). Use it as `Arc<dyn FeedbackStore>`; open one
 //! from a URL with [`open`].
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod day_tallies;
 pub(crate) mod memory;
 mod open;
 #[cfg(feature = "postgres")]

@@ -7,15 +7,15 @@
 
 use super::db_err;
 use super::read::{decode_feedback, decode_response, FEEDBACK_SELECT, RESPONSE_SELECT};
-use crate::analysis::metrics::{assemble_report, bucket_start_micros, ModelTallies, Tally};
 use crate::analysis::problematic::{summarize, worst_first};
 use crate::error::Result;
 use crate::model::time::to_micros;
 use crate::model::{
     Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse, ResponseRecord,
 };
+use crate::store::day_tallies::DayTallies;
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -68,8 +68,7 @@ pub(super) async fn metrics(pool: &PgPool, query: &MetricsQuery) -> Result<Metri
         }
     }
 
-    // Per model, per day.
-    let mut days: BTreeMap<i64, BTreeMap<i64, Tally>> = BTreeMap::new();
+    let mut days = DayTallies::default();
 
     let mut qb = QueryBuilder::new("SELECT model_key, day, COUNT(*) FROM responses");
     push_range(
@@ -86,11 +85,7 @@ pub(super) async fn metrics(pool: &PgPool, query: &MetricsQuery) -> Result<Metri
         .await
         .map_err(|e| db_err("counting responses", e))?;
     for (model, day, n) in rows {
-        days.entry(model)
-            .or_default()
-            .entry(day)
-            .or_default()
-            .responses = n as u64;
+        days.add_responses(model, day, n);
     }
 
     let mut qb = QueryBuilder::new(
@@ -110,21 +105,7 @@ pub(super) async fn metrics(pool: &PgPool, query: &MetricsQuery) -> Result<Metri
         .await
         .map_err(|e| db_err("aggregating feedback", e))?;
     for (model, day, polarity, rating, n) in rows {
-        // Feedback always belongs to a response in the same range, so its day exists.
-        let Some(t) = days.get_mut(&model).and_then(|d| d.get_mut(&day)) else {
-            continue;
-        };
-        let n = n as u64;
-        t.feedback += n;
-        match polarity {
-            1 => t.positive += n,
-            -1 => t.negative += n,
-            _ => t.neutral += n,
-        }
-        if let Some(r) = rating {
-            t.rating_sum += u64::try_from(r).unwrap_or(0) * n;
-            t.rating_count += n;
-        }
+        days.add_feedback(model, day, i64::from(polarity), rating.map(i64::from), n);
     }
 
     let mut qb = QueryBuilder::new(
@@ -145,36 +126,10 @@ pub(super) async fn metrics(pool: &PgPool, query: &MetricsQuery) -> Result<Metri
         .await
         .map_err(|e| db_err("counting categories", e))?;
     for (model, day, category, n) in rows {
-        if let Some(t) = days.get_mut(&model).and_then(|d| d.get_mut(&day)) {
-            *t.categories.entry(category).or_default() += n as u64;
-        }
+        days.add_category(model, day, category, n);
     }
 
-    let mut tallies = ModelTallies::default();
-    for (model, per_day) in days {
-        let Some(name) = names.get(&model) else {
-            continue;
-        };
-        let mut total = Tally::default();
-        let mut buckets: BTreeMap<i64, Tally> = BTreeMap::new();
-        for (day, t) in per_day {
-            total.merge(&t);
-            if let Some(b) = query.bucket {
-                buckets
-                    .entry(bucket_start_micros(day * DAY_MICROS, b))
-                    .or_default()
-                    .merge(&t);
-            }
-        }
-        if total.responses == 0 {
-            continue;
-        }
-        if query.bucket.is_some() {
-            tallies.buckets.insert(name.clone(), buckets);
-        }
-        tallies.totals.insert(name.clone(), total);
-    }
-    Ok(assemble_report(tallies, query.bucket))
+    Ok(days.into_report(&names, query.bucket))
 }
 
 pub(super) async fn problematic(
