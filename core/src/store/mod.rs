@@ -5,6 +5,8 @@
 //! from a URL with [`open`].
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod batch_plan;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod day_tallies;
 pub(crate) mod memory;
 mod open;

@@ -14,7 +14,7 @@ use crate::analysis::metrics::bucket_start_micros;
 use crate::error::{Error, Result};
 use crate::model::time::to_micros;
 use crate::model::{Bucket, Feedback, Limits, ResponseRecord};
-use crate::store::memory::{feedback_diff, response_diff};
+use crate::store::batch_plan::{self, json_or_null, Judged, Plan, Settled};
 use crate::store::{
     precheck_feedback, precheck_response, BatchOutcome, ItemOutcome, RecordBatch, Rejection,
     WriteSummary, WriteTx,
@@ -694,54 +694,28 @@ fn sorted_by_id<'a>(candidates: &[usize], id_of: impl Fn(usize) -> &'a str) -> V
     order
 }
 
-/// What the generic write steps need to know about a stored kind of item.
+/// Reading back a stored item of a kind, to judge a conflict.
 #[async_trait]
-trait Stored: Sized + Sync {
-    /// Content hash (see `ResponseRecord::content_hash`).
-    fn hash(&self) -> [u8; 32];
-    /// Names what differs between a stored item and a new one with the same id.
-    fn diff(stored: &Self, new: &Self) -> String;
+trait Stored: Judged + Sized + Send + Sync {
     /// Reads the stored item with this id.
     async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Self>>;
-    /// Its id.
-    fn id(&self) -> &str;
 }
 
 #[async_trait]
 impl Stored for ResponseRecord {
-    fn hash(&self) -> [u8; 32] {
-        self.content_hash()
-    }
-    fn diff(stored: &Self, new: &Self) -> String {
-        response_diff(stored, new)
-    }
     async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Self>> {
         fetch_response(conn, id).await
-    }
-    fn id(&self) -> &str {
-        &self.id
     }
 }
 
 #[async_trait]
 impl Stored for Feedback {
-    fn hash(&self) -> [u8; 32] {
-        self.content_hash()
-    }
-    fn diff(stored: &Self, new: &Self) -> String {
-        feedback_diff(stored, new)
-    }
     async fn fetch(conn: &mut PgConnection, id: &str) -> Result<Option<Self>> {
         fetch_feedback(conn, id).await
     }
-    fn id(&self) -> &str {
-        &self.id
-    }
 }
 
-/// Turns settled candidates and their in-batch duplicates into outcomes, with the same
-/// answers as [`crate::store::MemoryStore`]: a duplicate is compared with what its id holds
-/// by then (the first occurrence, or the stored item when the first was rejected).
+/// Reads the stored versions conflicts need, then judges (see [`batch_plan::judge`]).
 async fn judge<T: Stored>(
     conn: &mut PgConnection,
     items: &[T],
@@ -750,90 +724,14 @@ async fn judge<T: Stored>(
     hashes: &[[u8; 32]],
     outcomes: &mut [Option<ItemOutcome>],
 ) -> Result<()> {
-    for (k, &i) in plan.candidates.iter().enumerate() {
-        outcomes[i] = Some(match results[k] {
-            Settled::Inserted => ItemOutcome::Inserted,
-            Settled::Unchanged => ItemOutcome::Unchanged,
-            Settled::Conflict => {
-                let item = &items[i];
-                let reason = match T::fetch(conn, item.id()).await? {
-                    Some(existing) => T::diff(&existing, item),
-                    None => T::diff(item, item),
-                };
-                ItemOutcome::Rejected(Rejection::Conflict { reason })
-            }
-        });
+    let mut stored = HashMap::new();
+    for id in batch_plan::conflicted_ids(items, plan, results) {
+        if let Some(item) = T::fetch(conn, &id).await? {
+            stored.insert(id, item);
+        }
     }
-    for &(i, k) in &plan.duplicates {
-        let item = &items[i];
-        let hash = item.hash();
-        outcomes[i] = Some(match (&results[k], hash == hashes[k]) {
-            (Settled::Conflict, _) => match T::fetch(conn, item.id()).await? {
-                Some(existing) if existing.hash() == hash => ItemOutcome::Unchanged,
-                Some(existing) => ItemOutcome::Rejected(Rejection::Conflict {
-                    reason: T::diff(&existing, item),
-                }),
-                None => ItemOutcome::Unchanged,
-            },
-            (_, true) => ItemOutcome::Unchanged,
-            (_, false) => ItemOutcome::Rejected(Rejection::Conflict {
-                reason: T::diff(&items[plan.candidates[k]], item),
-            }),
-        });
-    }
+    batch_plan::judge(items, plan, results, hashes, &stored, outcomes);
     Ok(())
-}
-
-/// What an `INSERT ... ON CONFLICT DO NOTHING` did with one candidate row.
-#[derive(Clone, Copy)]
-enum Settled {
-    Inserted,
-    Unchanged,
-    Conflict,
-}
-
-/// The items of a batch that go to the database: the first occurrence of each id among the
-/// items not already decided; later occurrences are judged against their first.
-struct Plan<'a> {
-    /// Item indices, in input order.
-    candidates: Vec<usize>,
-    /// `(item index, position in candidates of its first occurrence)`.
-    duplicates: Vec<(usize, usize)>,
-    _ids: std::marker::PhantomData<&'a str>,
-}
-
-impl<'a> Plan<'a> {
-    fn new(ids: impl Iterator<Item = &'a str>, outcomes: &[Option<ItemOutcome>]) -> Self {
-        let mut first: HashMap<&str, usize> = HashMap::with_capacity(outcomes.len());
-        let mut candidates = Vec::new();
-        let mut duplicates = Vec::new();
-        for (i, id) in ids.enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            match first.get(id) {
-                Some(&k) => duplicates.push((i, k)),
-                None => {
-                    first.insert(id, candidates.len());
-                    candidates.push(i);
-                }
-            }
-        }
-        Plan {
-            candidates,
-            duplicates,
-            _ids: std::marker::PhantomData,
-        }
-    }
-}
-
-fn json_or_null<T: serde::Serialize + ?Sized>(value: &T, empty: bool) -> Result<Option<String>> {
-    if empty {
-        return Ok(None);
-    }
-    serde_json::to_string(value)
-        .map(Some)
-        .map_err(|e| Error::invalid("json", e.to_string()))
 }
 
 #[async_trait]
