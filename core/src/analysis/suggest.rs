@@ -117,7 +117,7 @@ pub fn corrections_by_category(
         if !ids.contains(f.response_id.as_str()) {
             continue;
         }
-        if !f.correction().is_some_and(|c| !c.trim().is_empty()) {
+        if f.correction().is_none_or(|c| c.trim().is_empty()) {
             continue;
         }
         if f.categories().is_empty() {
