@@ -41,6 +41,13 @@ pub enum Command {
     Trends(TrendsArgs),
     /// Group the negative responses into error patterns of similar failures.
     Analyze(AnalyzeArgs),
+    /// Improvement suggestions from error patterns, trends and corrections, most urgent first.
+    Suggest(SuggestArgs),
+    /// Saved analysis runs (`analyze --save`): list, show, diff.
+    Runs {
+        #[command(subcommand)]
+        what: RunsCommand,
+    },
     /// Create the database if needed and apply pending schema migrations.
     Migrate,
     /// Check things without changing them.
@@ -158,6 +165,37 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub range: RangeArgs,
+    /// Save the run (patterns, trends, suggestions) in the database; see `runs`.
+    #[arg(long)]
+    pub save: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Saved runs, newest first.
+    List {
+        /// At most N runs.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+    },
+    /// One saved run as stored (JSON).
+    Show {
+        /// The run id.
+        id: String,
+    },
+    /// Error patterns new, grown, shrunk and resolved from run A to run B.
+    Diff {
+        /// The earlier run.
+        a: String,
+        /// The later run.
+        b: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -489,3 +489,91 @@ fn trends_find_the_demo_world_planted_trends() {
     let o = tuneloop(dir.path(), &["--db", &url, "trends", "--alpha", "0"]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn suggest_and_saved_runs() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    ok(&tuneloop(dir.path(), &["--db", &url, "--json", "demo"]));
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &url,
+            "--json",
+            "suggest",
+            "--model",
+            "support-bot-v2",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let s = v["suggestions"].as_array().expect("suggestions");
+    assert_eq!(s[0]["category"], "hallucination", "{v}");
+    for k in [
+        "id",
+        "title",
+        "action",
+        "category",
+        "pattern_id",
+        "priority",
+        "rationale",
+        "evidence",
+    ] {
+        assert!(s[0].get(k).is_some(), "{k}");
+    }
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &url, "suggest", "--model", "support-bot-v1"],
+    );
+    assert!(stdout(ok(&o)).contains("Refresh"), "{}", stdout(&o));
+
+    let save = |model: &str| {
+        let o = tuneloop(
+            dir.path(),
+            &[
+                "--db", &url, "--json", "analyze", "--save", "--model", model,
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+        v["run_id"].as_str().expect("run_id").to_string()
+    };
+    let a = save("support-bot-v1");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let b = save("support-bot-v2");
+    let o = tuneloop(dir.path(), &["--db", &url, "--json", "runs", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let ids: Vec<&str> = v["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, [b.as_str(), a.as_str()]);
+    let o = tuneloop(dir.path(), &["--db", &url, "runs", "show", &a]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert_eq!(v["kind"], "analysis");
+    assert_eq!(v["params"]["model"], "support-bot-v1");
+    for k in ["patterns", "trends", "suggestions"] {
+        assert!(v["result"][k].is_array(), "{k}");
+    }
+    // The same run against itself: nothing changes.
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &url, "--json", "runs", "diff", &a, &a],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert!(v["unchanged"].as_array().is_some_and(|u| !u.is_empty()));
+    for k in ["new", "grown", "shrunk", "resolved"] {
+        assert_eq!(v[k].as_array().map(Vec::len), Some(0), "{k}");
+    }
+    // Different models share no responses: everything is resolved or new.
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &url, "--json", "runs", "diff", &a, &b],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert!(!v["new"].as_array().expect("new").is_empty());
+    assert!(!v["resolved"].as_array().expect("resolved").is_empty());
+    let o = tuneloop(dir.path(), &["--db", &url, "runs", "show", "r-missing"]);
+    assert_eq!(code(&o), 2);
+}

@@ -1,38 +1,35 @@
 //! `tuneloop analyze`: error patterns over the negative responses.
 
+use super::suggest::{compute, Analysis};
 use super::{check_range, day, open_store, print_json};
-use crate::args::AnalyzeArgs;
-use crate::CliResult;
-use tuneloop::analysis::patterns::{find_patterns, PatternOptions};
-use tuneloop::store::{FeedbackFilter, FeedbackStoreExt, ResponseFilter};
+use crate::args::{AnalyzeArgs, RangeArgs};
+use crate::{CliError, CliResult};
+use tuneloop::model::format_timestamp;
+use tuneloop::store::{FeedbackStore, RunRecord};
 
 pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
     check_range(&a.range)?;
     let store = open_store(db).await?;
-    let responses = store
-        .all_responses(&ResponseFilter {
-            model: a.range.model.clone(),
-            since: a.range.since,
-            until: a.range.until,
-        })
-        .await?;
-    // Feedback on any response of the model: find_patterns keeps only what belongs to the
-    // responses in range, whatever the feedback's own time.
-    let feedback = store
-        .all_feedback(&FeedbackFilter {
-            model: a.range.model.clone(),
-            ..Default::default()
-        })
-        .await?;
-    // Pure CPU work: keep it off the async runtime's worker.
-    let patterns = tokio::task::spawn_blocking(move || {
-        find_patterns(&responses, &feedback, &PatternOptions::default())
-    })
-    .await
-    .map_err(|e| crate::CliError::failure(format!("analysis failed: {e}")))?;
+    let analysis = compute(store.as_ref(), &a.range).await?;
+    let run_id = if a.save {
+        Some(save(store.as_ref(), &a.range, &analysis).await?)
+    } else {
+        None
+    };
     if json {
-        return print_json(&serde_json::json!({ "patterns": patterns }));
+        let mut out = serde_json::json!({
+            "patterns": analysis.patterns,
+            "trends": analysis.trends,
+        });
+        if let Some(id) = &run_id {
+            out["run_id"] = serde_json::Value::String(id.clone());
+        }
+        return print_json(&out);
     }
+    if let Some(id) = &run_id {
+        outln!("Saved run {id}.");
+    }
+    let patterns = analysis.patterns;
     if patterns.is_empty() {
         outln!("No responses with negative feedback in range.");
         return Ok(());
@@ -64,4 +61,32 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// Saves `analysis` as a run of kind `analysis`; returns its id, `r-` and the creation time
+/// in UTC to the millisecond (`r-20261123-101500-123`).
+async fn save(
+    store: &dyn FeedbackStore,
+    range: &RangeArgs,
+    analysis: &Analysis,
+) -> CliResult<String> {
+    let created_at = chrono::Utc::now();
+    let params = serde_json::json!({
+        "model": range.model,
+        "since": range.since.as_ref().map(format_timestamp),
+        "until": range.until.as_ref().map(format_timestamp),
+    });
+    let result = serde_json::to_value(analysis)
+        .map_err(|e| CliError::failure(format!("cannot serialise the run: {e}")))?;
+    let id = format!("r-{}", created_at.format("%Y%m%d-%H%M%S-%3f"));
+    store
+        .save_run(&RunRecord {
+            id: id.clone(),
+            kind: "analysis".into(),
+            created_at,
+            params,
+            result,
+        })
+        .await?;
+    Ok(id)
 }

@@ -7,9 +7,11 @@ mod export;
 mod import;
 mod metrics;
 mod problematic;
+mod runs;
+mod suggest;
 mod trends;
 
-use crate::args::{CheckWhat, Cli, Command, RangeArgs};
+use crate::args::{CheckWhat, Cli, Command, RangeArgs, RunsCommand};
 use crate::{CliError, CliResult};
 use serde::Serialize;
 use std::sync::Arc;
@@ -45,6 +47,12 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Problematic(a) => problematic::run(db, json, a).await,
         Command::Trends(a) => trends::run(db, json, a).await,
         Command::Analyze(a) => analyze::run(db, json, a).await,
+        Command::Suggest(a) => suggest::run(db, json, a).await,
+        Command::Runs { what } => match what {
+            RunsCommand::List { limit } => runs::list(db, json, limit).await,
+            RunsCommand::Show { id } => runs::show(db, &id).await,
+            RunsCommand::Diff { a, b } => runs::diff(db, json, &a, &b).await,
+        },
         Command::Migrate => check::migrate(db, json).await,
         Command::Check {
             what: CheckWhat::Db,

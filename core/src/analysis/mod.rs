@@ -7,5 +7,6 @@ pub mod metrics;
 pub mod patterns;
 pub mod problematic;
 pub mod stats;
+pub mod suggest;
 pub mod trend;
 pub mod weekly;

@@ -6,6 +6,7 @@ mod feedback;
 mod limits;
 mod metrics;
 mod response;
+mod suggestion;
 pub(crate) mod time;
 mod trend;
 
@@ -19,6 +20,7 @@ pub use metrics::{
     ProblematicResponse, QualityFigures,
 };
 pub use response::{Message, ResponseRecord, Role};
+pub use suggestion::Suggestion;
 pub use time::{format_timestamp, parse_timestamp, Timestamp};
 pub use trend::{CategoryTrend, ChangePoint, TrendDirection, TrendQuery, TrendReport, WeeklyPoint};
 

@@ -1,0 +1,96 @@
+//! `tuneloop suggest`: improvement suggestions from error patterns, trends and corrections.
+
+use super::{check_range, open_store, print_json};
+use crate::args::{RangeArgs, SuggestArgs};
+use crate::{CliError, CliResult};
+use serde::Serialize;
+use tuneloop::analysis::patterns::{find_patterns, PatternOptions};
+use tuneloop::analysis::suggest::{corrections_by_category, default_rules, suggest};
+use tuneloop::analysis::weekly::category_trends;
+use tuneloop::model::{CategoryTrend, ErrorPattern, Suggestion, TrendQuery};
+use tuneloop::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, ResponseFilter};
+
+/// Everything one analysis computes.
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    pub patterns: Vec<ErrorPattern>,
+    pub trends: Vec<CategoryTrend>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// Patterns, trends and suggestions over the responses in `range`.
+pub async fn compute(store: &dyn FeedbackStore, range: &RangeArgs) -> CliResult<Analysis> {
+    let responses = store
+        .all_responses(&ResponseFilter {
+            model: range.model.clone(),
+            since: range.since,
+            until: range.until,
+        })
+        .await?;
+    // Feedback on any response of the model: the analyses keep only what belongs to the
+    // responses in range, whatever the feedback's own time.
+    let feedback = store
+        .all_feedback(&FeedbackFilter {
+            model: range.model.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let query = TrendQuery {
+        model: range.model.clone(),
+        since: range.since,
+        until: range.until,
+        ..Default::default()
+    };
+    // Pure CPU work: keep it off the async runtime's worker.
+    tokio::task::spawn_blocking(move || {
+        let patterns = find_patterns(&responses, &feedback, &PatternOptions::default());
+        let trends = category_trends(&responses, &feedback, &query).trends;
+        let corrections = corrections_by_category(&responses, &feedback);
+        let suggestions = suggest(&patterns, &trends, &corrections, &default_rules());
+        Analysis {
+            patterns,
+            trends,
+            suggestions,
+        }
+    })
+    .await
+    .map_err(|e| CliError::failure(format!("analysis failed: {e}")))
+}
+
+pub async fn run(db: &str, json: bool, a: SuggestArgs) -> CliResult {
+    check_range(&a.range)?;
+    let store = open_store(db).await?;
+    let analysis = compute(store.as_ref(), &a.range).await?;
+    if json {
+        return print_json(&serde_json::json!({ "suggestions": analysis.suggestions }));
+    }
+    print_suggestions(&analysis.suggestions, usize::MAX);
+    Ok(())
+}
+
+/// Prints up to `limit` suggestions, readable.
+pub fn print_suggestions(suggestions: &[Suggestion], limit: usize) {
+    if suggestions.is_empty() {
+        outln!("No suggestions: no rule matched the feedback in range.");
+        return;
+    }
+    for (i, s) in suggestions.iter().take(limit).enumerate() {
+        if i > 0 {
+            outln!();
+        }
+        outln!(
+            "{}. [{:.1}] {} ({}{})",
+            i + 1,
+            s.priority,
+            s.title,
+            s.category,
+            s.pattern_id
+                .as_deref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default()
+        );
+        outln!("   {}", s.action);
+        outln!("   Why: {}", s.rationale);
+        outln!("   id {}", s.id);
+    }
+}
