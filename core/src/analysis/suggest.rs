@@ -243,11 +243,15 @@ fn apply(
     if let Some(t) = trend {
         parts.push(format!(
             "{negatives} negatives in {responses} responses ({:.1}%), weekly rate {} \
-             (Sen's slope {:+.2} pp/week, p = {:.3})",
+             (Sen's slope {:+.2} pp/week, {})",
             rate * 100.0,
             t.direction.as_str(),
             t.slope * 100.0,
-            t.p_value
+            if t.p_value < 0.001 {
+                "p < 0.001".to_string()
+            } else {
+                format!("p = {:.3}", t.p_value)
+            }
         ));
     }
     if n_corrections > 0 {
