@@ -42,6 +42,16 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
         })
         .await?;
 
+    let analysis = super::suggest::compute(
+        store.as_ref(),
+        &crate::args::RangeArgs {
+            model: None,
+            since: Some(since),
+            until: Some(until),
+        },
+    )
+    .await?;
+
     if json {
         let mut metrics_json = serde_json::to_value(&metrics)
             .map_err(|e| CliError::failure(format!("cannot serialise metrics: {e}")))?;
@@ -65,6 +75,9 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
             "metrics": metrics_json,
             "weekly": weekly_json(&metrics),
             "problematic": problematic,
+            "patterns": analysis.patterns,
+            "trends": analysis.trends,
+            "suggestions": analysis.suggestions,
             "planted": world.planted,
         }));
     }
@@ -93,6 +106,7 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     outln!();
     outln!("Top 5 problematic responses");
     out!("{}", problematic_list(&problematic));
+    print_analysis(&analysis);
     outln!("Planted issues (the ground truth an analysis should find)");
     for p in &world.planted {
         outln!(
@@ -108,8 +122,60 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     outln!("Next:");
     outln!("  tuneloop --db {db} metrics --bucket week");
     outln!("  tuneloop --db {db} problematic --model support-bot-v2 --limit 10");
+    outln!("  tuneloop --db {db} analyze --model support-bot-v2");
+    outln!("  tuneloop --db {db} trends --model support-bot-v2");
+    outln!("  tuneloop --db {db} suggest");
     outln!("  tuneloop --db {db} export --out feedback.jsonl");
     Ok(())
+}
+
+/// The error patterns, significant trends and top suggestions, briefly.
+fn print_analysis(analysis: &super::suggest::Analysis) {
+    outln!("Error patterns (largest first)");
+    for p in analysis.patterns.iter().take(6) {
+        outln!(
+            "  • {:<48} {:>4} responses ({:>4.1}% of negatives)  {}",
+            p.label,
+            p.size,
+            p.share * 100.0,
+            p.models.join(", ")
+        );
+    }
+    outln!();
+    outln!("Error trends (significant at α = 0.05, all models)");
+    let significant: Vec<_> = analysis
+        .trends
+        .iter()
+        .filter(|t| t.direction != tuneloop::model::TrendDirection::Stable)
+        .collect();
+    if significant.is_empty() {
+        outln!("  none");
+    }
+    for t in significant {
+        outln!(
+            "  • {:<22} {:<8} {:+.2} pp/week  (p {})",
+            t.category,
+            t.direction.as_str(),
+            t.slope * 100.0,
+            if t.p_value < 0.001 {
+                "< 0.001".to_string()
+            } else {
+                format!("= {:.3}", t.p_value)
+            }
+        );
+    }
+    outln!();
+    outln!("Top suggestions");
+    for s in analysis.suggestions.iter().take(3) {
+        outln!(
+            "  • [{:.1}] {} ({}) — {}",
+            s.priority,
+            s.title,
+            s.category,
+            s.action
+        );
+    }
+    outln!();
 }
 
 /// Writes the world in one transaction, so a failed demo leaves nothing half-written.
