@@ -4,7 +4,7 @@ use super::suggest::{compute, Analysis};
 use super::{check_range, day, open_store, print_json};
 use crate::args::{AnalyzeArgs, RangeArgs};
 use crate::{CliError, CliResult};
-use tuneloop::model::format_timestamp;
+use tuneloop::model::{format_timestamp, PatternTrend};
 use tuneloop::store::{FeedbackStore, RunRecord};
 
 pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
@@ -53,6 +53,9 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
             day(&p.last_seen)
         );
         outln!("  terms: {}", p.top_terms.join(", "));
+        if let Some(t) = &p.trend {
+            outln!("  trend: {}", describe_trend(t));
+        }
         for e in &p.examples {
             match &e.comment {
                 Some(c) => outln!("  - {}: {} — \"{}\"", e.response_id, e.query, c),
@@ -61,6 +64,17 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// `rising (p < 0.001)`, `stable (p = 0.420)`, with `, emerging` when it is.
+fn describe_trend(t: &PatternTrend) -> String {
+    let p = if t.p_value < 0.001 {
+        "p < 0.001".to_string()
+    } else {
+        format!("p = {:.3}", t.p_value)
+    };
+    let emerging = if t.emerging { ", emerging" } else { "" };
+    format!("{} ({p}{emerging})", t.direction.as_str())
 }
 
 /// Saves `analysis` as a run of kind `analysis`; returns its id, `r-` and the creation time

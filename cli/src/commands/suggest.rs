@@ -6,7 +6,7 @@ use crate::{CliError, CliResult};
 use serde::Serialize;
 use tuneloop::analysis::patterns::{find_patterns, PatternOptions};
 use tuneloop::analysis::suggest::{corrections_by_category, default_rules, suggest};
-use tuneloop::analysis::weekly::category_trends;
+use tuneloop::analysis::weekly::{category_trends, pattern_trends};
 use tuneloop::model::{CategoryTrend, ErrorPattern, Suggestion, TrendQuery};
 use tuneloop::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, ResponseFilter};
 
@@ -43,7 +43,8 @@ pub async fn compute(store: &dyn FeedbackStore, range: &RangeArgs) -> CliResult<
     };
     // Pure CPU work: keep it off the async runtime's worker.
     tokio::task::spawn_blocking(move || {
-        let patterns = find_patterns(&responses, &feedback, &PatternOptions::default());
+        let mut patterns = find_patterns(&responses, &feedback, &PatternOptions::default());
+        pattern_trends(&mut patterns, &responses, &feedback, &query);
         let trends = category_trends(&responses, &feedback, &query).trends;
         let corrections = corrections_by_category(&responses, &feedback);
         let suggestions = suggest(&patterns, &trends, &corrections, &default_rules());

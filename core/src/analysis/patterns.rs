@@ -298,6 +298,8 @@ pub fn patterns_from_labels(
                 examples,
                 first_seen: first_seen.unwrap_or_default(),
                 last_seen: last_seen.unwrap_or_default(),
+                // Needs the trend query (model, range); `weekly::pattern_trends` fills it.
+                trend: None,
             }
         })
         .collect();

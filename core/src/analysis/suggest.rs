@@ -302,6 +302,7 @@ mod tests {
             examples: vec![],
             first_seen: t,
             last_seen: t,
+            trend: None,
         }
     }
 

@@ -6,8 +6,8 @@
 
 use super::trend::{mann_kendall_at, pettitt};
 use crate::model::{
-    CategoryTrend, ChangePoint, Feedback, Polarity, ResponseRecord, Timestamp, TrendDirection,
-    TrendQuery, TrendReport, WeeklyPoint,
+    CategoryTrend, ChangePoint, ErrorPattern, Feedback, PatternTrend, Polarity, ResponseRecord,
+    Timestamp, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
 };
 use chrono::{Datelike, NaiveDate};
 use std::collections::{BTreeMap, HashMap};
@@ -188,6 +188,46 @@ pub fn category_trends(
     TrendReport { trends }
 }
 
+/// Sets each pattern's [`ErrorPattern::trend`]: the weekly rate of negatives on its member
+/// responses over all responses matching `query`, tested as [`category_trends`] does.
+///
+/// A pattern without negatives in range gets an all-zero (stable) series rather than `None`,
+/// so every pattern analysed over the same data carries a trend.
+pub fn pattern_trends(
+    patterns: &mut [ErrorPattern],
+    responses: &[ResponseRecord],
+    feedback: &[Feedback],
+    query: &TrendQuery,
+) {
+    // Response id -> indices of the patterns holding it; patterns normally partition the
+    // negatives, but nothing here relies on that.
+    let mut member_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in patterns.iter().enumerate() {
+        for id in &p.response_ids {
+            member_of.entry(id.as_str()).or_default().push(i);
+        }
+    }
+    let series = weekly_series(responses, feedback, query, |_, r| {
+        member_of.get(r.id.as_str()).cloned().unwrap_or_default()
+    });
+    let zeros = vec![0; series.weeks.len()];
+    let trends: Vec<PatternTrend> = (0..patterns.len())
+        .map(|i| {
+            let neg = series.negatives.get(&i).unwrap_or(&zeros);
+            let t = series_trend(String::new(), &series, neg, query);
+            PatternTrend {
+                direction: t.direction,
+                slope: t.slope,
+                p_value: t.p_value,
+                emerging: t.emerging,
+            }
+        })
+        .collect();
+    for (p, t) in patterns.iter_mut().zip(trends) {
+        p.trend = Some(t);
+    }
+}
+
 /// Orders trends as [`category_trends`] does.
 pub fn sort_trends(trends: &mut [CategoryTrend], alpha: f64) {
     trends.sort_by(|a, b| {
@@ -270,6 +310,59 @@ mod tests {
         let t = series_trend("late".into(), &series, &series.negatives["late"], &q);
         assert_eq!(t.category, "late");
         assert_eq!(t.weekly[3].rate, 1.0);
+    }
+
+    #[test]
+    fn pattern_trend_counts_member_negatives() {
+        // Two responses a week for six weeks; the pattern holds one response a week from week
+        // 3 on, each with a thumbs-down: its rate climbs from 0 to 0.5 and stays.
+        let rs: Vec<ResponseRecord> = (0..12)
+            .map(|i| {
+                let at = ts("2026-09-07T10:00:00Z") + chrono::Duration::weeks(i / 2);
+                ResponseRecord::new(format!("r{i}"), "m", "q", "r", at)
+            })
+            .collect();
+        let members: Vec<String> = (6..12).step_by(2).map(|i| format!("r{i}")).collect();
+        let fb: Vec<Feedback> = members
+            .iter()
+            .map(|id| {
+                let kind = FeedbackKind::Thumbs { up: false };
+                Feedback::new(
+                    format!("f-{id}"),
+                    id.clone(),
+                    kind,
+                    ts("2026-11-01T00:00:00Z"),
+                )
+            })
+            .collect();
+        let t0 = ts("2026-09-01T00:00:00Z");
+        let mut patterns = vec![ErrorPattern {
+            id: "p-1".into(),
+            label: "x".into(),
+            category: "other".into(),
+            size: members.len(),
+            share: 1.0,
+            response_ids: members,
+            models: vec!["m".into()],
+            top_terms: vec![],
+            examples: vec![],
+            first_seen: t0,
+            last_seen: t0,
+            trend: None,
+        }];
+        let q = TrendQuery {
+            window: 3,
+            ..Default::default()
+        };
+        pattern_trends(&mut patterns, &rs, &fb, &q);
+        let t = patterns[0].trend.as_ref().unwrap();
+        assert!(t.slope > 0.0, "{t:?}");
+        assert!(t.emerging, "{t:?}");
+        let json = serde_json::to_value(&patterns[0]).unwrap();
+        assert_eq!(json["trend"]["emerging"], true);
+        patterns[0].trend = None;
+        let json = serde_json::to_value(&patterns[0]).unwrap();
+        assert!(json["trend"].is_null());
     }
 
     #[test]

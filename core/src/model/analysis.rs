@@ -1,6 +1,7 @@
 //! Results of the error-pattern analysis: categorisations and patterns of similar failures.
 
 use super::time::{serde_ts, Timestamp};
+use super::trend::PatternTrend;
 use serde::{Deserialize, Serialize};
 
 /// Where the category of a feedback item comes from.
@@ -77,4 +78,8 @@ pub struct ErrorPattern {
     /// Latest member `created_at`.
     #[serde(with = "serde_ts")]
     pub last_seen: Timestamp,
+    /// Trend of the pattern's weekly negative rate; `null` until computed (runs saved before
+    /// it existed deserialise with `null`, hence the default).
+    #[serde(default)]
+    pub trend: Option<PatternTrend>,
 }

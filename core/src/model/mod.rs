@@ -22,7 +22,9 @@ pub use metrics::{
 pub use response::{Message, ResponseRecord, Role};
 pub use suggestion::Suggestion;
 pub use time::{format_timestamp, parse_timestamp, Timestamp};
-pub use trend::{CategoryTrend, ChangePoint, TrendDirection, TrendQuery, TrendReport, WeeklyPoint};
+pub use trend::{
+    CategoryTrend, ChangePoint, PatternTrend, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
+};
 
 /// SHA-256 of a value's JSON form, streamed into the hasher (no intermediate buffer).
 pub(crate) fn json_sha256<T: serde::Serialize + ?Sized>(value: &T) -> [u8; 32] {

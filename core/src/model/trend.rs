@@ -94,6 +94,20 @@ pub struct CategoryTrend {
     pub change_point: Option<ChangePoint>,
 }
 
+/// The trend of one error pattern's weekly negative rate (negatives on its member responses /
+/// all responses in range), computed as for categories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternTrend {
+    /// Direction at the query's α.
+    pub direction: TrendDirection,
+    /// Sen's slope of the rate, per week.
+    pub slope: f64,
+    /// Two-sided Mann-Kendall p-value.
+    pub p_value: f64,
+    /// Negatives in the last `window` weeks and none in the `window` weeks before.
+    pub emerging: bool,
+}
+
 /// Trends of every category with negatives in range; significant first (see docs/formats.md).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrendReport {
