@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod dataset;
 pub mod demo;
 mod error;
 pub mod io;
