@@ -165,6 +165,8 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub range: RangeArgs,
+    #[command(flatten)]
+    pub rules: RuleFileArgs,
     /// Save the run (patterns, trends, suggestions) in the database; see `runs`.
     #[arg(long)]
     pub save: bool,
@@ -174,6 +176,21 @@ pub struct AnalyzeArgs {
 pub struct SuggestArgs {
     #[command(flatten)]
     pub range: RangeArgs,
+    #[command(flatten)]
+    pub rules: RuleFileArgs,
+}
+
+/// User rule tables (docs/formats.md, "Custom rule tables").
+#[derive(Debug, Args, Default)]
+pub struct RuleFileArgs {
+    /// JSON lexicon that infers categories from comments (adds to the built-in one unless the
+    /// file says `"extends_default": false`).
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
+    /// JSON suggestion rules (added before the built-in table unless the file says
+    /// `"extends_default": false`).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -577,3 +577,90 @@ fn suggest_and_saved_runs() {
     let o = tuneloop(dir.path(), &["--db", &url, "runs", "show", "r-missing"]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn custom_rule_tables_from_files() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    ok(&tuneloop(dir.path(), &["--db", &url, "--json", "demo"]));
+    let rules = write(
+        dir.path(),
+        "rules.json",
+        r#"{"extends_default": false, "rules": [
+            {"category": "hallucination", "when": {"min_size": 10},
+             "title": "Escalate invented answers to the docs team",
+             "action": "Send the pattern's examples to the docs team weekly.",
+             "base_priority": 3}]}"#,
+    );
+    let rules_arg = rules.to_str().expect("utf-8 path");
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &url,
+            "--json",
+            "suggest",
+            "--model",
+            "support-bot-v2",
+            "--rules",
+            rules_arg,
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let s = v["suggestions"].as_array().expect("suggestions");
+    assert!(!s.is_empty(), "{v}");
+    assert!(
+        s.iter()
+            .all(|x| x["title"] == "Escalate invented answers to the docs team"),
+        "{v}"
+    );
+
+    // The demo has negatives without categories whose comments say the bot answered
+    // something else; a lexicon naming that complaint puts them in a custom category.
+    let lexicon = write(
+        dir.path(),
+        "lexicon.json",
+        r#"{"extends_default": false, "rules": [{"category": "off_topic",
+            "any_of": ["not what i asked", "didn't answer", "something else"]}]}"#,
+    );
+    let lex_arg = lexicon.to_str().expect("utf-8 path");
+    let base = tuneloop(dir.path(), &["--db", &url, "--json", "analyze"]);
+    let custom = tuneloop(
+        dir.path(),
+        &["--db", &url, "--json", "analyze", "--lexicon", lex_arg],
+    );
+    assert!(!stdout(ok(&base)).contains("\"off_topic\""));
+    assert!(stdout(ok(&custom)).contains("\"category\": \"off_topic\""));
+
+    // A bad file: exit 2 naming the file and the field, before the database is touched.
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"rules": [{"category": "hallucination", "title": "t", "action": "a", "base_priority": -3}]}"#,
+    );
+    let fresh = format!("sqlite://{}", dir.path().join("untouched.db").display());
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &fresh,
+            "suggest",
+            "--rules",
+            bad.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.json"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rules[0].base_priority"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("untouched.db").exists());
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &fresh, "analyze", "--lexicon", "nope.json"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("nope.json"), "{}", stderr(&o));
+}

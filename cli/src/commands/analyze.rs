@@ -1,6 +1,6 @@
 //! `tuneloop analyze`: error patterns over the negative responses.
 
-use super::suggest::{compute, Analysis};
+use super::suggest::{compute, Analysis, RuleTables};
 use super::{check_range, day, open_store, print_json};
 use crate::args::{AnalyzeArgs, RangeArgs};
 use crate::{CliError, CliResult};
@@ -9,8 +9,9 @@ use tuneloop::store::{FeedbackStore, RunRecord};
 
 pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
     check_range(&a.range)?;
+    let tables = RuleTables::load(&a.rules)?;
     let store = open_store(db).await?;
-    let analysis = compute(store.as_ref(), &a.range).await?;
+    let analysis = compute(store.as_ref(), &a.range, tables).await?;
     let run_id = if a.save {
         Some(save(store.as_ref(), &a.range, &analysis).await?)
     } else {

@@ -49,6 +49,7 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
             since: Some(since),
             until: Some(until),
         },
+        super::suggest::RuleTables::default(),
     )
     .await?;
 

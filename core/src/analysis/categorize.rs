@@ -28,6 +28,7 @@ pub const UNCATEGORIZED: &str = "uncategorized";
 
 /// One rule: any of these terms is evidence for `category`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// The category the rule argues for (a category name, canonical or custom).
     pub category: String,

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod metrics;
 pub mod patterns;
 pub mod problematic;
+pub mod rule_files;
 pub mod stats;
 pub mod suggest;
 pub mod trend;
