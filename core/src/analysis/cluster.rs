@@ -8,17 +8,20 @@
 //!   feature's weight is its count × idf, idf = ln((1 + n) / (1 + df)) + 1 (scikit-learn's
 //!   smoothed idf), and each vector is L2-normalised.
 //! * **Choosing k.** On a seeded random sample (at most `sample_size` texts) k-means runs for
-//!   every k in `k_min..=k_max`; the k with the best mean silhouette (cosine distance, exact,
-//!   over the sample) wins, ties to the smaller k.
+//!   a coarse grid of k in `k_min..=k_max` (every k up to 10, then steps of a quarter), then
+//!   for every k between the best grid point's neighbours; the k with the best mean
+//!   silhouette (cosine distance, exact, over the sample) wins, ties to the smaller k. Each k
+//!   has its own generator, seeded from `seed` and k.
 //! * **Clustering.** The sample's centroids for that k seed Lloyd iterations of spherical
-//!   k-means (cosine similarity, centroids re-normalised) over all texts, until no label
-//!   changes or `max_iter` rounds. Seeding is k-means++ from a ChaCha8 generator seeded with
+//!   k-means (cosine similarity, centroids re-normalised) over all texts, until at most one label in
+//!   a thousand changes in a round or `max_iter` rounds. Seeding is k-means++ from a ChaCha8 generator seeded with
 //!   `seed`; assignment runs in parallel but every sum is taken in input order, so the result
 //!   depends only on the input and the options.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 
 /// Knobs of [`cluster_texts`].
 #[derive(Debug, Clone, PartialEq)]
@@ -117,13 +120,20 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
 fn fnv1a(tag: u8, bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
+    let mut h: u64 = FNV_OFFSET ^ u64::from(tag);
     for b in bytes {
         h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        h = h.wrapping_mul(FNV_PRIME);
     }
-    // Fold the high bits in so the low-bit mask sees all of the hash.
+    fold(h)
+}
+
+/// Folds the high bits in so the low-bit mask sees all of the hash.
+fn fold(h: u64) -> u64 {
     h ^ (h >> 29)
 }
 
@@ -133,36 +143,82 @@ pub fn category_slot(category: &str, dim_bits: u32) -> u32 {
     (fnv1a(b'k', category.as_bytes()) & mask) as u32
 }
 
-/// Raw term counts of one text: (slot, count), slots sorted and distinct.
-fn features(text: &str, mask: u64) -> SparseVec {
-    let mut slots: Vec<u32> = Vec::with_capacity(text.len() * 3);
-    let mut padded: Vec<u8> = Vec::with_capacity(32);
-    let mut bounds: Vec<usize> = Vec::with_capacity(32);
-    for w in words(text) {
-        slots.push((fnv1a(b'w', w.as_bytes()) & mask) as u32);
-        padded.clear();
-        padded.push(b' ');
-        padded.extend_from_slice(w.as_bytes());
-        padded.push(b' ');
-        // n-grams are over characters, so collect char boundaries (bytes for ASCII).
-        bounds.clear();
-        let s = std::str::from_utf8(&padded).unwrap_or(" ");
-        bounds.extend(s.char_indices().map(|(i, _)| i));
-        bounds.push(padded.len());
-        let chars = bounds.len() - 1;
-        for n in 3..=5usize {
-            if chars < n {
-                break;
+/// Calls `f` with each word of `text` as [`words`] defines them, without allocating per word
+/// (`buf` is reused).
+fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    let mut flush = |buf: &mut String| {
+        let w = buf.trim_matches('\'');
+        if (w.len() > 1 && (w.is_ascii() || w.chars().nth(1).is_some())) && !is_stop_word(w) {
+            f(w);
+        }
+        buf.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            buf.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() || c == '\'' {
+            buf.extend(c.to_lowercase());
+        } else if !buf.is_empty() {
+            flush(buf);
+        }
+    }
+    if !buf.is_empty() {
+        flush(buf);
+    }
+}
+
+/// Pushes the hashed slots of `word` and of the character 3- to 5-grams of ` word `: one pass
+/// per start position, extending the FNV hash one character at a time.
+fn push_word_features(word: &str, mask: u64, slots: &mut Vec<u32>, bounds: &mut Vec<usize>) {
+    slots.push((fnv1a(b'w', word.as_bytes()) & mask) as u32);
+    let bytes = word.as_bytes();
+    // Byte offsets of the characters of ` word ` (the pads are one byte each).
+    bounds.clear();
+    bounds.push(0);
+    if word.is_ascii() {
+        bounds.extend(1..=bytes.len() + 1);
+    } else {
+        bounds.extend(word.char_indices().map(|(i, _)| i + 1));
+        bounds.push(bytes.len() + 1);
+    }
+    let total = bytes.len() + 2;
+    bounds.push(total);
+    let byte_at = |i: usize| {
+        if i == 0 || i == total - 1 {
+            b' '
+        } else {
+            bytes[i - 1]
+        }
+    };
+    let chars = bounds.len() - 1;
+    for start in 0..chars.saturating_sub(2) {
+        let mut h: u64 = FNV_OFFSET ^ u64::from(b'c');
+        let mut at = bounds[start];
+        for n in 1..=5usize.min(chars - start) {
+            let end = bounds[start + n];
+            while at < end {
+                h ^= u64::from(byte_at(at));
+                h = h.wrapping_mul(FNV_PRIME);
+                at += 1;
             }
-            for start in 0..=chars - n {
-                let g = &padded[bounds[start]..bounds[start + n]];
-                slots.push((fnv1a(b'c', g) & mask) as u32);
+            if n >= 3 {
+                slots.push((fold(h) & mask) as u32);
             }
         }
     }
+}
+
+/// Raw term counts of one text: (slot, count), slots sorted and distinct.
+fn features(text: &str, mask: u64, scratch: &mut (String, Vec<usize>, Vec<u32>)) -> SparseVec {
+    let (word, bounds, slots) = scratch;
+    slots.clear();
+    for_each_word(text, word, |w| push_word_features(w, mask, slots, bounds));
     slots.sort_unstable();
-    let mut v = SparseVec::default();
-    for s in slots {
+    let mut v = SparseVec {
+        idx: Vec::with_capacity(slots.len()),
+        val: Vec::with_capacity(slots.len()),
+    };
+    for &s in slots.iter() {
         match v.idx.last() {
             Some(last) if *last == s => {
                 if let Some(x) = v.val.last_mut() {
@@ -182,13 +238,33 @@ fn features(text: &str, mask: u64) -> SparseVec {
 pub fn tfidf(texts: &[&str], dim_bits: u32) -> Vec<SparseVec> {
     let dim = 1usize << dim_bits.clamp(8, 24);
     let mask = (dim - 1) as u64;
-    let mut vecs: Vec<SparseVec> = texts.par_iter().map(|t| features(t, mask)).collect();
-    let mut df = vec![0u32; dim];
-    for v in &vecs {
-        for &i in &v.idx {
-            df[i as usize] += 1;
-        }
-    }
+    let mut vecs: Vec<SparseVec> = texts
+        .par_iter()
+        .map_init(
+            || (String::new(), Vec::new(), Vec::new()),
+            |scratch, t| features(t, mask, scratch),
+        )
+        .collect();
+    let df = vecs
+        .par_chunks(4096)
+        .fold(
+            || vec![0u32; dim],
+            |mut df, chunk| {
+                for v in chunk {
+                    for &i in &v.idx {
+                        df[i as usize] += 1;
+                    }
+                }
+                df
+            },
+        )
+        .reduce(
+            || vec![0u32; dim],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
     let n = texts.len() as f32;
     let idf: Vec<f32> = df
         .iter()
@@ -206,29 +282,54 @@ pub fn tfidf(texts: &[&str], dim_bits: u32) -> Vec<SparseVec> {
     vecs
 }
 
-/// k centroids, stored feature-major (`c[f * k + j]`) so one sparse vector is scored against
-/// all of them with contiguous reads.
+/// Width of a block of centroid values: rows are stored as whole blocks so the scoring loop
+/// works on fixed-size arrays, which the compiler turns into vector instructions.
+const LANES: usize = 8;
+
+/// A block of [`LANES`] centroid values (or scores).
+type Block = [f32; LANES];
+
+/// k centroids, stored feature-major (row f = the k values of feature f, padded to whole
+/// [`Block`]s) so one sparse vector is scored against all of them with contiguous reads.
+/// Columns hold member sums; `inv[j]` is the inverse norm of column j, applied to the
+/// scores, so an update needs one pass over the matrix, not two.
 struct Centroids {
     k: usize,
-    c: Vec<f32>,
+    /// Blocks per row (k / LANES rounded up).
+    blocks: usize,
+    c: Vec<Block>,
+    inv: Vec<f32>,
 }
 
 impl Centroids {
-    fn scores(&self, x: &SparseVec, out: &mut [f32]) {
-        out.iter_mut().for_each(|s| *s = 0.0);
+    /// Cosine similarity of `x` to every centroid, in `out` (`blocks` blocks; the padding
+    /// entries come out 0).
+    fn scores(&self, x: &SparseVec, map: &[u32], out: &mut [Block]) {
+        out.iter_mut().for_each(|s| *s = [0.0; LANES]);
         for (&i, &v) in x.idx.iter().zip(x.val.iter()) {
-            let row = &self.c[i as usize * self.k..(i as usize + 1) * self.k];
+            let f = map[i as usize] as usize;
+            let row = &self.c[f * self.blocks..(f + 1) * self.blocks];
             for (s, c) in out.iter_mut().zip(row) {
-                *s += v * c;
+                for t in 0..LANES {
+                    s[t] += v * c[t];
+                }
             }
+        }
+        for (j, inv) in self.inv.iter().enumerate() {
+            out[j / LANES][j % LANES] *= inv;
         }
     }
 
+    /// A zeroed score buffer for [`Centroids::scores`].
+    fn buffer(&self) -> Vec<Block> {
+        vec![[0.0; LANES]; self.blocks]
+    }
+
     /// Best centroid and its similarity (ties: the lower index).
-    fn assign(&self, x: &SparseVec, buf: &mut [f32]) -> (usize, f32) {
-        self.scores(x, buf);
+    fn assign(&self, x: &SparseVec, map: &[u32], buf: &mut [Block]) -> (usize, f32) {
+        self.scores(x, map, buf);
         let mut best = (0, f32::NEG_INFINITY);
-        for (j, &s) in buf.iter().enumerate() {
+        for (j, &s) in buf.iter().flatten().take(self.k).enumerate() {
             if s > best.1 {
                 best = (j, s);
             }
@@ -236,43 +337,92 @@ impl Centroids {
         best
     }
 
-    /// Mean of the members of each cluster, normalised; an empty cluster keeps `previous`.
+    /// Similarity of `x` to centroid `j`.
+    fn score(&self, x: &SparseVec, map: &[u32], j: usize) -> f32 {
+        let (b, t) = (j / LANES, j % LANES);
+        let dot: f32 = x
+            .idx
+            .iter()
+            .zip(x.val.iter())
+            .map(|(&i, &v)| v * self.c[map[i as usize] as usize * self.blocks + b][t])
+            .sum();
+        dot * self.inv[j]
+    }
+
+    /// Centroids from the given member vectors (one column per vector), e.g. seeds.
+    fn from_members(members: &[&SparseVec], map: &FeatureMap) -> Centroids {
+        let labels: Vec<usize> = (0..members.len()).collect();
+        Centroids::update(members, map, &labels, members.len(), None)
+    }
+
+    /// Mean direction of the members of each cluster; an empty cluster keeps `previous`.
     fn update(
         vecs: &[&SparseVec],
+        map: &FeatureMap,
         labels: &[usize],
         k: usize,
-        dim: usize,
         previous: Option<&Centroids>,
     ) -> Centroids {
-        let mut c = vec![0.0f32; dim * k];
+        let blocks = k.div_ceil(LANES);
+        let mut c = vec![[0.0f32; LANES]; map.dim * blocks];
         let mut count = vec![0usize; k];
         for (v, &l) in vecs.iter().zip(labels) {
             count[l] += 1;
+            let (b, t) = (l / LANES, l % LANES);
             for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
-                c[i as usize * k + l] += x;
+                c[map.id[i as usize] as usize * blocks + b][t] += x;
             }
         }
-        let mut norm = vec![0.0f32; k];
-        for f in 0..dim {
-            for j in 0..k {
-                norm[j] += c[f * k + j] * c[f * k + j];
-            }
-        }
-        for j in 0..k {
-            if count[j] == 0 || norm[j] == 0.0 {
-                if let Some(p) = previous {
-                    for f in 0..dim {
-                        c[f * k + j] = p.c[f * k + j];
-                    }
+        let mut norm = vec![[0.0f32; LANES]; blocks];
+        for row in c.chunks_exact(blocks) {
+            for (n, x) in norm.iter_mut().zip(row) {
+                for t in 0..LANES {
+                    n[t] += x[t] * x[t];
                 }
-                continue;
-            }
-            let inv = 1.0 / norm[j].sqrt();
-            for f in 0..dim {
-                c[f * k + j] *= inv;
             }
         }
-        Centroids { k, c }
+        let norm: Vec<f32> = norm.iter().flatten().take(k).copied().collect();
+        let mut inv: Vec<f32> = norm
+            .iter()
+            .map(|&n| if n > 0.0 { 1.0 / n.sqrt() } else { 0.0 })
+            .collect();
+        if let Some(p) = previous {
+            for j in (0..k).filter(|&j| count[j] == 0 || norm[j] == 0.0) {
+                let (b, t) = (j / LANES, j % LANES);
+                for (row, prow) in c.chunks_exact_mut(blocks).zip(p.c.chunks_exact(blocks)) {
+                    row[b][t] = prow[b][t];
+                }
+                inv[j] = p.inv[j];
+            }
+        }
+        Centroids { k, blocks, c, inv }
+    }
+}
+
+/// The feature slots that occur in a set of vectors, renumbered `0..dim` in slot order, so
+/// centroid matrices hold only features that occur (far fewer than the hash space).
+struct FeatureMap {
+    id: Vec<u32>,
+    dim: usize,
+}
+
+impl FeatureMap {
+    fn of(vecs: &[&SparseVec], slots: usize) -> FeatureMap {
+        let mut id = vec![u32::MAX; slots];
+        for v in vecs {
+            for &i in &v.idx {
+                id[i as usize] = 0;
+            }
+        }
+        let mut dim = 0u32;
+        for x in id.iter_mut().filter(|x| **x == 0) {
+            *x = dim;
+            dim += 1;
+        }
+        FeatureMap {
+            id,
+            dim: dim as usize,
+        }
     }
 }
 
@@ -285,17 +435,25 @@ fn sparse_dot(a: &SparseVec, dense: &[f32]) -> f32 {
 }
 
 /// Cosine similarity matrix of `vecs` (row-major, n × n).
-fn gram(vecs: &[&SparseVec], dim: usize) -> Vec<f32> {
+fn gram(vecs: &[&SparseVec], map: &FeatureMap) -> Vec<f32> {
     let n = vecs.len();
-    let rows: Vec<Vec<f32>> = vecs
+    // Compact copies, so the dense row below is small enough to stay in cache.
+    let compact: Vec<SparseVec> = vecs
+        .iter()
+        .map(|v| SparseVec {
+            idx: v.idx.iter().map(|&i| map.id[i as usize]).collect(),
+            val: v.val.clone(),
+        })
+        .collect();
+    let rows: Vec<Vec<f32>> = compact
         .par_iter()
         .map_init(
-            || vec![0.0f32; dim],
+            || vec![0.0f32; map.dim],
             |dense, a| {
                 for (&i, &v) in a.idx.iter().zip(a.val.iter()) {
                     dense[i as usize] = v;
                 }
-                let row = vecs.iter().map(|b| sparse_dot(b, dense)).collect();
+                let row = compact.iter().map(|b| sparse_dot(b, dense)).collect();
                 for &i in &a.idx {
                     dense[i as usize] = 0.0;
                 }
@@ -310,20 +468,29 @@ fn gram(vecs: &[&SparseVec], dim: usize) -> Vec<f32> {
     g
 }
 
-/// k-means++ seeds (indices into the sample) using the Gram matrix for distances.
+/// Greedy k-means++ seeds (indices into the sample) using the Gram matrix for distances: at
+/// each step `2 + ln k` candidates are drawn with probability ∝ squared distance and the one
+/// that lowers the total potential most is kept (as scikit-learn does), which avoids most
+/// of plain k-means++'s two-seeds-in-one-cluster starts.
 fn kmeans_pp(g: &[f32], n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let mut seeds = vec![rng.random_range(0..n)];
     let dist = |i: usize, j: usize| (1.0 - g[i * n + j]).max(0.0) as f64;
     let mut d: Vec<f64> = (0..n).map(|i| dist(i, seeds[0])).collect();
+    let trials = 2 + (k as f64).ln().floor() as usize;
     while seeds.len() < k {
         let total: f64 = d.iter().map(|x| x * x).sum();
-        let next = if total <= 0.0 {
+        if total <= 0.0 {
             // Every point coincides with a seed: take the first one that is not a seed.
             match (0..n).find(|i| !seeds.contains(i)) {
-                Some(i) => i,
+                Some(i) => {
+                    seeds.push(i);
+                    continue;
+                }
                 None => break,
             }
-        } else {
+        }
+        let mut best: Option<(f64, usize)> = None;
+        for _ in 0..trials {
             let mut r = rng.random::<f64>() * total;
             let mut pick = n - 1;
             for (i, x) in d.iter().enumerate() {
@@ -333,8 +500,16 @@ fn kmeans_pp(g: &[f32], n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> 
                     break;
                 }
             }
-            pick
-        };
+            let potential: f64 = d
+                .iter()
+                .enumerate()
+                .map(|(i, di)| di.min(dist(i, pick)).powi(2))
+                .sum();
+            if best.is_none_or(|(p, _)| potential < p) {
+                best = Some((potential, pick));
+            }
+        }
+        let Some((_, next)) = best else { break };
         seeds.push(next);
         for (i, di) in d.iter_mut().enumerate() {
             *di = di.min(dist(i, next));
@@ -343,20 +518,25 @@ fn kmeans_pp(g: &[f32], n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> 
     seeds
 }
 
-/// Lloyd iterations from `init`; returns labels, similarities and centroids.
+/// Lloyd iterations from `init` until at most `n / 1000` labels change in a round (or
+/// `max_iter` rounds); returns labels, similarities and centroids.
 fn lloyd(
     vecs: &[&SparseVec],
+    map: &FeatureMap,
     mut centroids: Centroids,
-    dim: usize,
     max_iter: usize,
 ) -> (Vec<usize>, Vec<f32>, Centroids) {
     let k = centroids.k;
     let mut labels: Vec<usize> = vec![usize::MAX; vecs.len()];
     let mut sims = vec![0.0f32; vecs.len()];
+    let settled = vecs.len() / 1000;
     for round in 0..max_iter.max(1) {
         let assigned: Vec<(usize, f32)> = vecs
             .par_iter()
-            .map_init(|| vec![0.0f32; k], |buf, v| centroids.assign(v, buf))
+            .map_init(
+                || centroids.buffer(),
+                |buf, v| centroids.assign(v, &map.id, buf),
+            )
             .collect();
         let mut changed = 0usize;
         for (i, (l, s)) in assigned.into_iter().enumerate() {
@@ -366,10 +546,10 @@ fn lloyd(
             labels[i] = l;
             sims[i] = s;
         }
-        if changed == 0 || round + 1 == max_iter.max(1) {
+        if changed <= settled || round + 1 == max_iter.max(1) {
             break;
         }
-        centroids = Centroids::update(vecs, &labels, k, dim, Some(&centroids));
+        centroids = Centroids::update(vecs, map, &labels, k, Some(&centroids));
     }
     (labels, sims, centroids)
 }
@@ -378,11 +558,12 @@ fn lloyd(
 /// most similar pair first, recomputing the merged centroid from the members' sum.
 fn merge(
     vecs: &[&SparseVec],
+    map: &FeatureMap,
     mut labels: Vec<usize>,
     k: usize,
-    dim: usize,
     threshold: f32,
 ) -> Vec<usize> {
+    let dim = map.dim;
     if threshold > 1.0 || k < 2 {
         return labels;
     }
@@ -392,7 +573,7 @@ fn merge(
     for (v, &l) in vecs.iter().zip(&labels) {
         alive[l] = true;
         for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
-            sums[l][i as usize] += x;
+            sums[l][map.id[i as usize] as usize] += x;
         }
     }
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -493,72 +674,94 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
     let mut sample_idx: Vec<usize> = order[..m].to_vec();
     sample_idx.sort_unstable();
     let sample: Vec<&SparseVec> = sample_idx.iter().map(|&i| &vecs[i]).collect();
-    let g = gram(&sample, dim);
+    let sample_map = FeatureMap::of(&sample, dim);
+    let g = gram(&sample, &sample_map);
     let k_max = options.k_max.min(m / 2).max(1);
     let k_min = options.k_min.clamp(1, k_max);
-    let mut best: Option<(f64, Centroids)> = None;
-    for k in k_min..=k_max {
+    // Silhouette of each k tried, with the sample's labels. Every k has its own generator,
+    // so the result does not depend on which other k were tried or in which order.
+    let mut tried: BTreeMap<usize, (f64, Vec<usize>)> = BTreeMap::new();
+    let evaluate = |k: usize, tried: &mut BTreeMap<usize, (f64, Vec<usize>)>| {
+        if tried.contains_key(&k) {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            options.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
         let seeds = kmeans_pp(&g, m, k, &mut rng);
         if seeds.len() < k {
-            break;
+            return;
         }
-        let mut init = Centroids {
-            k,
-            c: vec![0.0; dim * k],
-        };
-        for (j, &s) in seeds.iter().enumerate() {
-            for (&i, &v) in sample[s].idx.iter().zip(sample[s].val.iter()) {
-                init.c[i as usize * k + j] = v;
-            }
-        }
-        let (labels, _, centroids) = lloyd(&sample, init, dim, options.max_iter);
+        let members: Vec<&SparseVec> = seeds.iter().map(|&s| sample[s]).collect();
+        let init = Centroids::from_members(&members, &sample_map);
+        let (labels, _, _) = lloyd(&sample, &sample_map, init, options.max_iter);
         let score = if k == 1 {
             0.0
         } else {
             silhouette(&g, m, &labels, k)
         };
-        if best.as_ref().is_none_or(|(b, _)| score > *b + 1e-9) {
-            best = Some((score, centroids));
-        }
+        tried.insert(k, (score, labels));
+    };
+    // A coarse grid (every k up to 10, then steps of about a quarter), then every k between
+    // the best grid point's neighbours.
+    let mut grid = Vec::new();
+    let mut k = k_min;
+    while k <= k_max {
+        grid.push(k);
+        k = if k < 10 { k + 1 } else { k + k.div_ceil(4) };
     }
-    let all: Vec<&SparseVec> = vecs.iter().collect();
-    let (score, centroids) = match best {
-        Some(b) => b,
-        None => {
-            return Clustering {
-                k: 1,
-                labels: vec![0; n],
-                similarity: vec![0.0; n],
-                silhouette: 0.0,
+    for &k in &grid {
+        evaluate(k, &mut tried);
+    }
+    let best_k = |tried: &BTreeMap<usize, (f64, Vec<usize>)>| {
+        let mut best: Option<(usize, f64)> = None;
+        for (&k, (score, _)) in tried {
+            if best.is_none_or(|(_, b)| *score > b + 1e-9) {
+                best = Some((k, *score));
             }
         }
+        best.map(|(k, _)| k)
     };
-    let (labels, _, centroids) = lloyd(&all, centroids, dim, options.max_iter);
-    let labels = merge(&all, labels, centroids.k, dim, options.merge_threshold);
+    if let Some(kb) = best_k(&tried) {
+        let pos = grid.iter().position(|&k| k == kb).unwrap_or(0);
+        let lo = grid[pos.saturating_sub(1)];
+        let hi = grid.get(pos + 1).copied().unwrap_or(kb);
+        for k in lo..=hi {
+            evaluate(k, &mut tried);
+        }
+    }
+    let Some((score, sample_labels)) = best_k(&tried).and_then(|k| tried.remove(&k)) else {
+        return Clustering {
+            k: 1,
+            labels: vec![0; n],
+            similarity: vec![0.0; n],
+            silhouette: 0.0,
+        };
+    };
+    let k = sample_labels.iter().max().map_or(1, |&l| l + 1);
+    let all: Vec<&SparseVec> = vecs.iter().collect();
+    let map = FeatureMap::of(&all, dim);
+    let init = Centroids::update(&sample, &map, &sample_labels, k, None);
+    let (labels, _, centroids) = lloyd(&all, &map, init, options.max_iter);
+    let labels = merge(&all, &map, labels, centroids.k, options.merge_threshold);
     // Renumber by first appearance (merged and empty clusters leave gaps).
-    let mut map: Vec<usize> = vec![usize::MAX; centroids.k];
+    let mut renumber: Vec<usize> = vec![usize::MAX; centroids.k];
     let mut next = 0;
     let labels: Vec<usize> = labels
         .into_iter()
         .map(|l| {
-            if map[l] == usize::MAX {
-                map[l] = next;
+            if renumber[l] == usize::MAX {
+                renumber[l] = next;
                 next += 1;
             }
-            map[l]
+            renumber[l]
         })
         .collect();
-    let final_centroids = Centroids::update(&all, &labels, next.max(1), dim, None);
+    let final_centroids = Centroids::update(&all, &map, &labels, next.max(1), None);
     let similarity: Vec<f32> = all
         .par_iter()
         .zip(labels.par_iter())
-        .map_init(
-            || vec![0.0f32; next.max(1)],
-            |buf, (v, &l)| {
-                final_centroids.scores(v, buf);
-                buf[l]
-            },
-        )
+        .map(|(v, &l)| final_centroids.score(v, &map.id, l))
         .collect();
     Clustering {
         k: next,
