@@ -3,6 +3,7 @@
 //! present, exit 0). Each skips, saying why, when its env var is not set:
 //! TUNELOOP_TEST_MCP_EVERYTHING (the `mcp-server-everything` binary) and
 //! TUNELOOP_TEST_MCP_PYTHON (a Python with `mcp`). scripts/test.sh sets both.
+#![allow(clippy::unwrap_used)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 //! call was sent, so the retry rule (a call that is not retry-safe is sent at most once) is
 //! checked on the wire. Skips (saying why) when TUNELOOP_TEST_MCP_PYTHON is not set, except
 //! the server-down test, which needs no server.
+#![allow(clippy::unwrap_used)]
 #![cfg(feature = "mcp")]
 
 mod mcp_support;

@@ -1,6 +1,7 @@
 //! The whole fine-tuning contract through `HttpMcpClient` + `McpFineTuningProvider` against
 //! the reference MCP server (examples/mcp-finetune-server), started on a free port.
 //! Skips (saying why) when TUNELOOP_TEST_MCP_PYTHON is not set.
+#![allow(clippy::unwrap_used)]
 #![cfg(feature = "mcp")]
 
 mod mcp_support;

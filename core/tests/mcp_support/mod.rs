@@ -1,6 +1,6 @@
 //! Helpers for the MCP tests: the reference server as a child process, and a
 //! fault-injection test double (an HTTP proxy) to put in front of it.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fault_proxy;
 
