@@ -278,3 +278,49 @@ async fn a_vanished_server_is_a_retryable_error() {
     let err = p.list_jobs(None, None).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_retried_only_with_an_idempotency_key() {
+    let Some(py) = python() else { return };
+    let server = RefServer::start(&py, 0.2, 0.0);
+    let proxy = FaultProxy::start(server.url()).await;
+    let (_client, p) = provider(proxy.url.clone(), Duration::from_secs(10)).await;
+
+    // The server stores the upload, but its answer is lost: not resent, so one file.
+    proxy.set_fault(Fault::LoseAnswer(1));
+    let err = p
+        .upload_file("t.jsonl", &training_file(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                status: Some(502),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(proxy.calls("fine_tuning_upload_file"), 1);
+
+    let file = p.upload_file("t.jsonl", &training_file(1)).await.unwrap();
+    // The server creates the job, the answer is lost, the create is resent with the same
+    // key and returns that job: still one job on the server.
+    proxy.set_fault(Fault::LoseAnswer(1));
+    let req = tuneloop::model::CreateJobRequest {
+        base_model: "m".into(),
+        training_file: file.file_id.clone(),
+        validation_file: None,
+        method: Default::default(),
+        hyperparameters: None,
+        suffix: None,
+        idempotency_key: "k-lost".into(),
+        metadata: None,
+    };
+    let job = p.create_job(&req).await.unwrap();
+    assert_eq!(proxy.calls("fine_tuning_create_job"), 2);
+    let jobs = p.list_jobs(None, None).await.unwrap().jobs;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].id, job.id);
+}

@@ -22,6 +22,8 @@ pub enum Fault {
     Malformed(u32),
     /// Answer 404 (session expired) to the next one that carries a session id.
     ExpireSessionOnce,
+    /// Forward the next `n` (the server runs them) but lose the answers: reply HTTP 502.
+    LoseAnswer(u32),
 }
 
 #[derive(Default)]
@@ -133,6 +135,7 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
                     Fault::Status500(n) if n > 0 => (Some(fault), Fault::Status500(n - 1)),
                     Fault::Malformed(n) if n > 0 => (Some(fault), Fault::Malformed(n - 1)),
                     Fault::ExpireSessionOnce if has_session => (Some(fault), Fault::None),
+                    Fault::LoseAnswer(n) if n > 0 => (Some(fault), Fault::LoseAnswer(n - 1)),
                     other => (None, other),
                 };
                 inner.fault = Some(next);
@@ -162,6 +165,14 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
                 "application/json",
                 "{\"error\":\"session not found\"}",
             )
+        }
+        Some(Fault::LoseAnswer(_)) => {
+            let _ = forward(&s, method, &headers, body.to_vec()).await;
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                "text/plain",
+                "injected: answer lost",
+            );
         }
         _ => {}
     }
