@@ -306,3 +306,43 @@ impl McpClient for HttpMcpClient {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_token_and_bad_urls_are_invalid_input() {
+        let config =
+            McpConfig::new("http://127.0.0.1:1/mcp").with_token(Some("sk-live-abc123".into()));
+        let client = HttpMcpClient::new(config).unwrap();
+        let text = format!("{client:?}");
+        assert!(!text.contains("sk-live-abc123"), "{text}");
+        for url in ["not a url", "ftp://host/mcp"] {
+            match HttpMcpClient::new(McpConfig::new(url)) {
+                Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "mcp.url"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn is_error_results_and_text_fallback() {
+        let mut r = CallToolResult::success(vec![rmcp::model::ContentBlock::text("{\"a\":1}")]);
+        assert_eq!(
+            tool_value("t", r.clone()).unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        r.is_error = Some(true);
+        let err = tool_value("t", r).unwrap_err().to_string();
+        assert!(
+            err.contains("tool `t` failed") && err.contains("{\"a\":1}"),
+            "{err}"
+        );
+        let r = CallToolResult::success(vec![rmcp::model::ContentBlock::text("plain words")]);
+        assert!(matches!(
+            tool_value("t", r),
+            Err(Error::Mcp { code: None, .. })
+        ));
+    }
+}
