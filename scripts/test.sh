@@ -61,6 +61,33 @@ if [ -z "${TUNELOOP_TEST_POSTGRES_URL:-}" ]; then
 fi
 echo "PostgreSQL tests run against ${TUNELOOP_TEST_POSTGRES_URL}"
 
+# The MCP tests run the reference fine-tuning server (Python `mcp` SDK, in a venv) and the
+# npm server-everything (pinned in tests/mcp-peers). Installed once, reused while unchanged;
+# without python3/npm the tests that need them skip and say why.
+ensure_mcp_peers() {
+  local venv=.venv-test req=examples/mcp-finetune-server/requirements.txt peers=tests/mcp-peers
+  if [ -z "${TUNELOOP_TEST_MCP_PYTHON:-}" ] && command -v python3 >/dev/null; then
+    if ! [ -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
+      step "installing the MCP reference server's Python packages in $venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+      cp "$req" "$venv/.requirements"
+    fi
+    export TUNELOOP_TEST_MCP_PYTHON="$PWD/$venv/bin/python"
+  fi
+  if [ -z "${TUNELOOP_TEST_MCP_EVERYTHING:-}" ] && command -v npm >/dev/null; then
+    if ! [ -x "$peers/node_modules/.bin/mcp-server-everything" ] \
+      || ! cmp -s "$peers/package-lock.json" "$peers/node_modules/.installed-lock.json"; then
+      step "installing the npm MCP test peers (npm ci --prefix $peers)"
+      npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error
+      cp "$peers/package-lock.json" "$peers/node_modules/.installed-lock.json"
+    fi
+    export TUNELOOP_TEST_MCP_EVERYTHING="$PWD/$peers/node_modules/.bin/mcp-server-everything"
+  fi
+  echo "MCP tests: python=${TUNELOOP_TEST_MCP_PYTHON:-unset (skipped)} everything=${TUNELOOP_TEST_MCP_EVERYTHING:-unset (skipped)}"
+}
+ensure_mcp_peers
+
 step "cargo test (unit, integration, doc tests)"
 cargo test --workspace
 

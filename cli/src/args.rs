@@ -19,6 +19,11 @@ pub struct Cli {
     )]
     pub db: String,
 
+    /// MCP fine-tuning server (Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp). Its
+    /// bearer token is read from TUNELOOP_MCP_TOKEN and never printed.
+    #[arg(long, global = true, env = "TUNELOOP_MCP_URL", value_name = "URL")]
+    pub mcp_url: Option<String>,
+
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -64,6 +69,9 @@ pub enum CheckWhat {
     /// Check that the database exists and its schema is complete and current (never creates
     /// or migrates it).
     Db,
+    /// Connect to the MCP server of --mcp-url and report each fine-tuning tool the contract
+    /// needs as present or missing, with its arguments (exit 1 if any is missing).
+    Mcp,
 }
 
 #[derive(Debug, Args)]

@@ -79,14 +79,21 @@ pub enum Error {
     Transport {
         /// What failed.
         message: String,
+        /// The HTTP status, when the server answered with one.
+        status: Option<u16>,
+        /// Whether retrying the same call may succeed (refused connection, timeout, 5xx).
+        retryable: bool,
         /// The underlying error.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// An MCP server answered with an error.
+    /// An MCP server answered with an error: a JSON-RPC error (with its `code`), a tool
+    /// result flagged `isError` (no code), or a result of the wrong shape.
     #[error("MCP error: {message}")]
     Mcp {
-        /// The server's message.
+        /// The JSON-RPC error code, when the server sent one.
+        code: Option<i64>,
+        /// The server's message (or what was wrong with its answer).
         message: String,
     },
     /// An account lacks the credits for an operation.
@@ -137,12 +144,30 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::Transport`] without a source.
+    pub fn transport(message: impl Into<String>, status: Option<u16>, retryable: bool) -> Self {
+        Error::Transport {
+            message: message.into(),
+            status,
+            retryable,
+            source: None,
+        }
+    }
+
+    /// Shorthand for [`Error::Mcp`].
+    pub fn mcp(code: Option<i64>, message: impl Into<String>) -> Self {
+        Error::Mcp {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// Whether the same call may succeed if retried later (busy database, timeout, lost
     /// connection). Invalid input, conflicts and missing items are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Storage { retryable, .. } => *retryable,
-            Error::Transport { .. } => true,
+            Error::Transport { retryable, .. } => *retryable,
             _ => false,
         }
     }

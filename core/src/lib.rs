@@ -28,6 +28,7 @@
 //! - [`store`]: the [`store::FeedbackStore`] trait with memory and SQLite backends.
 //! - [`io`]: the JSONL import/export format.
 //! - [`demo`]: a seeded synthetic feedback history.
+//! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
 
 #![warn(missing_docs)]
 
@@ -36,6 +37,8 @@ pub mod dataset;
 pub mod demo;
 mod error;
 pub mod io;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod model;
 pub mod store;
 #[cfg(feature = "testing")]

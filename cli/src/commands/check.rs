@@ -112,3 +112,94 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
         )))
     }
 }
+
+/// What `check mcp --json` prints.
+#[derive(Debug, serde::Serialize)]
+struct McpReport {
+    url: String,
+    connected: bool,
+    error: Option<String>,
+    tools_offered: usize,
+    checks: Vec<tuneloop::mcp::ToolCheck>,
+    ok: bool,
+}
+
+pub async fn check_mcp(url: Option<&str>, json: bool) -> CliResult {
+    use tuneloop::mcp::{check_tools, HttpMcpClient, McpClient, McpConfig};
+    let Some(url) = url else {
+        return Err(CliError::usage(
+            "check mcp needs the server: pass --mcp-url URL or set TUNELOOP_MCP_URL",
+        ));
+    };
+    let token = std::env::var("TUNELOOP_MCP_TOKEN").ok();
+    let config = McpConfig::new(url).with_token(token);
+    let listed = match HttpMcpClient::connect(config).await {
+        Ok(client) => {
+            let tools = client.list_tools().await;
+            let _ = client.close().await;
+            tools
+        }
+        Err(e) => Err(e),
+    };
+    let tools = match listed {
+        Ok(tools) => tools,
+        Err(e) => {
+            let message = CliError::from(e).message;
+            if json {
+                print_json(&McpReport {
+                    url: url.to_string(),
+                    connected: false,
+                    error: Some(message.clone()),
+                    tools_offered: 0,
+                    checks: Vec::new(),
+                    ok: false,
+                })?;
+            } else {
+                outln!("✗ connect         {url}");
+            }
+            return Err(CliError::failure(format!("MCP check failed: {message}")));
+        }
+    };
+    let checks = check_tools(&tools);
+    let ok = checks.iter().all(|c| c.acceptable());
+    if json {
+        print_json(&McpReport {
+            url: url.to_string(),
+            connected: true,
+            error: None,
+            tools_offered: tools.len(),
+            checks: checks.clone(),
+            ok,
+        })?;
+    } else {
+        outln!("✓ connect         {url} ({} tools offered)", tools.len());
+        for c in &checks {
+            let optional = if c.optional { " (optional)" } else { "" };
+            if c.ok() {
+                outln!("✓ tool            {} present, schema ok", c.name);
+            } else if !c.present {
+                let mark = if c.acceptable() { "!" } else { "✗" };
+                outln!("{mark} tool            {} missing{optional}", c.name);
+            } else {
+                outln!(
+                    "✗ tool            {} present, schema lacks {}",
+                    c.name,
+                    c.missing_arguments.join(", ")
+                );
+            }
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.acceptable())
+            .map(|c| c.name.as_str())
+            .collect();
+        Err(CliError::failure(format!(
+            "MCP check failed: {url} lacks the fine-tuning tools {}",
+            failed.join(", ")
+        )))
+    }
+}

@@ -57,6 +57,9 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Check {
             what: CheckWhat::Db,
         } => check::check_db(db, json).await,
+        Command::Check {
+            what: CheckWhat::Mcp,
+        } => check::check_mcp(cli.mcp_url.as_deref(), json).await,
         Command::Demo(a) => demo::run(db, json, a).await,
     }
 }

@@ -3,6 +3,7 @@
 mod analysis;
 mod category;
 mod feedback;
+mod fine_tuning;
 mod limits;
 mod metrics;
 mod response;
@@ -14,6 +15,10 @@ pub use analysis::{Categorization, CategorySource, ErrorPattern, PatternExample}
 pub use category::{Category, CANONICAL_CATEGORIES};
 pub(crate) use feedback::build_kind as feedback_kind;
 pub use feedback::{Feedback, FeedbackKind, Polarity, Variant};
+pub use fine_tuning::{
+    CreateJobRequest, FineTuneMethod, Hyperparameters, JobEvent, JobPage, ProviderJob,
+    ProviderJobError, ProviderJobStatus, UploadedFile,
+};
 pub use limits::Limits;
 pub use metrics::{
     Bucket, BucketMetrics, MetricsQuery, MetricsReport, ModelMetrics, ProblematicQuery,
