@@ -26,12 +26,14 @@
 //! - [`model`]: plain serde types (responses, feedback, categories, metrics reports).
 //! - [`analysis`]: pure functions (metrics, problematic responses, statistics).
 //! - [`store`]: the [`store::FeedbackStore`] trait with memory and SQLite backends.
+//! - [`credits`]: the [`credits::CreditLedger`] trait (two-phase credit holds) and its backends.
 //! - [`io`]: the JSONL import/export format.
 //! - [`demo`]: a seeded synthetic feedback history.
 
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod credits;
 pub mod dataset;
 pub mod demo;
 mod error;
