@@ -416,7 +416,7 @@ fn postgres_ledger_matches_the_model() {
     if tuneloop::testing::postgres::test_url().is_none() {
         return;
     }
-    TestRunner::new(config(6))
+    TestRunner::new(config(8))
         .run(&ops(), |ops| {
             rt.block_on(async {
                 let (ledger, _guard) = tuneloop::testing::postgres::fresh_ledger().await.unwrap();
