@@ -262,20 +262,6 @@ fn format_p(p: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helpers() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(truncate("a  b\nc", 10), "a b c");
-        assert_eq!(truncate("abcdefghij", 5), "abcd…");
-        assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
-    }
-}
-
 /// One credit account's figures as a one-row table.
 pub fn balance_table(b: &tuneloop::credits::Balance) -> String {
     let mut table = new_table(
@@ -291,3 +277,18 @@ pub fn balance_table(b: &tuneloop::credits::Balance) -> String {
     ]);
     table.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(truncate("a  b\nc", 10), "a b c");
+        assert_eq!(truncate("abcdefghij", 5), "abcd…");
+        assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
+    }
+}
+
