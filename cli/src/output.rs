@@ -291,4 +291,3 @@ mod tests {
         assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
     }
 }
-
