@@ -30,7 +30,9 @@ fn bench(c: &mut Criterion) {
         let store = SqliteStore::open(&url, &OpenOptions::default())
             .await
             .expect("open");
-        (Arc::new(MemoryLedger::new()), Arc::new(store.ledger()))
+        let memory: Arc<dyn CreditLedger> = Arc::new(MemoryLedger::new());
+        let sqlite: Arc<dyn CreditLedger> = Arc::new(store.ledger());
+        (memory, sqlite)
     });
     let n = AtomicU64::new(0);
     let mut g = c.benchmark_group("credits");
