@@ -108,6 +108,7 @@ impl Op {
         }
     }
 
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "grant" => Some(Op::Grant),
