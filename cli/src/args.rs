@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         what: RunsCommand,
     },
+    /// Credit accounts: grant credits, show a balance (see docs/credits.md).
+    Credits {
+        #[command(subcommand)]
+        what: CreditsCommand,
+    },
     /// Create the database if needed and apply pending schema migrations.
     Migrate,
     /// Check things without changing them.
@@ -72,6 +77,36 @@ pub enum CheckWhat {
     /// Connect to the MCP server of --mcp-url and report each fine-tuning tool the contract
     /// needs as present or missing, with its arguments (exit 1 if any is missing).
     Mcp,
+    /// Check the credit ledger: reachable, the account exists, and a reserve/release round
+    /// trip of 0 credits works (it leaves two journal entries and a released hold).
+    Credits {
+        /// The account to check.
+        #[arg(long, value_name = "A")]
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to an account, creating it. Repeating the command with the same --key is a
+    /// no-op, so a grant that may have failed can be retried safely.
+    Grant {
+        /// The account.
+        #[arg(long, value_name = "A")]
+        account: String,
+        /// Credits to add (whole units).
+        #[arg(long, value_name = "N")]
+        amount: u64,
+        /// Idempotency key; without one a unique key is made up and printed.
+        #[arg(long, value_name = "K")]
+        key: Option<String>,
+    },
+    /// An account's granted, pending, posted and available credits.
+    Balance {
+        /// The account.
+        #[arg(long, value_name = "A")]
+        account: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -52,11 +52,11 @@ impl CliError {
     }
 }
 
-impl From<tuneloop::Error> for CliError {
-    fn from(e: tuneloop::Error) -> Self {
+impl CliError {
+    /// The message of an error kept by reference (with its cause chain).
+    pub fn from_ref(e: &tuneloop::Error) -> String {
         let mut message = e.to_string();
-        // Keep the cause chain: "storage error: ..." alone rarely says what to fix.
-        let mut source = std::error::Error::source(&e);
+        let mut source = std::error::Error::source(e);
         while let Some(s) = source {
             let text = s.to_string();
             if !message.contains(&text) {
@@ -65,9 +65,16 @@ impl From<tuneloop::Error> for CliError {
             }
             source = s.source();
         }
+        message
+    }
+}
+
+impl From<tuneloop::Error> for CliError {
+    fn from(e: tuneloop::Error) -> Self {
+        // Keep the cause chain: "storage error: ..." alone rarely says what to fix.
         CliError {
             exit: if e.is_invalid_input() { 2 } else { 1 },
-            message,
+            message: CliError::from_ref(&e),
         }
     }
 }

@@ -262,6 +262,22 @@ fn format_p(p: f64) -> String {
     }
 }
 
+/// One credit account's figures as a one-row table.
+pub fn balance_table(b: &tuneloop::credits::Balance) -> String {
+    let mut table = new_table(
+        &["Account", "Granted", "Pending", "Posted", "Available"],
+        &[1, 2, 3, 4],
+    );
+    table.add_row(vec![
+        b.account.clone(),
+        thousands(b.granted),
+        thousands(b.pending),
+        thousands(b.posted),
+        thousands(b.available),
+    ]);
+    table.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

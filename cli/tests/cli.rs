@@ -664,3 +664,136 @@ fn custom_rule_tables_from_files() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("nope.json"), "{}", stderr(&o));
 }
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o)).expect("JSON on stdout")
+}
+
+#[test]
+fn credits_grant_balance_and_check() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    let t = |args: &[&str]| {
+        let mut all = vec!["--db", url.as_str()];
+        all.extend_from_slice(args);
+        tuneloop(dir.path(), &all)
+    };
+    // An unknown account: balance fails, the check says why.
+    let o = t(&["credits", "balance", "--account", "acme"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("acme"), "{}", stderr(&o));
+    let o = t(&["check", "credits", "--account", "acme"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("✗ account"), "{}", stdout(&o));
+
+    // A grant with a key, repeated: counted once. Another amount with the key: refused.
+    ok(&t(&[
+        "credits",
+        "grant",
+        "--account",
+        "acme",
+        "--amount",
+        "100",
+        "--key",
+        "k1",
+    ]));
+    ok(&t(&[
+        "credits",
+        "grant",
+        "--account",
+        "acme",
+        "--amount",
+        "100",
+        "--key",
+        "k1",
+    ]));
+    let o = t(&[
+        "credits",
+        "grant",
+        "--account",
+        "acme",
+        "--amount",
+        "7",
+        "--key",
+        "k1",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("k1"), "{}", stderr(&o));
+
+    // Without a key, one is made up and printed; repeating with it is a no-op.
+    let o = ok(&t(&[
+        "--json",
+        "credits",
+        "grant",
+        "--account",
+        "acme",
+        "--amount",
+        "5",
+    ]))
+    .clone();
+    let v = json_of(&o);
+    let key = v["key"].as_str().expect("key").to_string();
+    assert_eq!(v["granted"], 105);
+    let v = json_of(ok(&t(&[
+        "--json",
+        "credits",
+        "grant",
+        "--account",
+        "acme",
+        "--amount",
+        "5",
+        "--key",
+        &key,
+    ])));
+    assert_eq!(v["granted"], 105);
+
+    let v = json_of(ok(&t(&[
+        "credits",
+        "balance",
+        "--account",
+        "acme",
+        "--json",
+    ])));
+    assert_eq!(
+        v,
+        serde_json::json!({"account":"acme","granted":105,"pending":0,"posted":0,"available":105})
+    );
+    let o = ok(&t(&["credits", "balance", "--account", "acme"])).clone();
+    assert!(stdout(&o).contains("105"), "{}", stdout(&o));
+
+    let o = ok(&t(&["check", "credits", "--account", "acme"])).clone();
+    let text = stdout(&o);
+    for line in ["✓ ledger", "✓ account", "✓ round trip"] {
+        assert!(text.contains(line), "{text}");
+    }
+    let v = json_of(ok(&t(&["--json", "check", "credits", "--account", "acme"])));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["checks"].as_array().map(|a| a.len()), Some(3));
+    // The round trip held nothing.
+    let v = json_of(ok(&t(&[
+        "credits",
+        "balance",
+        "--account",
+        "acme",
+        "--json",
+    ])));
+    assert_eq!(
+        (v["available"].as_u64(), v["pending"].as_u64()),
+        (Some(105), Some(0))
+    );
+
+    // A database that does not exist is not created by the check.
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite://missing.db",
+            "check",
+            "credits",
+            "--account",
+            "acme",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(!dir.path().join("missing.db").exists());
+}

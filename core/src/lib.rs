@@ -26,6 +26,7 @@
 //! - [`model`]: plain serde types (responses, feedback, categories, metrics reports).
 //! - [`analysis`]: pure functions (metrics, problematic responses, statistics).
 //! - [`store`]: the [`store::FeedbackStore`] trait with memory and SQLite backends.
+//! - [`credits`]: the [`credits::CreditLedger`] trait (two-phase credit holds) and its backends.
 //! - [`io`]: the JSONL import/export format.
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
@@ -33,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod credits;
 pub mod dataset;
 pub mod demo;
 mod error;

@@ -16,6 +16,12 @@ use crate::model::*;
 use crate::store::*;
 use std::sync::Arc;
 
+mod faulty_ledger;
+mod ledger;
+
+pub use faulty_ledger::{FaultPoint, FaultyLedger, LedgerOp};
+pub use ledger::*;
+
 /// Generates one `#[tokio::test]` per conformance case for a store factory: an `async fn()`
 /// (path) returning a fresh, empty `Arc<dyn FeedbackStore>`.
 ///
@@ -905,6 +911,13 @@ pub mod postgres {
             .await
             .unwrap_or_else(|e| panic!("opening PostgreSQL at {URL_VAR}: {e}"));
         Some((store, guard))
+    }
+
+    /// The ledger of a fresh `PgStore` in its own schema, as the factory
+    /// `ledger_conformance_tests!(optional ...)` wants.
+    pub async fn fresh_ledger() -> Option<(Arc<dyn crate::credits::CreditLedger>, SchemaGuard)> {
+        let (store, guard) = fresh_pg().await?;
+        Some((Arc::new(store.ledger()), guard))
     }
 
     /// [`fresh_pg`] as the factory `store_conformance_tests!(optional ...)` wants.

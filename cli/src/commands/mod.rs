@@ -2,6 +2,7 @@
 
 mod analyze;
 mod check;
+mod credits;
 mod demo;
 mod export;
 mod import;
@@ -11,7 +12,7 @@ mod runs;
 mod suggest;
 mod trends;
 
-use crate::args::{CheckWhat, Cli, Command, RangeArgs, RunsCommand};
+use crate::args::{CheckWhat, Cli, Command, CreditsCommand, RangeArgs, RunsCommand};
 use crate::{CliError, CliResult};
 use serde::Serialize;
 use std::sync::Arc;
@@ -53,6 +54,14 @@ async fn dispatch(cli: Cli) -> CliResult {
             RunsCommand::Show { id } => runs::show(db, &id).await,
             RunsCommand::Diff { a, b } => runs::diff(db, json, &a, &b).await,
         },
+        Command::Credits { what } => match what {
+            CreditsCommand::Grant {
+                account,
+                amount,
+                key,
+            } => credits::grant(db, json, &account, amount, key).await,
+            CreditsCommand::Balance { account } => credits::balance(db, json, &account).await,
+        },
         Command::Migrate => check::migrate(db, json).await,
         Command::Check {
             what: CheckWhat::Db,
@@ -60,6 +69,9 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Check {
             what: CheckWhat::Mcp,
         } => check::check_mcp(cli.mcp_url.as_deref(), json).await,
+        Command::Check {
+            what: CheckWhat::Credits { account },
+        } => credits::check(db, json, &account).await,
         Command::Demo(a) => demo::run(db, json, a).await,
     }
 }

@@ -63,6 +63,24 @@ pub(crate) mod serde_ts {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         parse_timestamp(&text).map_err(serde::de::Error::custom)
     }
+
+    /// The same for `Option<Timestamp>` (`null` when absent).
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_some(&format_timestamp(t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+            let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+            text.map(|t| parse_timestamp(&t).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
 }
 
 #[cfg(test)]

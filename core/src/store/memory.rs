@@ -35,6 +35,8 @@ struct Shared {
     inner: RwLock<Inner>,
     writer: Arc<Mutex<()>>,
     limits: Limits,
+    /// The credit ledger handed out by [`FeedbackStore::ledger`].
+    ledger: crate::credits::MemoryLedger,
 }
 
 /// Rows plus columnar copies of the fields metrics read.
@@ -81,6 +83,7 @@ impl MemoryStore {
                 inner: RwLock::default(),
                 writer: Arc::default(),
                 limits,
+                ledger: Default::default(),
             }),
         }
     }
@@ -272,6 +275,10 @@ pub(crate) fn feedback_diff(a: &Feedback, b: &Feedback) -> String {
 impl FeedbackStore for MemoryStore {
     fn backend(&self) -> &'static str {
         "memory"
+    }
+
+    fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {
+        Some(Arc::new(self.shared.ledger.clone()))
     }
 
     async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {

@@ -19,7 +19,11 @@ mod types;
 pub use memory::MemoryStore;
 pub use open::{open, OpenOptions};
 #[cfg(feature = "postgres")]
+pub(crate) use postgres::db_err as pg_db_err;
+#[cfg(feature = "postgres")]
 pub use postgres::{PgStore, DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA};
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::db_err as sqlite_db_err;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -108,6 +112,13 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
 
     /// Lists jobs, newest first.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
+
+    /// The credit ledger kept in this store's database ([`crate::credits`]), or `None` for a
+    /// backend without one. SQL stores hand out a ledger sharing their connection pool;
+    /// a [`MemoryStore`] hands out the [`crate::credits::MemoryLedger`] it owns.
+    fn ledger(&self) -> Option<std::sync::Arc<dyn crate::credits::CreditLedger>> {
+        None
+    }
 
     /// Releases the store: waits for connections in use, then closes them (an embedded
     /// SQLite database is checkpointed so its `-wal` file is folded back). Calls made after

@@ -178,6 +178,11 @@ impl PgStore {
         self.inner.pool.close().await;
     }
 
+    /// The credit ledger in this store's schema, sharing its connection pool.
+    pub fn ledger(&self) -> crate::credits::PgLedger {
+        crate::credits::PgLedger::new(self.inner.pool.clone(), self.inner.read_only_reason.clone())
+    }
+
     fn check_writable(&self) -> Result<()> {
         match &self.inner.read_only_reason {
             None => Ok(()),
@@ -301,6 +306,10 @@ impl FeedbackStore for PgStore {
 
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
         read::list_jobs(self.pool(), filter).await
+    }
+
+    fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {
+        Some(Arc::new(PgStore::ledger(self)))
     }
 
     async fn close(&self) -> Result<()> {

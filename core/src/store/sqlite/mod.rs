@@ -58,6 +58,8 @@ struct Inner {
     /// Why writes are refused, when the schema is not at this build's version and migrating
     /// was not allowed.
     read_only_reason: Option<String>,
+    /// Serialises this process's ledger transactions (see [`SqliteStore::ledger`]).
+    ledger_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -141,6 +143,7 @@ impl SqliteStore {
                 committed,
                 checkpointer,
                 read_only_reason,
+                ledger_writer: Arc::default(),
             }),
         })
     }
@@ -156,6 +159,16 @@ impl SqliteStore {
                 .await;
         }
         self.inner.pool.close().await;
+    }
+
+    /// The credit ledger in this database, sharing the store's connection pool. Ledgers of
+    /// one store (and of its clones) queue their writes on one lock.
+    pub fn ledger(&self) -> crate::credits::SqliteLedger {
+        crate::credits::SqliteLedger::new(
+            self.inner.pool.clone(),
+            self.inner.ledger_writer.clone(),
+            self.inner.read_only_reason.clone(),
+        )
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -278,6 +291,10 @@ impl FeedbackStore for SqliteStore {
 
     async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
         read::get_job(self.pool(), id).await
+    }
+
+    fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {
+        Some(Arc::new(SqliteStore::ledger(self)))
     }
 
     async fn close(&self) -> Result<()> {

@@ -10,7 +10,16 @@ use sqlx::SqlitePool;
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Tables the current schema defines.
-const TABLES: &[&str] = &["analysis_runs", "feedback", "jobs", "models", "responses"];
+const TABLES: &[&str] = &[
+    "analysis_runs",
+    "credit_accounts",
+    "credit_entries",
+    "credit_holds",
+    "feedback",
+    "jobs",
+    "models",
+    "responses",
+];
 
 /// The newest migration this build knows.
 pub(super) fn supported_version() -> i64 {

@@ -1,0 +1,299 @@
+//! The ledger in the SQLite store's database (tables from migration `0002_credits.sql`).
+//!
+//! Every writing operation is one `BEGIN IMMEDIATE` transaction: it holds SQLite's write lock
+//! from its first read, so no other writer (in this process or another) can change the
+//! account between the checks and the writes. Writers of this process also queue on a mutex
+//! so they wait their turn instead of spending SQLite's busy timeout.
+
+use super::flow::{Ledger, LedgerTx, TxSource};
+use super::rules::{Entry, Figures, Op};
+use super::{Balance, CreditLedger, Hold, HoldStatus};
+use crate::error::{Error, Result};
+use crate::model::time::{from_micros, to_micros};
+use crate::model::Timestamp;
+use crate::store::sqlite_db_err as db_err;
+use async_trait::async_trait;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::sync::Arc;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// A ledger sharing a [`crate::store::SqliteStore`]'s connection pool; get one with
+/// [`crate::store::SqliteStore::ledger`]. Clones share the pool.
+#[derive(Debug, Clone)]
+pub struct SqliteLedger {
+    inner: Ledger<SqliteSource>,
+}
+
+#[derive(Debug, Clone)]
+struct SqliteSource {
+    pool: SqlitePool,
+    writer: Arc<Mutex<()>>,
+    /// Why writes are refused (schema not migrated), if they are.
+    read_only_reason: Option<String>,
+}
+
+impl SqliteLedger {
+    pub(crate) fn new(
+        pool: SqlitePool,
+        writer: Arc<Mutex<()>>,
+        read_only_reason: Option<String>,
+    ) -> Self {
+        SqliteLedger {
+            inner: Ledger {
+                source: SqliteSource {
+                    pool,
+                    writer,
+                    read_only_reason,
+                },
+            },
+        }
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+fn i64_of(v: u64) -> i64 {
+    // Amounts are validated to be at most MAX_AMOUNT = i64::MAX before they get here.
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn u64_of(column: &str, v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::Storage {
+        message: format!("ledger column {column} holds a negative value ({v})"),
+        retryable: false,
+        source: None,
+    })
+}
+
+fn hold_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Hold> {
+    let get = |e: sqlx::Error| db_err("reading a hold", e);
+    let status: String = row.try_get("status").map_err(get)?;
+    let posted: Option<i64> = row.try_get("posted").map_err(get)?;
+    let resolved_at: Option<i64> = row.try_get("resolved_at").map_err(get)?;
+    Ok(Hold {
+        id: row.try_get("id").map_err(get)?,
+        account: row.try_get("account").map_err(get)?,
+        amount: u64_of("amount", row.try_get("amount").map_err(get)?)?,
+        posted: posted.map(|p| u64_of("posted", p)).transpose()?,
+        status: HoldStatus::parse(&status).ok_or_else(|| Error::Storage {
+            message: format!("unknown hold status `{status}`"),
+            retryable: false,
+            source: None,
+        })?,
+        reserve_key: row.try_get("reserve_key").map_err(get)?,
+        created_at: from_micros(row.try_get("created_at").map_err(get)?),
+        resolved_at: resolved_at.map(from_micros),
+    })
+}
+
+#[async_trait]
+impl LedgerTx for SqliteTx {
+    async fn lock_account(&mut self, account: &str) -> Result<Option<Figures>> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT granted, pending, posted FROM credit_accounts WHERE account = ?",
+        )
+        .bind(account)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(|e| db_err("reading a credit account", e))?;
+        row.map(|(g, pe, po)| {
+            Ok(Figures {
+                granted: u64_of("granted", g)?,
+                pending: u64_of("pending", pe)?,
+                posted: u64_of("posted", po)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn ensure_account(&mut self, account: &str, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO credit_accounts (account, created_at, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (account) DO NOTHING",
+        )
+        .bind(account)
+        .bind(to_micros(&now))
+        .bind(to_micros(&now))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| db_err("creating a credit account", e))?;
+        Ok(())
+    }
+
+    async fn entry(&mut self, account: &str, key: &str) -> Result<Option<Entry>> {
+        let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT op, hold_id, amount FROM credit_entries \
+             WHERE account = ? AND idempotency_key = ?",
+        )
+        .bind(account)
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(|e| db_err("reading the credit journal", e))?;
+        row.map(|(op, hold_id, amount)| {
+            Ok(Entry {
+                account: account.into(),
+                key: key.into(),
+                op: Op::parse(&op).ok_or_else(|| Error::Storage {
+                    message: format!("unknown journal operation `{op}`"),
+                    retryable: false,
+                    source: None,
+                })?,
+                hold_id,
+                amount: u64_of("amount", amount)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn hold(&mut self, id: &str) -> Result<Option<Hold>> {
+        let row = sqlx::query(
+            "SELECT id, account, amount, posted, status, reserve_key, created_at, resolved_at \
+             FROM credit_holds WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(|e| db_err("reading a hold", e))?;
+        row.as_ref().map(hold_from_row).transpose()
+    }
+
+    async fn put_figures(&mut self, account: &str, f: Figures, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE credit_accounts SET granted = ?, pending = ?, posted = ?, updated_at = ? \
+             WHERE account = ?",
+        )
+        .bind(i64_of(f.granted))
+        .bind(i64_of(f.pending))
+        .bind(i64_of(f.posted))
+        .bind(to_micros(&now))
+        .bind(account)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| db_err("updating a credit account", e))?;
+        Ok(())
+    }
+
+    async fn put_hold(&mut self, h: &Hold, new: bool) -> Result<()> {
+        let q = if new {
+            sqlx::query(
+                "INSERT INTO credit_holds \
+                 (id, account, amount, posted, status, reserve_key, created_at, resolved_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&h.id)
+            .bind(&h.account)
+            .bind(i64_of(h.amount))
+            .bind(h.posted.map(i64_of))
+            .bind(h.status.as_str())
+            .bind(&h.reserve_key)
+            .bind(to_micros(&h.created_at))
+            .bind(h.resolved_at.as_ref().map(to_micros))
+        } else {
+            sqlx::query(
+                "UPDATE credit_holds SET posted = ?, status = ?, resolved_at = ? WHERE id = ?",
+            )
+            .bind(h.posted.map(i64_of))
+            .bind(h.status.as_str())
+            .bind(h.resolved_at.as_ref().map(to_micros))
+            .bind(&h.id)
+        };
+        q.execute(&mut *self.tx)
+            .await
+            .map_err(|e| db_err("writing a hold", e))?;
+        Ok(())
+    }
+
+    async fn append(&mut self, e: &Entry, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO credit_entries (account, idempotency_key, op, hold_id, amount, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.account)
+        .bind(&e.key)
+        .bind(e.op.as_str())
+        .bind(&e.hold_id)
+        .bind(i64_of(e.amount))
+        .bind(to_micros(&now))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|err| db_err("writing the credit journal", err))?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx
+            .commit()
+            .await
+            .map_err(|e| db_err("committing a ledger transaction", e))
+    }
+}
+
+#[async_trait]
+impl TxSource for SqliteSource {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn begin(&self, write: bool) -> Result<Box<dyn LedgerTx + '_>> {
+        let (guard, begin) = if write {
+            if let Some(reason) = &self.read_only_reason {
+                return Err(Error::Storage {
+                    message: reason.clone(),
+                    retryable: false,
+                    source: None,
+                });
+            }
+            (
+                Some(self.writer.clone().lock_owned().await),
+                "BEGIN IMMEDIATE",
+            )
+        } else {
+            (None, "BEGIN")
+        };
+        let tx = self
+            .pool
+            .begin_with(begin)
+            .await
+            .map_err(|e| db_err("starting a ledger transaction", e))?;
+        Ok(Box::new(SqliteTx { tx, _guard: guard }))
+    }
+}
+
+#[async_trait]
+impl CreditLedger for SqliteLedger {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn grant(&self, account: &str, amount: u64, key: &str) -> Result<Balance> {
+        self.inner.grant(account, amount, key).await
+    }
+
+    async fn reserve(&self, account: &str, amount: u64, key: &str) -> Result<Hold> {
+        self.inner.reserve(account, amount, key).await
+    }
+
+    async fn commit(&self, hold_id: &str, actual: u64, key: &str) -> Result<Hold> {
+        self.inner.commit(hold_id, actual, key).await
+    }
+
+    async fn release(&self, hold_id: &str, key: &str) -> Result<Hold> {
+        self.inner.release(hold_id, key).await
+    }
+
+    async fn balance(&self, account: &str) -> Result<Balance> {
+        self.inner.balance(account).await
+    }
+
+    async fn get_hold(&self, hold_id: &str) -> Result<Option<Hold>> {
+        self.inner.get_hold(hold_id).await
+    }
+
+    async fn find_hold_by_key(&self, account: &str, reserve_key: &str) -> Result<Option<Hold>> {
+        self.inner.find_hold_by_key(account, reserve_key).await
+    }
+}
