@@ -2,6 +2,7 @@
 
 mod analyze;
 mod check;
+mod dataset;
 mod demo;
 mod export;
 mod import;
@@ -10,6 +11,7 @@ mod problematic;
 mod runs;
 mod suggest;
 mod trends;
+mod validate;
 
 use crate::args::{CheckWhat, Cli, Command, RangeArgs, RunsCommand};
 use crate::{CliError, CliResult};
@@ -58,6 +60,8 @@ async fn dispatch(cli: Cli) -> CliResult {
             what: CheckWhat::Db,
         } => check::check_db(db, json).await,
         Command::Demo(a) => demo::run(db, json, a).await,
+        Command::Dataset(a) => dataset::run(db, json, a).await,
+        Command::Validate(a) => validate::run(json, a),
     }
 }
 
