@@ -1,5 +1,7 @@
 //! End-to-end tests of `tuneloop dataset` and `tuneloop validate`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,6 +1,8 @@
 //! Dataset building end to end: sources and formats, conflict rule, PII, duplicates, split,
 //! determinism, atomic writing, and the validator on crafted bad files and on our output.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
