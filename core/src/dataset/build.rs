@@ -123,6 +123,12 @@ impl Builder {
     /// Adds one response and its feedback (items on other responses are ignored). Responses
     /// of other models or outside the configured time range are skipped.
     pub fn add(&mut self, response: &ResponseRecord, feedback: &[Feedback]) {
+        let refs: Vec<&Feedback> = feedback.iter().collect();
+        self.add_refs(response, &refs);
+    }
+
+    /// [`Builder::add`] over borrowed feedback, so callers need not copy it.
+    pub fn add_refs(&mut self, response: &ResponseRecord, feedback: &[&Feedback]) {
         if response.model_id != self.model_id {
             return;
         }
@@ -132,14 +138,14 @@ impl Builder {
             return;
         }
         self.responses += 1;
-        let own: Vec<Feedback>;
+        let own: Vec<&Feedback>;
         let feedback = if feedback.iter().all(|f| f.response_id == response.id) {
             feedback
         } else {
             own = feedback
                 .iter()
+                .copied()
                 .filter(|f| f.response_id == response.id)
-                .cloned()
                 .collect();
             &own
         };
@@ -365,7 +371,16 @@ impl Builder {
             billing_tokens: billing,
             estimated_trained_tokens: billing * epochs,
             files,
-            config: cfg,
+            config: DatasetConfig {
+                // The manifest is written too: its copy of the system prompt is redacted like
+                // the examples' (counted there already).
+                system_prompt: cfg.system_prompt.as_deref().map(|p| {
+                    self.redactor
+                        .redact(p, &mut RedactionCounts::default())
+                        .into_owned()
+                }),
+                ..cfg
+            },
         };
         let mut manifest_json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::invalid("manifest", e.to_string()))?;
@@ -404,16 +419,16 @@ pub fn build(
     config: &DatasetConfig,
 ) -> Result<Dataset> {
     let mut builder = Builder::new(model_id, config)?;
-    let mut by_response: HashMap<&str, Vec<Feedback>> = HashMap::new();
+    let mut by_response: HashMap<&str, Vec<&Feedback>> = HashMap::new();
     for f in feedback {
         by_response
             .entry(f.response_id.as_str())
             .or_default()
-            .push(f.clone());
+            .push(f);
     }
     for r in responses {
         let fb = by_response.remove(r.id.as_str()).unwrap_or_default();
-        builder.add(r, &fb);
+        builder.add_refs(r, &fb);
     }
     builder.finish()
 }

@@ -195,7 +195,7 @@ pub struct Candidate {
 /// Resolves `feedback` (all on `response`) and redacts every text that may be written.
 pub fn candidate(
     response: &ResponseRecord,
-    feedback: &[Feedback],
+    feedback: &[&Feedback],
     system_prompt: Option<&str>,
     redactor: &Redactor,
 ) -> Candidate {
@@ -250,15 +250,20 @@ pub fn candidate(
     let score = if feedback.is_empty() {
         0.0
     } else {
-        feedback.iter().map(Feedback::score).sum::<f64>() / feedback.len() as f64
+        feedback.iter().map(|f| f.score()).sum::<f64>() / feedback.len() as f64
     };
     Candidate {
         response_id: response.id.clone(),
         prompt,
         answer,
         correction,
-        polarity: verdict(feedback.iter()),
-        thumbs: verdict(feedback.iter().filter(|f| f.variant() == Variant::Thumbs)),
+        polarity: verdict(feedback.iter().copied()),
+        thumbs: verdict(
+            feedback
+                .iter()
+                .copied()
+                .filter(|f| f.variant() == Variant::Thumbs),
+        ),
         feedback_ids,
         score,
         created_at: response.created_at,
@@ -345,7 +350,8 @@ mod tests {
             full("f2", 1, "Thirty days.", "2026-09-03"),
             full("f3", 1, "90  DAYS", "2026-09-04"),
         ];
-        let c = candidate(&r, &fb[..2], None, &red);
+        let refs: Vec<&Feedback> = fb.iter().collect();
+        let c = candidate(&r, &refs[..2], None, &red);
         assert_eq!(c.correction.as_ref().unwrap().0, "Thirty days.");
         assert_eq!(c.category, "factual_error");
         let c = candidate(&r, &fb, None, &red);
@@ -362,10 +368,10 @@ mod tests {
         let up = thumbs("a", true, "2026-09-02");
         let down = thumbs("b", false, "2026-09-02");
         let up2 = thumbs("c", true, "2026-09-03");
-        let c = candidate(&r, &[up.clone(), down.clone()], None, &red);
+        let c = candidate(&r, &[&up, &down], None, &red);
         assert_eq!(c.polarity, Verdict::Conflicting);
         assert_eq!(c.thumbs, Verdict::Conflicting);
-        let c = candidate(&r, &[up, down, up2], Some("Be brief."), &red);
+        let c = candidate(&r, &[&up, &down, &up2], Some("Be brief."), &red);
         assert_eq!(c.polarity, Verdict::Positive);
         assert_eq!(c.prompt[0].role, Role::System);
         assert_eq!(c.feedback_ids, vec!["a", "b", "c"]);
