@@ -299,6 +299,34 @@ fn user_text(line: &Value) -> String {
     normalize(user["content"].as_str().unwrap())
 }
 
+/// Every message text of a written line, in order, one per line.
+fn contents(line: &Value) -> String {
+    let mut out = Vec::new();
+    for key in ["messages", "prompt", "chosen", "rejected", "completion"] {
+        if let Some(list) = line[key].as_array() {
+            out.extend(
+                list.iter()
+                    .map(|m| m["content"].as_str().unwrap().to_string()),
+            );
+        }
+    }
+    if let Some(list) = line["input"]["messages"].as_array() {
+        out.extend(
+            list.iter()
+                .map(|m| m["content"].as_str().unwrap().to_string()),
+        );
+    }
+    for key in ["preferred_output", "non_preferred_output"] {
+        if let Some(list) = line[key].as_array() {
+            out.extend(
+                list.iter()
+                    .map(|m| m["content"].as_str().unwrap().to_string()),
+            );
+        }
+    }
+    out.join("\n")
+}
+
 #[test]
 fn no_example_is_in_both_train_and_validation() {
     let (rs, fb) = demo();
@@ -315,8 +343,9 @@ fn no_example_is_in_both_train_and_validation() {
         for v in &val {
             assert!(!train_queries.contains(&user_text(v)), "query leaked: {v}");
         }
-        // No exact or near duplicate across the boundary either.
-        let texts: Vec<String> = train.iter().chain(&val).map(|l| l.to_string()).collect();
+        // No exact or near duplicate across the boundary either, by the builder's measure
+        // (its dedup config over the example's texts in order).
+        let texts: Vec<String> = train.iter().chain(&val).map(contents).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let dups = find_duplicates(&refs, &DedupConfig::default());
         for (i, d) in dups.iter().enumerate() {
