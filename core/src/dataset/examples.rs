@@ -345,7 +345,7 @@ mod tests {
     fn newest_correction_wins_and_echo_is_no_correction() {
         let r = resp();
         let red = Redactor::new(&Default::default()).unwrap();
-        let fb = vec![
+        let fb = [
             full("f1", 1, "30 days", "2026-09-02"),
             full("f2", 1, "Thirty days.", "2026-09-03"),
             full("f3", 1, "90  DAYS", "2026-09-04"),
@@ -354,7 +354,7 @@ mod tests {
         let c = candidate(&r, &refs[..2], None, &red);
         assert_eq!(c.correction.as_ref().unwrap().0, "Thirty days.");
         assert_eq!(c.category, "factual_error");
-        let c = candidate(&r, &fb, None, &red);
+        let c = candidate(&r, &refs, None, &red);
         assert!(
             c.correction.is_none(),
             "the newest merely repeats the answer"
