@@ -573,3 +573,20 @@ fn too_long_examples_are_dropped() {
     );
     assert!(m.tokens.train.max <= 25);
 }
+
+#[test]
+fn output_does_not_depend_on_the_thread_count() {
+    let (rs, fb) = demo();
+    let c = demo_cfg(DatasetFormat::OpenaiDpo);
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| build(&rs, &fb, "support-bot-v1", &c).unwrap())
+    };
+    let (one, four) = (run(1), run(4));
+    assert_eq!(one.train_jsonl(), four.train_jsonl());
+    assert_eq!(one.validation_jsonl(), four.validation_jsonl());
+    assert_eq!(one.manifest_json(), four.manifest_json());
+}
