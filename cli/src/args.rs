@@ -67,6 +67,12 @@ pub enum Command {
     },
     /// Generate a synthetic feedback history, import it and print a quality report.
     Demo(DemoArgs),
+    /// Build a fine-tuning dataset from a model's feedback: train/validation JSONL, manifest
+    /// and lineage in a new directory (PII redacted, deduplicated, split without leaks).
+    Dataset(DatasetArgs),
+    /// Check a fine-tuning JSONL file (ours or not) with the OpenAI cookbook's checks; exits 2
+    /// when it has errors.
+    Validate(ValidateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +273,107 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=520))]
     pub weeks: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// The model whose responses and feedback make the examples.
+    #[arg(long, value_name = "M")]
+    pub model: String,
+    /// Output format.
+    #[arg(long, value_name = "F")]
+    pub format: FormatArg,
+    /// Directory to create (refused when it exists and is not empty, unless --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the train/validation split.
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+    /// Share of queries put in validation.jsonl (0 to 0.5).
+    #[arg(long, value_name = "X", default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    /// Fail when fewer examples than this remain after filtering and deduplication.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub min_examples: usize,
+    /// Drop examples longer than this many tokens.
+    #[arg(long, value_name = "T", default_value_t = 16_385)]
+    pub max_tokens: u64,
+    /// Token encoding for counts and limits.
+    #[arg(long, value_name = "E", default_value = "o200k_base")]
+    pub encoding: EncodingArg,
+    /// System message put first in every example.
+    #[arg(long, value_name = "S")]
+    pub system_prompt: Option<String>,
+    /// Only responses created at or after T (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub since: Option<Timestamp>,
+    /// Only responses created before T.
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+    /// Replace a non-empty output directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    OpenaiChat,
+    OpenaiDpo,
+    TrlSft,
+    TrlDpo,
+    TrlKto,
+}
+
+impl From<FormatArg> for tuneloop::dataset::DatasetFormat {
+    fn from(f: FormatArg) -> Self {
+        use tuneloop::dataset::DatasetFormat as D;
+        match f {
+            FormatArg::OpenaiChat => D::OpenaiChat,
+            FormatArg::OpenaiDpo => D::OpenaiDpo,
+            FormatArg::TrlSft => D::TrlSft,
+            FormatArg::TrlDpo => D::TrlDpo,
+            FormatArg::TrlKto => D::TrlKto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EncodingArg {
+    #[value(name = "o200k_base")]
+    O200kBase,
+    #[value(name = "cl100k_base")]
+    Cl100kBase,
+}
+
+impl From<EncodingArg> for tuneloop::dataset::TokenEncoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::O200kBase => Self::O200kBase,
+            EncodingArg::Cl100kBase => Self::Cl100kBase,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// JSONL file to check; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Layout of the file.
+    #[arg(long, value_name = "F")]
+    pub format: ValidateFormatArg,
+    /// Token encoding for counts.
+    #[arg(long, value_name = "E", default_value = "o200k_base")]
+    pub encoding: EncodingArg,
+    /// Warn about examples longer than this; billing counts at most this many per example.
+    #[arg(long, value_name = "T", default_value_t = 16_385)]
+    pub max_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ValidateFormatArg {
+    OpenaiChat,
+    OpenaiDpo,
 }
 
 fn parse_time(text: &str) -> Result<Timestamp, String> {

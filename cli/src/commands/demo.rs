@@ -6,6 +6,8 @@ use crate::output::{metrics_table, pct, problematic_list, sparkline, thousands};
 use crate::{CliError, CliResult};
 use chrono::Duration;
 use serde_json::json;
+use std::path::{Path, PathBuf};
+use tuneloop::dataset::{build_from_store, Dataset, DatasetConfig};
 use tuneloop::demo::{generate, DemoOptions, DemoWorld};
 use tuneloop::model::{Bucket, MetricsQuery, MetricsReport, ProblematicQuery};
 use tuneloop::store::{FeedbackStore, RecordBatch, WriteSummary};
@@ -53,6 +55,9 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     )
     .await?;
 
+    let dataset_dir = demo_dataset_dir(db);
+    let dataset = build_dataset(store.as_ref(), &dataset_dir, since, until).await?;
+
     if json {
         let mut metrics_json = serde_json::to_value(&metrics)
             .map_err(|e| CliError::failure(format!("cannot serialise metrics: {e}")))?;
@@ -80,6 +85,10 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
             "trends": analysis.trends,
             "suggestions": analysis.suggestions,
             "planted": world.planted,
+            "dataset": {
+                "dir": dataset_dir.display().to_string(),
+                "manifest": dataset.manifest(),
+            },
         }));
     }
 
@@ -120,6 +129,12 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
         );
     }
     outln!();
+    outln!(
+        "Fine-tuning dataset for {DATASET_MODEL} (openai-chat) in {}",
+        dataset_dir.display()
+    );
+    outln!("{}", super::dataset::summary(dataset.manifest()));
+    outln!();
     outln!("Next:");
     outln!("  tuneloop --db {db} metrics --bucket week");
     outln!("  tuneloop --db {db} problematic --model support-bot-v2 --limit 10");
@@ -127,7 +142,55 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     outln!("  tuneloop --db {db} trends --model support-bot-v2");
     outln!("  tuneloop --db {db} suggest");
     outln!("  tuneloop --db {db} export --out feedback.jsonl");
+    outln!(
+        "  tuneloop validate {} --format openai-chat",
+        dataset_dir.join("train.jsonl").display()
+    );
     Ok(())
+}
+
+/// The model the demo builds a dataset for.
+const DATASET_MODEL: &str = "support-bot-v2";
+
+/// `tuneloop-demo-dataset/` next to an embedded database file, else in the temp directory.
+fn demo_dataset_dir(db: &str) -> PathBuf {
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .filter(|p| !p.starts_with(':'))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    let parent = path
+        .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    parent.join("tuneloop-demo-dataset")
+}
+
+/// Builds the demo's dataset and writes it, replacing the one a previous run left (a
+/// directory with a `manifest.json`), never a directory of something else.
+async fn build_dataset(
+    store: &dyn FeedbackStore,
+    dir: &Path,
+    since: tuneloop::model::Timestamp,
+    until: tuneloop::model::Timestamp,
+) -> CliResult<Dataset> {
+    let config = DatasetConfig {
+        since: Some(since),
+        until: Some(until),
+        ..Default::default()
+    };
+    let dataset = build_from_store(store, DATASET_MODEL, &config).await?;
+    let previous_run = dir.join("manifest.json").is_file();
+    dataset
+        .write_to(dir, previous_run)
+        .map_err(|e| CliError::failure(format!("cannot write the demo dataset: {e}")))?;
+    Ok(dataset)
 }
 
 /// The error patterns, significant trends and top suggestions, briefly.

@@ -3,6 +3,7 @@
 mod analyze;
 mod check;
 mod credits;
+mod dataset;
 mod demo;
 mod export;
 mod import;
@@ -11,6 +12,7 @@ mod problematic;
 mod runs;
 mod suggest;
 mod trends;
+mod validate;
 
 use crate::args::{CheckWhat, Cli, Command, CreditsCommand, RangeArgs, RunsCommand};
 use crate::{CliError, CliResult};
@@ -73,6 +75,8 @@ async fn dispatch(cli: Cli) -> CliResult {
             what: CheckWhat::Credits { account },
         } => credits::check(db, json, &account).await,
         Command::Demo(a) => demo::run(db, json, a).await,
+        Command::Dataset(a) => dataset::run(db, json, a).await,
+        Command::Validate(a) => validate::run(json, a),
     }
 }
 

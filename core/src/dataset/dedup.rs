@@ -1,10 +1,33 @@
 //! Exact and near-duplicate detection (normalised hash; MinHash + LSH over shingles).
 //!
-//! Skeleton of the public contract; near-duplicate detection is filled in by the dedup work.
+//! Exact duplicates share the 128-bit hash of their [`normalize`]d text. Near duplicates:
+//! MinHash signatures over word shingles, LSH banding with datasketch's parameter choice,
+//! candidate pairs confirmed by the signature-estimated Jaccard similarity, and connected
+//! components whose kept item is the lowest index.
+//!
+//! ```
+//! use tuneloop::dataset::dedup::{find_duplicates, DedupConfig, DuplicateKind};
+//!
+//! let texts = ["How do I reset my password?", "how do I  RESET my password?", "Refund policy"];
+//! let dups = find_duplicates(&texts, &DedupConfig::default());
+//! assert_eq!(dups[0], None);
+//! assert_eq!(dups[1].map(|d| (d.index, d.kind)), Some((0, DuplicateKind::Exact)));
+//! assert_eq!(dups[2], None);
+//! ```
+
+mod lsh;
+mod minhash;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+use minhash::{estimated_jaccard, Permutations, Scratch};
+
+pub use lsh::optimal_param;
 
 /// Near-duplicate settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +53,25 @@ impl Default for DedupConfig {
             seed: 1,
             near: true,
         }
+    }
+}
+
+impl DedupConfig {
+    /// Checks the settings: `0 < threshold ≤ 1`, `num_perm ≥ 1`, `shingle_words ≥ 1`.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(Error::invalid(
+                "dedup.threshold",
+                format!("{} is not in (0, 1]", self.threshold),
+            ));
+        }
+        if self.num_perm == 0 {
+            return Err(Error::invalid("dedup.num_perm", "must be at least 1"));
+        }
+        if self.shingle_words == 0 {
+            return Err(Error::invalid("dedup.shingle_words", "must be at least 1"));
+        }
+        Ok(())
     }
 }
 
@@ -68,21 +110,125 @@ pub fn normalize(text: &str) -> String {
 /// Finds duplicates among `texts`, given best first: for each item, `None` when it is kept,
 /// or the kept item of its group. Groups are transitive (connected components), and the kept
 /// item is the lowest index of its group, so callers order items by preference first.
+///
+/// An item is `Exact` when its normalised text equals the kept item's, else `Near`. The
+/// result does not depend on the number of threads. With a config that fails
+/// [`DedupConfig::validate`] only exact duplicates are found; [`try_find_duplicates`]
+/// reports it instead.
 pub fn find_duplicates(texts: &[&str], config: &DedupConfig) -> Vec<Option<DuplicateOf>> {
-    let _ = config;
-    let mut first: HashMap<String, usize> = HashMap::new();
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| match first.entry(normalize(t)) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(DuplicateOf {
-                index: *e.get(),
-                kind: DuplicateKind::Exact,
-            }),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
-                None
-            }
+    let near = config.near && config.validate().is_ok();
+    run(texts, config, near)
+}
+
+/// [`find_duplicates`] after [`DedupConfig::validate`].
+pub fn try_find_duplicates(
+    texts: &[&str],
+    config: &DedupConfig,
+) -> Result<Vec<Option<DuplicateOf>>> {
+    config.validate()?;
+    Ok(run(texts, config, config.near))
+}
+
+/// The keys are already hashes: pass them through.
+#[derive(Debug, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+fn run(texts: &[&str], config: &DedupConfig, near: bool) -> Vec<Option<DuplicateOf>> {
+    let n = texts.len();
+    let hashes: Vec<u128> = texts
+        .par_iter()
+        .map_init(Scratch::default, |s, t| s.exact_hash(t))
+        .collect();
+    // parent[i]: the union-find parent; starts at the first item with the same hash.
+    let mut parent: Vec<u32> = Vec::with_capacity(n);
+    let mut first: HashMap<u128, u32, BuildHasherDefault<PassThrough>> =
+        HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default());
+    for (i, h) in hashes.iter().enumerate() {
+        parent.push(*first.entry(*h).or_insert(i as u32));
+    }
+    drop(first);
+    if near && n > 1 {
+        link_near(texts, config, &mut parent);
+    }
+    (0..n)
+        .map(|i| {
+            let root = find(&mut parent, i as u32) as usize;
+            (root != i).then(|| DuplicateOf {
+                index: root,
+                kind: if hashes[root] == hashes[i] {
+                    DuplicateKind::Exact
+                } else {
+                    DuplicateKind::Near
+                },
+            })
         })
         .collect()
+}
+
+fn find(parent: &mut [u32], mut i: u32) -> u32 {
+    while parent[i as usize] != i {
+        let p = parent[i as usize];
+        parent[i as usize] = parent[p as usize];
+        i = p;
+    }
+    i
+}
+
+/// Joins two components under the lower root, so a root is always its component's minimum.
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra < rb {
+        parent[rb as usize] = ra;
+    } else if rb < ra {
+        parent[ra as usize] = rb;
+    }
+}
+
+/// Signatures of the first copy of each exact group, LSH candidates, confirmation by the
+/// estimated Jaccard similarity, and union of the confirmed pairs.
+fn link_near(texts: &[&str], config: &DedupConfig, parent: &mut [u32]) {
+    let reps: Vec<u32> = (0..parent.len() as u32)
+        .filter(|&i| parent[i as usize] == i)
+        .collect();
+    let k = config.num_perm;
+    let perms = Permutations::new(k, config.seed);
+    let (bands, rows) = optimal_param(config.threshold, k);
+    let mut sigs = vec![0u32; reps.len() * k];
+    sigs.par_chunks_mut(k)
+        .zip(reps.par_iter())
+        .for_each_init(Scratch::default, |s, (sig, &i)| {
+            s.signature(texts[i as usize], config.shingle_words, &perms, sig);
+        });
+    let mut keys = vec![0u64; reps.len() * bands];
+    keys.par_chunks_mut(bands)
+        .zip(sigs.par_chunks(k))
+        .for_each(|(out, sig)| lsh::band_keys(&sig[..bands * rows], rows, out));
+    let pairs = lsh::candidate_pairs(&keys, bands);
+    let confirmed: Vec<bool> = pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let (a, b) = (a as usize, b as usize);
+            estimated_jaccard(&sigs[a * k..(a + 1) * k], &sigs[b * k..(b + 1) * k])
+                >= config.threshold
+        })
+        .collect();
+    for (&(a, b), ok) in pairs.iter().zip(confirmed) {
+        if ok {
+            union(parent, reps[a as usize], reps[b as usize]);
+        }
+    }
 }

@@ -1,0 +1,464 @@
+//! The built-in detectors. Each one appends candidate spans; overlaps are resolved by the
+//! caller. Cheap prefilters (a byte present, enough digits) skip most detectors on ordinary
+//! chat text, and checks that regexes cannot express (Luhn, mod-97, octet ranges) run only
+//! on what matched.
+
+use std::net::Ipv6Addr;
+use std::str::FromStr;
+
+use regex::{Regex, RegexBuilder};
+
+use super::checks::{digit_count, iban_ok, ipv4_ok, luhn_ok, shannon_entropy, ssn_ok};
+
+/// Built-in kinds, in resolution priority order (on equal start and length the lower index
+/// wins). Extra patterns rank after all of them.
+pub const BUILTIN_KINDS: [&str; 8] = [
+    "API_KEY",
+    "EMAIL",
+    "IBAN",
+    "CREDIT_CARD",
+    "SSN",
+    "PHONE",
+    "IP_ADDRESS",
+    "SECRET",
+];
+
+pub const API_KEY: u16 = 0;
+pub const EMAIL: u16 = 1;
+pub const IBAN: u16 = 2;
+pub const CREDIT_CARD: u16 = 3;
+pub const SSN: u16 = 4;
+pub const PHONE: u16 = 5;
+pub const IP_ADDRESS: u16 = 6;
+pub const SECRET: u16 = 7;
+
+/// Minimum length of a SECRET token.
+pub const SECRET_MIN_LEN: usize = 24;
+/// Minimum Shannon entropy of a SECRET token, in bits per character.
+pub const SECRET_MIN_ENTROPY: f64 = 3.5;
+/// Minimum share of adjacent alphanumeric pairs that change class (lower/upper/digit):
+/// random tokens change class about 60% of the time, words and identifiers rarely.
+pub const SECRET_MIN_CLASS_CHANGES: f64 = 0.3;
+
+/// A detected span of `text` (byte offsets) and its kind (index into the kind table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    pub start: usize,
+    pub end: usize,
+    pub kind: u16,
+}
+
+/// The compiled built-in patterns.
+#[derive(Debug, Clone)]
+pub struct Builtins {
+    email: Regex,
+    api_key: Regex,
+    bearer: Regex,
+    iban: Regex,
+    card: Regex,
+    ssn: Regex,
+    phone: Regex,
+    ipv4: Regex,
+}
+
+fn compile(pattern: &str) -> Regex {
+    // The patterns are constants covered by tests, so a failure here is a programming error.
+    #[allow(clippy::expect_used)]
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .expect("built-in redaction pattern compiles")
+}
+
+impl Builtins {
+    pub fn new() -> Self {
+        Self {
+            email: compile(
+                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}",
+            ),
+            api_key: compile(concat!(
+                r"\b(?:",
+                r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",
+                r"|gh[pousr]_[A-Za-z0-9]{30,}",
+                r"|github_pat_[A-Za-z0-9_]{22,}",
+                r"|xox[abpr]-[A-Za-z0-9-]{10,}",
+                r"|AKIA[0-9A-Z]{16}",
+                r"|AIza[0-9A-Za-z_-]{35}",
+                r"|glpat-[0-9A-Za-z_-]{20,}",
+                r"|hf_[A-Za-z0-9]{30,}",
+                r"|[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
+                r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+                r")",
+            )),
+            bearer: compile(r"\b(?i:bearer)\s+([A-Za-z0-9._~+/-]{16,}=*)"),
+            iban: compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"),
+            // No word boundaries: `card_4111…` is still a card; only glued digits are not.
+            card: compile(r"[0-9](?:[ -]?[0-9]){12,18}"),
+            ssn: compile(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"),
+            phone: compile(concat!(
+                r"\+[0-9]{1,3}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{2,5}){2,5}\b",
+                r"|(?:\b1[ .-])?(?:\([0-9]{3}\) ?|\b[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}\b",
+            )),
+            ipv4: compile(r"\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b"),
+        }
+    }
+
+    /// Appends every built-in candidate in `text`.
+    pub fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
+        let bytes = text.as_bytes();
+        let digits = scan_tokens(bytes, out);
+        if memchr::memchr(b'@', bytes).is_some() {
+            push_all(&self.email, text, EMAIL, out);
+        }
+        push_all(&self.api_key, text, API_KEY, out);
+        if bytes.len() >= 16 {
+            for c in self.bearer.captures_iter(text) {
+                if let Some(m) = c.get(1) {
+                    out.push(Candidate {
+                        start: m.start(),
+                        end: m.end(),
+                        kind: API_KEY,
+                    });
+                }
+            }
+        }
+        if memchr::memchr(b':', bytes).is_some() {
+            scan_ipv6(text, out);
+        }
+        if digits >= 4 && memchr::memchr(b'.', bytes).is_some() {
+            push_checked(&self.ipv4, text, IP_ADDRESS, out, |t, s, e| {
+                ipv4_ok(&t[s..e]) && isolated(t.as_bytes(), s, e)
+            });
+        }
+        if digits >= 7 {
+            push_checked(&self.phone, text, PHONE, out, |t, s, e| {
+                let n = digit_count(&t[s..e]);
+                (7..=15).contains(&n) && isolated(t.as_bytes(), s, e)
+            });
+        }
+        if digits >= 8 {
+            self.scan_iban(text, out);
+        }
+        if digits >= 9 {
+            push_checked(&self.ssn, text, SSN, out, |t, s, e| {
+                ssn_ok(&t[s..e]) && isolated(t.as_bytes(), s, e)
+            });
+        }
+        if digits >= 13 {
+            self.scan_cards(text, out);
+        }
+    }
+
+    /// Card numbers: the pattern may take in a following number (`4111 … 1111 0`), so on a
+    /// failed Luhn check the candidate is shortened digit by digit, longest first.
+    fn scan_cards(&self, text: &str, out: &mut Vec<Candidate>) {
+        let b = text.as_bytes();
+        let mut at = 0;
+        while let Some(m) = self.card.find_at(text, at) {
+            let s = m.start();
+            let found = if s > 0 && b[s - 1].is_ascii_digit() {
+                None
+            } else {
+                (s + 1..=m.end())
+                    .rev()
+                    .filter(|&e| b[e - 1].is_ascii_digit())
+                    .find(|&e| (e == b.len() || !b[e].is_ascii_digit()) && luhn_ok(&text[s..e]))
+            };
+            match found {
+                Some(e) => {
+                    out.push(Candidate {
+                        start: s,
+                        end: e,
+                        kind: CREDIT_CARD,
+                    });
+                    at = e;
+                }
+                None => at = next_char(text, s),
+            }
+        }
+    }
+
+    /// IBANs: the pattern may run on into following upper-case words, so on a failed
+    /// checksum the candidate is shortened at each space, longest first.
+    fn scan_iban(&self, text: &str, out: &mut Vec<Candidate>) {
+        let mut at = 0;
+        while let Some(m) = self.iban.find_at(text, at) {
+            let s = m.start();
+            let found = std::iter::once(m.end())
+                .chain(text[s..m.end()].rmatch_indices(' ').map(|(i, _)| s + i))
+                .find(|&e| iban_ok(&text[s..e]));
+            match found {
+                Some(e) => {
+                    out.push(Candidate {
+                        start: s,
+                        end: e,
+                        kind: IBAN,
+                    });
+                    at = e;
+                }
+                None => at = next_char(text, s),
+            }
+        }
+    }
+}
+
+impl Default for Builtins {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Appends every match of `re`.
+pub fn push_all(re: &Regex, text: &str, kind: u16, out: &mut Vec<Candidate>) {
+    out.extend(re.find_iter(text).map(|m| Candidate {
+        start: m.start(),
+        end: m.end(),
+        kind,
+    }));
+}
+
+/// Appends the matches of `re` that pass `ok`; after a rejected match the search resumes one
+/// character further, so that a valid item right behind a look-alike is still found.
+fn push_checked(
+    re: &Regex,
+    text: &str,
+    kind: u16,
+    out: &mut Vec<Candidate>,
+    ok: impl Fn(&str, usize, usize) -> bool,
+) {
+    let mut at = 0;
+    while let Some(m) = re.find_at(text, at) {
+        if ok(text, m.start(), m.end()) {
+            out.push(Candidate {
+                start: m.start(),
+                end: m.end(),
+                kind,
+            });
+            at = m.end();
+        } else {
+            at = next_char(text, m.start());
+        }
+    }
+}
+
+fn next_char(text: &str, i: usize) -> usize {
+    text[i..]
+        .chars()
+        .next()
+        .map_or(text.len(), |c| i + c.len_utf8())
+}
+
+/// False when the span continues a longer dotted or dashed number (`1.2.3.4.5`,
+/// `123-45-6789-1`): then it is a version string or a reference, not an address or an id.
+fn isolated(b: &[u8], start: usize, end: usize) -> bool {
+    let sep = |c: u8| c == b'.' || c == b'-';
+    let before = start >= 2 && sep(b[start - 1]) && b[start - 2].is_ascii_digit();
+    let after = end + 1 < b.len() && sep(b[end]) && b[end + 1].is_ascii_digit();
+    !before && !after
+}
+
+const TOKEN: u8 = 1;
+const DIGIT: u8 = 2;
+const UPPER: u8 = 4;
+const LOWER: u8 = 8;
+
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_digit() {
+            TOKEN | DIGIT
+        } else if c.is_ascii_uppercase() {
+            TOKEN | UPPER
+        } else if c.is_ascii_lowercase() {
+            TOKEN | LOWER
+        } else if matches!(c, b'+' | b'/' | b'_' | b'=' | b'-') {
+            TOKEN
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = class_table();
+
+/// One pass over the bytes: counts ASCII digits (for the prefilters) and appends the
+/// high-entropy tokens as SECRET candidates.
+fn scan_tokens(b: &[u8], out: &mut Vec<Candidate>) -> usize {
+    let mut digits = 0usize;
+    let mut run_start = 0usize;
+    let mut in_run = false;
+    for (i, &c) in b.iter().enumerate() {
+        let cls = CLASS[usize::from(c)];
+        digits += usize::from(cls & DIGIT != 0);
+        if cls & TOKEN != 0 {
+            if !in_run {
+                in_run = true;
+                run_start = i;
+            }
+        } else if in_run {
+            in_run = false;
+            if i - run_start >= SECRET_MIN_LEN {
+                check_secret(b, run_start, i, out);
+            }
+        }
+    }
+    if in_run && b.len() - run_start >= SECRET_MIN_LEN {
+        check_secret(b, run_start, b.len(), out);
+    }
+    digits
+}
+
+fn check_secret(b: &[u8], start: usize, end: usize, out: &mut Vec<Candidate>) {
+    // A token glued to a longer word (`é`, `.`) is still checked: only its own bytes count.
+    if is_secret(&b[start..end]) {
+        out.push(Candidate {
+            start,
+            end,
+            kind: SECRET,
+        });
+    }
+}
+
+/// Longest mean run of lower-case letters in a mixed-case SECRET token: camelCase words
+/// run 4–6 letters, random tokens about 1.7.
+pub const SECRET_MAX_LOWER_RUN: f64 = 3.0;
+
+/// The SECRET rule: ≥ 24 characters of `[A-Za-z0-9+/_=-]` holding a letter and ≥ 2 digits,
+/// not all hexadecimal (hashes, UUIDs), changing character class often, not camelCase
+/// words, with high entropy.
+pub fn is_secret(tok: &[u8]) -> bool {
+    if tok.len() < SECRET_MIN_LEN {
+        return false;
+    }
+    let mut seen = 0u8;
+    let mut digits = 0usize;
+    let mut changes = 0usize;
+    let mut prev = 0u8;
+    let mut all_hex = true;
+    let (mut lower, mut lower_runs) = (0usize, 0usize);
+    for &c in tok {
+        let cls = CLASS[usize::from(c)] & (DIGIT | UPPER | LOWER);
+        seen |= cls;
+        digits += usize::from(cls == DIGIT);
+        if cls == LOWER {
+            lower += 1;
+            lower_runs += usize::from(prev != LOWER);
+        }
+        if cls != 0 && prev != 0 && cls != prev {
+            changes += 1;
+        }
+        prev = cls;
+        all_hex &= c.is_ascii_hexdigit() || c == b'-';
+    }
+    let camel = seen & UPPER != 0
+        && lower_runs > 0
+        && lower as f64 > SECRET_MAX_LOWER_RUN * lower_runs as f64;
+    digits >= 2
+        && seen & (UPPER | LOWER) != 0
+        && !all_hex
+        && !camel
+        && changes as f64 >= SECRET_MIN_CLASS_CHANGES * (tok.len() - 1) as f64
+        && shannon_entropy(tok) >= SECRET_MIN_ENTROPY
+}
+
+fn is_ipv6_byte(c: u8) -> bool {
+    c.is_ascii_hexdigit() || c == b':' || c == b'.'
+}
+
+/// IPv6 addresses (full, `::`-compressed, IPv4-suffixed), found around each ':' and checked
+/// with the standard library's parser. Times (`10:30:00`) and paths (`std::io`) do not parse
+/// or are glued to a word; an address also needs a digit and a group of ≥ 3 hex digits, so
+/// short tokens such as `ab::cd` stay.
+fn scan_ipv6(text: &str, out: &mut Vec<Candidate>) {
+    let b = text.as_bytes();
+    let mut done = 0usize;
+    for colon in memchr::memchr_iter(b':', b) {
+        if colon < done {
+            continue;
+        }
+        let mut s = colon;
+        while s > 0 && is_ipv6_byte(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = colon + 1;
+        while e < b.len() && is_ipv6_byte(b[e]) {
+            e += 1;
+        }
+        done = e;
+        while e > s && b[e - 1] == b'.' {
+            e -= 1;
+        }
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        if (s > 0 && word(b[s - 1])) || (e < b.len() && word(b[e])) {
+            continue;
+        }
+        let cand = &text[s..e];
+        if cand.bytes().filter(|&c| c == b':').count() < 2
+            || !cand.bytes().any(|c| c.is_ascii_digit())
+            || !cand
+                .split([':', '.'])
+                .any(|g| g.len() >= 3 && g.bytes().all(|c| c.is_ascii_hexdigit()))
+            || Ipv6Addr::from_str(cand).is_err()
+        {
+            continue;
+        }
+        out.push(Candidate {
+            start: s,
+            end: e,
+            kind: IP_ADDRESS,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_rule_accepts_random_tokens_and_rejects_identifiers() {
+        assert!(is_secret(b"wJalrXUtnFEMI/K7MDENG/bPxRfi3CY8EXAMPLEKEY"));
+        assert!(is_secret(b"aZ3kQ9pL2xW7mN4vB8cR1tY6"));
+        for s in [
+            "MyVeryLongClassName2Factory",
+            "/usr/local/lib/python3/site-packages",
+            "org/apache/commons/lang3/StringUtils",
+            "my-project-2024-Q3-Final-Report",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "internationalization_and_localization",
+            "getUserById2AndThenDoSomething",
+            "Base64Encoder2ForUTF8Strings",
+        ] {
+            assert!(!is_secret(s.as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn ipv6_forms() {
+        let found = |t: &str| {
+            let mut v = Vec::new();
+            scan_ipv6(t, &mut v);
+            v.iter()
+                .map(|c| t[c.start..c.end].to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found("from 2001:db8::8a2e:370:7334 today"),
+            ["2001:db8::8a2e:370:7334"]
+        );
+        assert_eq!(
+            found("host 2001:0db8:85a3:0000:0000:8a2e:0370:7334."),
+            ["2001:0db8:85a3:0000:0000:8a2e:0370:7334"]
+        );
+        assert_eq!(
+            found("link fe80::1ff:fe23:4567:890a"),
+            ["fe80::1ff:fe23:4567:890a"]
+        );
+        assert_eq!(found("mapped ::ffff:192.0.2.128"), ["::ffff:192.0.2.128"]);
+        assert!(found("at 10:30:00 use std::io and ab::cd, ratio 3:2").is_empty());
+    }
+}

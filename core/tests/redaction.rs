@@ -1,0 +1,281 @@
+//! Redaction: every kind caught with its placeholder and counted, look-alikes left alone,
+//! extra patterns, idempotence, and a property test on random text.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+use tuneloop::dataset::redact::{ExtraPattern, RedactionConfig, RedactionCounts, Redactor};
+use tuneloop::Error;
+
+fn redactor() -> Redactor {
+    Redactor::new(&RedactionConfig::default()).unwrap()
+}
+
+fn redact(text: &str) -> (String, RedactionCounts) {
+    let mut counts = RedactionCounts::default();
+    let out = redactor().redact(text, &mut counts).into_owned();
+    (out, counts)
+}
+
+/// (planted item, kind) — each is embedded in a sentence and must come out as `[kind]`.
+const PLANTED: &[(&str, &str)] = &[
+    ("jane.doe+work@example.co.uk", "EMAIL"),
+    ("ops@mail.example.com", "EMAIL"),
+    ("+44 20 7946 0958", "PHONE"),
+    ("+1 (555) 123-4567", "PHONE"),
+    ("(555) 987-6543", "PHONE"),
+    ("555.234.5678", "PHONE"),
+    ("+4915112345678", "PHONE"),
+    ("4111 1111 1111 1111", "CREDIT_CARD"),
+    ("5500-0000-0000-0004", "CREDIT_CARD"),
+    ("378282246310005", "CREDIT_CARD"),
+    ("DE89 3704 0044 0532 0130 00", "IBAN"),
+    ("GB82WEST12345698765432", "IBAN"),
+    ("192.168.1.20", "IP_ADDRESS"),
+    ("2001:db8::8a2e:370:7334", "IP_ADDRESS"),
+    ("123-45-6789", "SSN"),
+    ("sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234", "API_KEY"),
+    ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345", "API_KEY"),
+    ("ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "API_KEY"),
+    ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "API_KEY"),
+    ("xoxb-1234567890-abcdefghij", "API_KEY"),
+    ("AKIAIOSFODNN7EXAMPLE", "API_KEY"),
+    ("AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "API_KEY"),
+    ("glpat-abcdefghij0123456789", "API_KEY"),
+    ("hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "API_KEY"),
+    ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "API_KEY"),
+    (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "API_KEY",
+    ),
+    ("wJalrXUtnFEMI/K7MDENG/bPxRfi3CY8EXAMPLEKEY", "SECRET"),
+    ("Zq8Lm3Rt7Xv2Nc9Bw4Kj6Hp1Df5Gs0", "SECRET"),
+];
+
+#[test]
+fn every_planted_kind_is_replaced_and_counted() {
+    for (item, kind) in PLANTED {
+        let text = format!("Hi, my value is {item} thanks");
+        let (out, counts) = redact(&text);
+        assert_eq!(out, format!("Hi, my value is [{kind}] thanks"), "{item}");
+        assert_eq!(counts.0.get(*kind), Some(&1), "{item}");
+        assert_eq!(counts.total(), 1, "{item}");
+    }
+}
+
+#[test]
+fn planted_corpus_counts_by_kind() {
+    let text: String = PLANTED
+        .iter()
+        .map(|(item, _)| format!("value {item} here.\n"))
+        .collect();
+    let (out, counts) = redact(&text);
+    for (kind, n) in &counts.0 {
+        let expected = PLANTED.iter().filter(|(_, k)| k == kind).count() as u64;
+        assert_eq!(*n, expected, "{kind}");
+        assert_eq!(out.matches(&format!("[{kind}]")).count() as u64, expected);
+    }
+    assert_eq!(counts.total(), PLANTED.len() as u64);
+}
+
+#[test]
+fn bearer_token_keeps_the_scheme() {
+    let (out, counts) = redact("curl -H 'Authorization: Bearer abc123def456ghi789jkl' x");
+    assert_eq!(out, "curl -H 'Authorization: Bearer [API_KEY]' x");
+    assert_eq!(counts.0.get("API_KEY"), Some(&1));
+}
+
+#[test]
+fn ordinary_text_survives() {
+    for text in [
+        "Meeting on 2024-03-15 at 10:30:00, or 15/03/2024 at 9:45 pm.",
+        "Upgrade to version 1.2.3 or v1.2.3.4, and 1.2.3.4.5 is a build id.",
+        "Order #123456789 total $1,234.56 (12 items, 3.5 kg).",
+        "Card 4111 1111 1111 1112 fails the Luhn check, so does 1234567812345678.",
+        "Request id 550e8400-e29b-41d4-a716-446655440000 and commit da39a3ee5e6b4b0d3255bfef95601890afd80709.",
+        "SSN-like 000-12-3456, 666-12-3456, 912-12-3456, 123-00-4567, 123-45-0000.",
+        "Invalid IP 256.1.1.1 and 01.02.03.04; ratio 16:9; use std::io::Read.",
+        "IBAN-like DE88 3704 0044 0532 0130 00 has a bad checksum.",
+        "Path /usr/local/lib/python3/site-packages and MyVeryLongClassName2Factory.",
+        "Email me at jane at example dot com; the @ sign; user@localhost.",
+        "Ask about task-force-planning-guidelines-2024 and risk-assessment.",
+        "Prices: 19.99, 5.00, 1000000; phone-ish 12345; year 1999-2024.",
+    ] {
+        let (out, counts) = redact(text);
+        assert_eq!(out, text, "{counts:?}");
+        assert_eq!(counts.total(), 0);
+    }
+}
+
+#[test]
+fn no_text_is_borrowed() {
+    let r = redactor();
+    let mut counts = RedactionCounts::default();
+    assert!(matches!(
+        r.redact("nothing to see here", &mut counts),
+        std::borrow::Cow::Borrowed(_)
+    ));
+}
+
+#[test]
+fn extra_patterns_add_kinds() {
+    let config = RedactionConfig {
+        extra_patterns: vec![
+            ExtraPattern {
+                kind: "EMPLOYEE_ID".into(),
+                pattern: r"\bEMP-\d{6}\b".into(),
+            },
+            ExtraPattern {
+                kind: "PROJECT".into(),
+                pattern: r"(?i)project\s+falcon".into(),
+            },
+        ],
+    };
+    let r = Redactor::new(&config).unwrap();
+    let mut counts = RedactionCounts::default();
+    let out = r.redact(
+        "EMP-123456 on Project Falcon wrote to a@b.io; EMP-12 stays.",
+        &mut counts,
+    );
+    assert_eq!(
+        out,
+        "[EMPLOYEE_ID] on [PROJECT] wrote to [EMAIL]; EMP-12 stays."
+    );
+    assert_eq!(counts.0.get("EMPLOYEE_ID"), Some(&1));
+    assert_eq!(counts.0.get("PROJECT"), Some(&1));
+    assert_eq!(counts.0.get("EMAIL"), Some(&1));
+    assert_eq!(r.kinds().last().map(String::as_str), Some("PROJECT"));
+}
+
+#[test]
+fn extra_pattern_cannot_re_redact_placeholders() {
+    let config = RedactionConfig {
+        extra_patterns: vec![ExtraPattern {
+            kind: "WORD".into(),
+            pattern: r"[A-Z]{4,}".into(),
+        }],
+    };
+    let r = Redactor::new(&config).unwrap();
+    let mut counts = RedactionCounts::default();
+    let once = r.redact("mail x@y.org URGENT", &mut counts).into_owned();
+    assert_eq!(once, "mail [EMAIL] [WORD]");
+    let twice = r.redact(&once, &mut counts).into_owned();
+    assert_eq!(twice, once);
+    assert_eq!(counts.total(), 2);
+}
+
+fn invalid_field(config: RedactionConfig) -> String {
+    match Redactor::new(&config) {
+        Err(Error::InvalidInput { field, .. }) => field,
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_extra_patterns_are_named() {
+    let ok = ExtraPattern {
+        kind: "OK".into(),
+        pattern: "x+".into(),
+    };
+    let bad_regex = ExtraPattern {
+        kind: "BAD".into(),
+        pattern: "(unclosed".into(),
+    };
+    let field = invalid_field(RedactionConfig {
+        extra_patterns: vec![ok.clone(), bad_regex],
+    });
+    assert_eq!(field, "redaction.extra_patterns[1].pattern");
+    for kind in ["lower", "", "9LIVES", "WITH SPACE", "A-B"] {
+        let field = invalid_field(RedactionConfig {
+            extra_patterns: vec![ExtraPattern {
+                kind: kind.into(),
+                pattern: "x".into(),
+            }],
+        });
+        assert_eq!(field, "redaction.extra_patterns[0].kind", "{kind}");
+    }
+    let field = invalid_field(RedactionConfig {
+        extra_patterns: vec![
+            ok.clone(),
+            ok,
+            ExtraPattern {
+                kind: "EMPTY".into(),
+                pattern: "a*".into(),
+            },
+        ],
+    });
+    assert_eq!(field, "redaction.extra_patterns[2].pattern");
+}
+
+#[test]
+fn overlaps_prefer_leftmost_then_longest() {
+    // The e-mail starts where the API-key-like local part starts and is longer.
+    let (out, _) = redact("to sk-abcdefghijklmnopqrstuvwxyz@example.com now");
+    assert_eq!(out, "to [EMAIL] now");
+    // The IBAN starts before the digits that could form a card number.
+    let (out, counts) = redact("pay DE89 3704 0044 0532 0130 00 today");
+    assert_eq!(out, "pay [IBAN] today");
+    assert_eq!(counts.total(), 1);
+}
+
+#[test]
+fn redaction_is_idempotent_on_the_planted_corpus() {
+    let r = redactor();
+    let text: String = PLANTED
+        .iter()
+        .map(|(item, _)| format!("{item}, {item} [EMAIL] [NOT_A_KIND]\n"))
+        .collect();
+    let mut counts = RedactionCounts::default();
+    let once = r.redact(&text, &mut counts).into_owned();
+    let mut again = RedactionCounts::default();
+    assert_eq!(r.redact(&once, &mut again), once);
+    assert_eq!(again.total(), 0);
+}
+
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z ,.!?]{0,12}",
+        "[0-9 .:@+()/_=-]{0,12}",
+        "[a-z0-9._]{1,8}@[a-z]{1,8}\\.(com|org|io)",
+        "4111[ -]?1111[ -]?1111[ -]?1111",
+        "[0-9]{13,19}",
+        "(sk-|ghp_|AKIA|hf_|eyJ)[A-Za-z0-9_-]{0,40}",
+        "[A-Za-z0-9+/=_-]{20,40}",
+        "\\[[A-Z_]{1,12}\\]",
+        "\\PC{0,6}",
+    ]
+}
+
+static SHARED: LazyLock<(Redactor, regex::Regex, regex::Regex)> = LazyLock::new(|| {
+    (
+        redactor(),
+        regex::Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+            .unwrap(),
+        regex::Regex::new(r"4111[ -]?1111[ -]?1111[ -]?1111").unwrap(),
+    )
+});
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn random_text_never_panics_and_leaves_no_email_or_card(parts in prop::collection::vec(piece(), 0..8)) {
+        let text = parts.concat();
+        let (r, email_like, card) = &*SHARED;
+        let mut counts = RedactionCounts::default();
+        let once = r.redact(&text, &mut counts).into_owned();
+        prop_assert!(!email_like.is_match(&once), "e-mail left in {once:?}");
+        for m in card.find_iter(&once) {
+            // A valid test card number survives only inside a longer digit run.
+            let b = once.as_bytes();
+            let glued = (m.start() > 0 && b[m.start() - 1].is_ascii_digit())
+                || (m.end() < b.len() && b[m.end()].is_ascii_digit());
+            prop_assert!(glued, "card left in {once:?}");
+        }
+        let mut again = RedactionCounts::default();
+        let twice = r.redact(&once, &mut again).into_owned();
+        prop_assert_eq!(&twice, &once);
+        prop_assert_eq!(again.total(), 0);
+    }
+}
