@@ -90,6 +90,20 @@ pub enum CheckWhat {
         #[arg(long, value_name = "A")]
         account: String,
     },
+    /// Check that feedback is still arriving: one line per model with the feedback items
+    /// created in the last H hours (exit 1 when a model has fewer than --min).
+    Feedback {
+        /// Only this model.
+        #[arg(long, value_name = "M")]
+        model: Option<String>,
+        /// The window, in hours back from now.
+        #[arg(long, value_name = "H", default_value_t = 168,
+              value_parser = clap::value_parser!(u32).range(1..=87_600))]
+        hours: u32,
+        /// Fewest feedback items per model that pass.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        min: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

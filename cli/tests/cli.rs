@@ -797,3 +797,57 @@ fn credits_grant_balance_and_check() {
     assert_eq!(code(&o), 1);
     assert!(!dir.path().join("missing.db").exists());
 }
+
+#[test]
+fn check_feedback_reports_each_model() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    // Nothing recorded yet (and the database missing): a failure, nothing created.
+    let o = tuneloop(dir.path(), &["--db", &url, "check", "feedback"]);
+    assert_eq!(code(&o), 1);
+    assert!(!dir.path().join("tuneloop.db").exists());
+    ok(&tuneloop(dir.path(), &["--db", &url, "--json", "demo"]));
+    // The demo history ends on 2026-11-23: a window reaching back to 2026-11-16 holds its
+    // last week, whatever today's date.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-16T00:00:00Z").expect("date");
+    let hours = (chrono::Utc::now() - start.with_timezone(&chrono::Utc)).num_hours() + 1;
+    let hours = hours.to_string();
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db", &url, "--json", "check", "feedback", "--hours", &hours,
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let checks = v["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 3, "{v}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{v}");
+    // More than the demo gives per week: every model fails, exit 1, one line each.
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db", &url, "check", "feedback", "--hours", &hours, "--min", "100000",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        stdout(&o).matches("✗ feedback").count(),
+        3,
+        "{}",
+        stdout(&o)
+    );
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &url,
+            "check",
+            "feedback",
+            "--model",
+            "support-bot-v1",
+            "--hours",
+            &hours,
+        ],
+    );
+    assert!(stdout(ok(&o)).contains("support-bot-v1:"), "{}", stdout(&o));
+}

@@ -85,7 +85,7 @@ pub struct CheckLine {
 }
 
 impl CheckLine {
-    fn new(name: &'static str, passed: bool, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(name: &'static str, passed: bool, detail: impl Into<String>) -> Self {
         CheckLine {
             name,
             passed,

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod check;
+mod check_feedback;
 mod credits;
 mod dataset;
 mod demo;
@@ -74,6 +75,9 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Check {
             what: CheckWhat::Credits { account },
         } => credits::check(db, json, &account).await,
+        Command::Check {
+            what: CheckWhat::Feedback { model, hours, min },
+        } => check_feedback::run(db, json, model.as_deref(), hours, min).await,
         Command::Demo(a) => demo::run(db, json, a).await,
         Command::Dataset(a) => dataset::run(db, json, a).await,
         Command::Validate(a) => validate::run(json, a),
