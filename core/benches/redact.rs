@@ -10,11 +10,20 @@ const WORDS: &[&str] = &[
     "upgrade", "latency", "support", "ticket", "delivery", "payment", "cancel", "today",
 ];
 const EXTRAS: &[&str] = &[
-    "on 2024-03-15", "at 10:30", "for $19.99", "order #48213377", "version 2.4.1", "in 12 days",
+    "on 2024-03-15",
+    "at 10:30",
+    "for $19.99",
+    "order #48213377",
+    "version 2.4.1",
+    "in 12 days",
 ];
 const PII: &[&str] = &[
-    "jane.doe@example.com", "+44 20 7946 0958", "4111 1111 1111 1111",
-    "DE89 3704 0044 0532 0130 00", "192.168.1.20", "123-45-6789",
+    "jane.doe@example.com",
+    "+44 20 7946 0958",
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "192.168.1.20",
+    "123-45-6789",
     "sk-proj-AbCdEfGhIjKlMnOpQrStUv1234",
 ];
 
@@ -25,7 +34,9 @@ fn corpus() -> Vec<String> {
     let mut lines = Vec::new();
     let mut size = 0;
     while size < 2_000_000 {
-        let mut words: Vec<&str> = (0..8 + pick(20)).map(|_| WORDS[pick(WORDS.len())]).collect();
+        let mut words: Vec<&str> = (0..8 + pick(20))
+            .map(|_| WORDS[pick(WORDS.len())])
+            .collect();
         if pick(2) == 0 {
             words.insert(pick(words.len()), EXTRAS[pick(EXTRAS.len())]);
         }
