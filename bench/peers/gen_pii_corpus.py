@@ -30,6 +30,7 @@ with open(out, "w") as f:
         if rnd.random() < 0.02:
             parts.insert(rnd.randint(0, len(parts)), rnd.choice(pii).format(
                 n=rnd.randint(1, 999), d4=f"{rnd.randint(1000, 9999)}", o=rnd.randint(1, 254)))
-        line = " ".join(parts).capitalize() + rnd.choice([".", "?", "!", ""]) + "\n"
+        line = " ".join(parts)
+        line = line[:1].upper() + line[1:] + rnd.choice([".", "?", "!", ""]) + "\n"
         f.write(line)
         written += len(line)
