@@ -106,12 +106,18 @@ impl Builtins {
     /// Appends every built-in candidate in `text`.
     pub fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
         let bytes = text.as_bytes();
-        let digits = scan_tokens(bytes, out);
+        let (digits, longest) = scan_tokens(bytes, out);
         if memchr::memchr(b'@', bytes).is_some() {
             push_all(&self.email, text, EMAIL, out);
         }
-        push_all(&self.api_key, text, API_KEY, out);
-        if bytes.len() >= 16 {
+        // Every key form has a run of ≥ 13 token characters (`eyJ` + 10 before a dot).
+        if longest >= 13 {
+            push_all(&self.api_key, text, API_KEY, out);
+        }
+        if bytes.len() >= 16
+            && (memchr::memmem::find(bytes, b"earer").is_some()
+                || memchr::memmem::find(bytes, b"EARER").is_some())
+        {
             for c in self.bearer.captures_iter(text) {
                 if let Some(m) = c.get(1) {
                     out.push(Candidate {
@@ -285,10 +291,11 @@ const fn class_table() -> [u8; 256] {
 
 static CLASS: [u8; 256] = class_table();
 
-/// One pass over the bytes: counts ASCII digits (for the prefilters) and appends the
-/// high-entropy tokens as SECRET candidates.
-fn scan_tokens(b: &[u8], out: &mut Vec<Candidate>) -> usize {
+/// One pass over the bytes: counts ASCII digits and measures the longest run of token
+/// characters (for the prefilters), and appends the high-entropy tokens as SECRET candidates.
+fn scan_tokens(b: &[u8], out: &mut Vec<Candidate>) -> (usize, usize) {
     let mut digits = 0usize;
+    let mut longest = 0usize;
     let mut run_start = 0usize;
     let mut in_run = false;
     for (i, &c) in b.iter().enumerate() {
@@ -301,15 +308,19 @@ fn scan_tokens(b: &[u8], out: &mut Vec<Candidate>) -> usize {
             }
         } else if in_run {
             in_run = false;
+            longest = longest.max(i - run_start);
             if i - run_start >= SECRET_MIN_LEN {
                 check_secret(b, run_start, i, out);
             }
         }
     }
-    if in_run && b.len() - run_start >= SECRET_MIN_LEN {
-        check_secret(b, run_start, b.len(), out);
+    if in_run {
+        longest = longest.max(b.len() - run_start);
+        if b.len() - run_start >= SECRET_MIN_LEN {
+            check_secret(b, run_start, b.len(), out);
+        }
     }
-    digits
+    (digits, longest)
 }
 
 fn check_secret(b: &[u8], start: usize, end: usize, out: &mut Vec<Candidate>) {
