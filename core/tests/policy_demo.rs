@@ -156,6 +156,7 @@ async fn gathered_inputs_match_the_records_and_drive_the_decision() {
     assert_eq!(inputs.available_credits, Some(10_000));
 
     let d = decide(&inputs, &config);
+    eprintln!("{}", serde_json::to_string_pretty(&d).unwrap());
     assert_eq!(d.fine_tune, d.checks.iter().all(|c| c.passed), "{d:#?}");
     let cooldown = d.check(CheckName::Cooldown).unwrap();
     assert!(cooldown.passed, "{cooldown:?}");
@@ -164,6 +165,24 @@ async fn gathered_inputs_match_the_records_and_drive_the_decision() {
     assert_eq!(fb.passed, since_job >= 200);
     let credits = d.check(CheckName::Credits).unwrap();
     assert_eq!(credits.passed, cost <= 10_000);
+
+    // A price that makes the job unaffordable: the credits check fails, and force keeps it.
+    let dear = gather_inputs(
+        &store,
+        Some(&ledger),
+        "acme",
+        MODEL,
+        Some(&m),
+        Some(10_000_000_000),
+        &config,
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(dear.estimated_cost.unwrap() > 10_000);
+    let d = decide(&dear, &config).forced();
+    assert!(!d.check(CheckName::Credits).unwrap().passed);
+    assert!(!d.fine_tune);
 }
 
 #[tokio::test]
