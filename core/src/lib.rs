@@ -27,6 +27,7 @@
 //! - [`analysis`]: pure functions (metrics, problematic responses, statistics).
 //! - [`store`]: the [`store::FeedbackStore`] trait with memory and SQLite backends.
 //! - [`credits`]: the [`credits::CreditLedger`] trait (two-phase credit holds) and its backends.
+//! - [`policy`]: the fine-tuning trigger policy (explainable checks, cost estimate).
 //! - [`io`]: the JSONL import/export format.
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
@@ -42,6 +43,7 @@ pub mod io;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod model;
+pub mod policy;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
