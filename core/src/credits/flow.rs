@@ -214,6 +214,74 @@ macro_rules! in_tx {
     }};
 }
 
+/// Implements [`CreditLedger`] for a public ledger type by forwarding every call to its
+/// `inner: Ledger<_>`, naming the backend `$backend`.
+macro_rules! forward_ledger {
+    ($ty:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::credits::CreditLedger for $ty {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn grant(
+                &self,
+                account: &str,
+                amount: u64,
+                key: &str,
+            ) -> $crate::Result<$crate::credits::Balance> {
+                self.inner.grant(account, amount, key).await
+            }
+
+            async fn reserve(
+                &self,
+                account: &str,
+                amount: u64,
+                key: &str,
+            ) -> $crate::Result<$crate::credits::Hold> {
+                self.inner.reserve(account, amount, key).await
+            }
+
+            async fn commit(
+                &self,
+                hold_id: &str,
+                actual: u64,
+                key: &str,
+            ) -> $crate::Result<$crate::credits::Hold> {
+                self.inner.commit(hold_id, actual, key).await
+            }
+
+            async fn release(
+                &self,
+                hold_id: &str,
+                key: &str,
+            ) -> $crate::Result<$crate::credits::Hold> {
+                self.inner.release(hold_id, key).await
+            }
+
+            async fn balance(&self, account: &str) -> $crate::Result<$crate::credits::Balance> {
+                self.inner.balance(account).await
+            }
+
+            async fn get_hold(
+                &self,
+                hold_id: &str,
+            ) -> $crate::Result<Option<$crate::credits::Hold>> {
+                self.inner.get_hold(hold_id).await
+            }
+
+            async fn find_hold_by_key(
+                &self,
+                account: &str,
+                reserve_key: &str,
+            ) -> $crate::Result<Option<$crate::credits::Hold>> {
+                self.inner.find_hold_by_key(account, reserve_key).await
+            }
+        }
+    };
+}
+pub(super) use forward_ledger;
+
 /// A [`CreditLedger`] over any [`TxSource`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ledger<S> {

@@ -1,9 +1,9 @@
 //! The in-memory ledger: one mutex around the whole state, so every operation is
 //! serialised; an undo log rolls back an operation that fails part-way.
 
-use super::flow::{Ledger, LedgerTx, TxSource};
+use super::flow::{forward_ledger, Ledger, LedgerTx, TxSource};
 use super::rules::{Entry, Figures};
-use super::{Balance, CreditLedger, Hold};
+use super::Hold;
 use crate::error::Result;
 use crate::model::Timestamp;
 use async_trait::async_trait;
@@ -145,37 +145,4 @@ impl TxSource for MemorySource {
     }
 }
 
-#[async_trait]
-impl CreditLedger for MemoryLedger {
-    fn backend(&self) -> &'static str {
-        "memory"
-    }
-
-    async fn grant(&self, account: &str, amount: u64, key: &str) -> Result<Balance> {
-        self.inner.grant(account, amount, key).await
-    }
-
-    async fn reserve(&self, account: &str, amount: u64, key: &str) -> Result<Hold> {
-        self.inner.reserve(account, amount, key).await
-    }
-
-    async fn commit(&self, hold_id: &str, actual: u64, key: &str) -> Result<Hold> {
-        self.inner.commit(hold_id, actual, key).await
-    }
-
-    async fn release(&self, hold_id: &str, key: &str) -> Result<Hold> {
-        self.inner.release(hold_id, key).await
-    }
-
-    async fn balance(&self, account: &str) -> Result<Balance> {
-        self.inner.balance(account).await
-    }
-
-    async fn get_hold(&self, hold_id: &str) -> Result<Option<Hold>> {
-        self.inner.get_hold(hold_id).await
-    }
-
-    async fn find_hold_by_key(&self, account: &str, reserve_key: &str) -> Result<Option<Hold>> {
-        self.inner.find_hold_by_key(account, reserve_key).await
-    }
-}
+forward_ledger!(MemoryLedger, "memory");

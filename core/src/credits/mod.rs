@@ -30,6 +30,8 @@ mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rules;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

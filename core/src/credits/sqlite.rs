@@ -5,15 +5,16 @@
 //! account between the checks and the writes. Writers of this process also queue on a mutex
 //! so they wait their turn instead of spending SQLite's busy timeout.
 
-use super::flow::{Ledger, LedgerTx, TxSource};
+use super::flow::{forward_ledger, Ledger, LedgerTx, TxSource};
 use super::rules::{Entry, Figures, Op};
-use super::{Balance, CreditLedger, Hold, HoldStatus};
+use super::sql_rows::{hold_from_row, i64_of, u64_of};
+use super::Hold;
 use crate::error::{Error, Result};
-use crate::model::time::{from_micros, to_micros};
+use crate::model::time::to_micros;
 use crate::model::Timestamp;
 use crate::store::sqlite_db_err as db_err;
 use async_trait::async_trait;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -53,40 +54,6 @@ impl SqliteLedger {
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     _guard: Option<OwnedMutexGuard<()>>,
-}
-
-fn i64_of(v: u64) -> i64 {
-    // Amounts are validated to be at most MAX_AMOUNT = i64::MAX before they get here.
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn u64_of(column: &str, v: i64) -> Result<u64> {
-    u64::try_from(v).map_err(|_| Error::Storage {
-        message: format!("ledger column {column} holds a negative value ({v})"),
-        retryable: false,
-        source: None,
-    })
-}
-
-fn hold_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Hold> {
-    let get = |e: sqlx::Error| db_err("reading a hold", e);
-    let status: String = row.try_get("status").map_err(get)?;
-    let posted: Option<i64> = row.try_get("posted").map_err(get)?;
-    let resolved_at: Option<i64> = row.try_get("resolved_at").map_err(get)?;
-    Ok(Hold {
-        id: row.try_get("id").map_err(get)?,
-        account: row.try_get("account").map_err(get)?,
-        amount: u64_of("amount", row.try_get("amount").map_err(get)?)?,
-        posted: posted.map(|p| u64_of("posted", p)).transpose()?,
-        status: HoldStatus::parse(&status).ok_or_else(|| Error::Storage {
-            message: format!("unknown hold status `{status}`"),
-            retryable: false,
-            source: None,
-        })?,
-        reserve_key: row.try_get("reserve_key").map_err(get)?,
-        created_at: from_micros(row.try_get("created_at").map_err(get)?),
-        resolved_at: resolved_at.map(from_micros),
-    })
 }
 
 #[async_trait]
@@ -158,7 +125,7 @@ impl LedgerTx for SqliteTx {
         .fetch_optional(&mut *self.tx)
         .await
         .map_err(|e| db_err("reading a hold", e))?;
-        row.as_ref().map(hold_from_row).transpose()
+        row.as_ref().map(|r| hold_from_row(r, db_err)).transpose()
     }
 
     async fn put_figures(&mut self, account: &str, f: Figures, now: Timestamp) -> Result<()> {
@@ -263,37 +230,4 @@ impl TxSource for SqliteSource {
     }
 }
 
-#[async_trait]
-impl CreditLedger for SqliteLedger {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn grant(&self, account: &str, amount: u64, key: &str) -> Result<Balance> {
-        self.inner.grant(account, amount, key).await
-    }
-
-    async fn reserve(&self, account: &str, amount: u64, key: &str) -> Result<Hold> {
-        self.inner.reserve(account, amount, key).await
-    }
-
-    async fn commit(&self, hold_id: &str, actual: u64, key: &str) -> Result<Hold> {
-        self.inner.commit(hold_id, actual, key).await
-    }
-
-    async fn release(&self, hold_id: &str, key: &str) -> Result<Hold> {
-        self.inner.release(hold_id, key).await
-    }
-
-    async fn balance(&self, account: &str) -> Result<Balance> {
-        self.inner.balance(account).await
-    }
-
-    async fn get_hold(&self, hold_id: &str) -> Result<Option<Hold>> {
-        self.inner.get_hold(hold_id).await
-    }
-
-    async fn find_hold_by_key(&self, account: &str, reserve_key: &str) -> Result<Option<Hold>> {
-        self.inner.find_hold_by_key(account, reserve_key).await
-    }
-}
+forward_ledger!(SqliteLedger, "sqlite");
