@@ -61,6 +61,10 @@ macro_rules! __store_conformance_list {
             stats_counts_and_models,
             runs_save_get_list,
             jobs_optimistic_concurrency,
+            job_files_are_kept_once,
+            job_events_append_in_order_without_repeats,
+            leases_are_exclusive_and_renewable,
+            leases_under_concurrency,
             concurrent_writers,
             timestamps_keep_microseconds
         );
@@ -722,6 +726,197 @@ pub async fn jobs_optimistic_concurrency(store: Store) {
         .await
         .unwrap();
     assert_eq!(m1.len(), 1);
+}
+
+pub async fn job_files_are_kept_once(store: Store) {
+    let file = JobFile::new("train.jsonl", "{\"messages\":[]}\n");
+    assert_eq!(file.bytes, 16);
+    assert_eq!(store.get_job_file("j1", "train.jsonl").await.unwrap(), None);
+    store.put_job_file("j1", &file).await.unwrap();
+    store.put_job_file("j1", &file).await.unwrap(); // same content: no-op
+    assert_eq!(
+        store.get_job_file("j1", "train.jsonl").await.unwrap(),
+        Some(file.clone())
+    );
+    let other = JobFile::new("train.jsonl", "{}\n");
+    assert!(matches!(
+        store.put_job_file("j1", &other).await,
+        Err(Error::Conflict { .. })
+    ));
+    // Files are per job and per name.
+    store.put_job_file("j2", &other).await.unwrap();
+    let v = JobFile::new("validation.jsonl", "");
+    store.put_job_file("j1", &v).await.unwrap();
+    assert_eq!(
+        store.get_job_file("j1", "validation.jsonl").await.unwrap(),
+        Some(v)
+    );
+    assert_eq!(
+        store.get_job_file("j1", "train.jsonl").await.unwrap(),
+        Some(file.clone())
+    );
+    // A digest that does not match the content is refused, naming the field.
+    let mut forged = file.clone();
+    forged.content.push('x');
+    match store.put_job_file("j3", &forged).await {
+        Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "file.sha256"),
+        other => panic!("{other:?}"),
+    }
+    // Large, non-ASCII content survives intact.
+    let big = JobFile::new("big.jsonl", "é✓ line\n".repeat(50_000));
+    store.put_job_file("j4", &big).await.unwrap();
+    assert_eq!(
+        store.get_job_file("j4", "big.jsonl").await.unwrap(),
+        Some(big)
+    );
+}
+
+fn event(id: &str, source: &str, message: &str, at: &str) -> JobEventRecord {
+    JobEventRecord {
+        seq: 0,
+        id: id.into(),
+        source: source.into(),
+        level: "info".into(),
+        message: message.into(),
+        created_at: ts(at),
+    }
+}
+
+pub async fn job_events_append_in_order_without_repeats(store: Store) {
+    assert!(store.list_job_events("j1").await.unwrap().is_empty());
+    let first = vec![
+        event(
+            "tuneloop-1",
+            "tuneloop",
+            "draft created",
+            "2026-09-01T10:00:00Z",
+        ),
+        event(
+            "ftevent-1",
+            "provider",
+            "validating",
+            "2026-09-01T10:01:00.5Z",
+        ),
+    ];
+    assert_eq!(store.append_job_events("j1", &first).await.unwrap(), 2);
+    // Re-reading the provider's log adds only what is new.
+    let again = vec![
+        event(
+            "ftevent-1",
+            "provider",
+            "validating",
+            "2026-09-01T10:01:00.5Z",
+        ),
+        event("ftevent-2", "provider", "queued", "2026-09-01T10:02:00Z"),
+    ];
+    assert_eq!(store.append_job_events("j1", &again).await.unwrap(), 1);
+    assert_eq!(store.append_job_events("j2", &again).await.unwrap(), 2);
+    let got = store.list_job_events("j1").await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["tuneloop-1", "ftevent-1", "ftevent-2"]
+    );
+    assert!(got.windows(2).all(|w| w[0].seq < w[1].seq), "{got:?}");
+    assert_eq!(got[1].created_at, ts("2026-09-01T10:01:00.5Z"));
+    assert_eq!(
+        (got[1].source.as_str(), got[1].message.as_str()),
+        ("provider", "validating")
+    );
+    // A bad event refuses the whole batch.
+    let bad = vec![
+        event("ftevent-3", "provider", "running", "2026-09-01T10:03:00Z"),
+        event("", "provider", "?", "2026-09-01T10:03:00Z"),
+    ];
+    assert!(matches!(
+        store.append_job_events("j1", &bad).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    let wrong_source = vec![event("x", "someone", "?", "2026-09-01T10:03:00Z")];
+    assert!(matches!(
+        store.append_job_events("j1", &wrong_source).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    assert_eq!(store.list_job_events("j1").await.unwrap().len(), 3);
+}
+
+pub async fn leases_are_exclusive_and_renewable(store: Store) {
+    use std::time::Duration;
+    let long = Duration::from_secs(60);
+    let a = store
+        .try_lease("schedule", "a", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.name.as_str(), a.holder.as_str()), ("schedule", "a"));
+    assert!(a.expires_at > a.acquired_at);
+    assert_eq!(store.try_lease("schedule", "b", long).await.unwrap(), None);
+    // Another name is another lease.
+    assert!(store
+        .try_lease("fine-tune/m1", "b", long)
+        .await
+        .unwrap()
+        .is_some());
+    // The holder renews: same acquired_at, later expiry.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let renewed = store
+        .try_lease("schedule", "a", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renewed.acquired_at, a.acquired_at);
+    assert!(renewed.expires_at > a.expires_at);
+    // Only the holder releases it.
+    assert!(!store.release_lease("schedule", "b").await.unwrap());
+    assert!(store.release_lease("schedule", "a").await.unwrap());
+    assert!(!store.release_lease("schedule", "a").await.unwrap());
+    assert!(store
+        .try_lease("schedule", "b", long)
+        .await
+        .unwrap()
+        .is_some());
+    // A lapsed lease can be taken over.
+    let short = Duration::from_millis(30);
+    store.try_lease("short", "a", short).await.unwrap().unwrap();
+    assert_eq!(store.try_lease("short", "b", long).await.unwrap(), None);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let taken = store.try_lease("short", "b", long).await.unwrap().unwrap();
+    assert_eq!(taken.holder, "b");
+    // Bad arguments name their field.
+    for (name, holder, ttl, field) in [
+        ("", "a", long, "lease.name"),
+        ("x", " ", long, "lease.holder"),
+        ("x", "a", Duration::ZERO, "lease.ttl"),
+        ("x", "a", Duration::from_secs(200_000), "lease.ttl"),
+    ] {
+        match store.try_lease(name, holder, ttl).await {
+            Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+pub async fn leases_under_concurrency(store: Store) {
+    let mut handles = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            store
+                .try_lease(
+                    "weekly",
+                    &format!("instance-{i}"),
+                    std::time::Duration::from_secs(60),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = Vec::new();
+    for h in handles {
+        if let Some(l) = h.await.unwrap() {
+            winners.push(l.holder);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
 }
 
 pub async fn concurrent_writers(store: Store) {

@@ -28,6 +28,11 @@ pub fn format_timestamp(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// The current time, truncated to the microseconds every store keeps.
+pub fn now() -> Timestamp {
+    Utc::now().trunc_subsecs(6)
+}
+
 /// Microseconds since the Unix epoch, the storage representation.
 pub(crate) fn to_micros(t: &Timestamp) -> i64 {
     t.timestamp_micros()

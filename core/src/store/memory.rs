@@ -68,6 +68,10 @@ struct Inner {
 
     runs: BTreeMap<String, RunRecord>,
     jobs: BTreeMap<String, JobRecord>,
+    job_files: BTreeMap<(String, String), JobFile>,
+    job_events: BTreeMap<String, Vec<JobEventRecord>>,
+    next_event_seq: u64,
+    leases: BTreeMap<String, Lease>,
 }
 
 impl MemoryStore {
@@ -471,6 +475,81 @@ impl FeedbackStore for MemoryStore {
             jobs.truncate(filter.limit);
         }
         Ok(jobs)
+    }
+
+    async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
+        super::job_rules::check_job_file(job_id, file)?;
+        let mut inner = self.shared.write();
+        let key = (job_id.to_string(), file.name.clone());
+        match inner.job_files.get(&key) {
+            Some(existing) if existing == file => Ok(()),
+            Some(_) => Err(super::job_rules::file_conflict(job_id, &file.name)),
+            None => {
+                inner.job_files.insert(key, file.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_job_file(&self, job_id: &str, name: &str) -> Result<Option<JobFile>> {
+        let key = (job_id.to_string(), name.to_string());
+        Ok(self.shared.read().job_files.get(&key).cloned())
+    }
+
+    async fn append_job_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
+        super::job_rules::check_events(events)?;
+        let mut guard = self.shared.write();
+        let inner = &mut *guard;
+        let list = inner.job_events.entry(job_id.to_string()).or_default();
+        let mut added = 0;
+        for e in events {
+            if list.iter().any(|x| x.id == e.id) {
+                continue;
+            }
+            inner.next_event_seq += 1;
+            let mut stored = e.clone();
+            stored.seq = inner.next_event_seq;
+            list.push(stored);
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    async fn list_job_events(&self, job_id: &str) -> Result<Vec<JobEventRecord>> {
+        Ok(self
+            .shared
+            .read()
+            .job_events
+            .get(job_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Lease>> {
+        super::job_rules::check_lease_args(name, holder, ttl)?;
+        let now = crate::model::time::now();
+        let mut inner = self.shared.write();
+        let next = super::job_rules::lease_after(inner.leases.get(name), name, holder, now, ttl);
+        if let Some(lease) = &next {
+            inner.leases.insert(name.to_string(), lease.clone());
+        }
+        Ok(next)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        let mut inner = self.shared.write();
+        match inner.leases.get(name) {
+            Some(l) if l.holder == holder => {
+                inner.leases.remove(name);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 mod batch_plan;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod day_tallies;
+mod job_rules;
 pub(crate) mod memory;
 mod open;
 #[cfg(feature = "postgres")]
@@ -112,6 +113,72 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
 
     /// Lists jobs, newest first.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>>;
+
+    /// Keeps a file with a job. Storing the same `(job_id, name)` again with the same content
+    /// is a no-op; with other content it is [`Error::Conflict`] (a job's files never change).
+    /// The default implementation is [`Error::Unsupported`].
+    async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
+        let _ = (job_id, file);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "put_job_file",
+        })
+    }
+
+    /// A job's file by name, `None` when there is none.
+    async fn get_job_file(&self, job_id: &str, name: &str) -> Result<Option<JobFile>> {
+        let _ = (job_id, name);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "get_job_file",
+        })
+    }
+
+    /// Appends events to a job's history, in order, skipping any whose `id` the job already
+    /// has (so re-reading a provider's events is harmless). Each stored event gets the next
+    /// `seq`. Returns how many were added. Atomic: all of them or none.
+    async fn append_job_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
+        let _ = (job_id, events);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "append_job_events",
+        })
+    }
+
+    /// A job's history, oldest first (by `seq`).
+    async fn list_job_events(&self, job_id: &str) -> Result<Vec<JobEventRecord>> {
+        let _ = job_id;
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "list_job_events",
+        })
+    }
+
+    /// Takes the lease `name` for `holder` until now + `ttl`, if it is free, lapsed, or
+    /// already `holder`'s (then it is renewed and `acquired_at` kept). Returns the lease
+    /// when `holder` has it after the call, `None` when someone else holds it. Atomic
+    /// across every process sharing the database: two callers never both get `Some`.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Lease>> {
+        let _ = (name, holder, ttl);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "try_lease",
+        })
+    }
+
+    /// Gives the lease up if `holder` has it; returns whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        let _ = (name, holder);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "release_lease",
+        })
+    }
 
     /// The credit ledger kept in this store's database ([`crate::credits`]), or `None` for a
     /// backend without one. SQL stores hand out a ledger sharing their connection pool;

@@ -311,3 +311,65 @@ pub struct JobFilter {
     /// At most this many (0 = no limit).
     pub limit: usize,
 }
+
+/// A file kept with a job: the training or validation data it uploads. Stored once, so
+/// the bytes a job uploads (and is charged for) are the bytes its cost was estimated on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFile {
+    /// The file's name (`train.jsonl`, `validation.jsonl`).
+    pub name: String,
+    /// Hex SHA-256 of `content`.
+    pub sha256: String,
+    /// Size of `content` in bytes.
+    pub bytes: u64,
+    /// The JSONL text.
+    pub content: String,
+}
+
+impl JobFile {
+    /// A file named `name` holding `content`, with its digest and size.
+    pub fn new(name: impl Into<String>, content: impl Into<String>) -> Self {
+        use sha2::{Digest, Sha256};
+        let content = content.into();
+        JobFile {
+            name: name.into(),
+            sha256: hex::encode(Sha256::digest(content.as_bytes())),
+            bytes: content.len() as u64,
+            content,
+        }
+    }
+}
+
+/// One line of a job's history: something tuneloop did, or an event the provider reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEventRecord {
+    /// Position in the job's history, assigned by the store (0 on input).
+    pub seq: u64,
+    /// Unique per job: the provider's event id, or one tuneloop made (`tuneloop-...`).
+    pub id: String,
+    /// `tuneloop` or `provider`.
+    pub source: String,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// What happened.
+    pub message: String,
+    /// When.
+    #[serde(with = "serde_ts")]
+    pub created_at: Timestamp,
+}
+
+/// A named, expiring lock held in the store, so that one instance among many does a piece
+/// of work (the weekly job, one model's fine-tune decision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// What the lease guards (`schedule`, `fine-tune/support-bot-v2`).
+    pub name: String,
+    /// Who holds it (an instance id).
+    pub holder: String,
+    /// When the holder took it (kept across renewals).
+    #[serde(with = "serde_ts")]
+    pub acquired_at: Timestamp,
+    /// When it lapses unless renewed.
+    #[serde(with = "serde_ts")]
+    pub expires_at: Timestamp,
+}
