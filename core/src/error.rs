@@ -95,6 +95,10 @@ pub enum Error {
         code: Option<i64>,
         /// The server's message (or what was wrong with its answer).
         message: String,
+        /// The server answered that it did not carry the call out (an `isError` result, or
+        /// a JSON-RPC "invalid request/method/params" error). `false` when the answer could
+        /// not be read, so whether the call ran is unknown.
+        refused: bool,
     },
     /// An account lacks the credits for an operation.
     #[error("insufficient credits on {account}: need {required}, available {available}")]
@@ -155,10 +159,39 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Mcp`].
+    ///
+    /// A JSON-RPC error whose code says the request itself was rejected (-32600 invalid
+    /// request, -32601 method not found, -32602 invalid params) counts as a refusal; any
+    /// other code, or none (an unreadable answer), leaves the outcome unknown.
     pub fn mcp(code: Option<i64>, message: impl Into<String>) -> Self {
         Error::Mcp {
             code,
             message: message.into(),
+            refused: matches!(code, Some(-32602..=-32600)),
+        }
+    }
+
+    /// An MCP tool result flagged `isError`: the tool ran and reported a failure.
+    pub fn tool_refused(message: impl Into<String>) -> Self {
+        Error::Mcp {
+            code: None,
+            message: message.into(),
+            refused: true,
+        }
+    }
+
+    /// Whether the other side answered that it did not do what was asked, so the call
+    /// certainly had no effect: an MCP refusal (see [`Error::Mcp`]) or an HTTP 4xx other
+    /// than 404 (an expired session), 408 and 429. Invalid input is a refusal too. A
+    /// timeout, a lost connection or an unreadable answer is not: the call may have run.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::Mcp { refused, .. } => *refused,
+            Error::Transport {
+                status: Some(s), ..
+            } => (400..500).contains(s) && !matches!(s, 404 | 408 | 429),
+            Error::InvalidInput { .. } => true,
+            _ => false,
         }
     }
 
@@ -233,4 +266,19 @@ fn import_message(errors: &[LineError], total: usize) -> String {
         let _ = write!(out, "\n  ... and {} more", total - errors.len());
     }
     out
+}
+
+/// The error's message followed by each cause not already in it (`a: b: c`).
+pub(crate) fn chain(e: &Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
 }

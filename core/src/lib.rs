@@ -31,6 +31,8 @@
 //! - [`io`]: the JSONL import/export format.
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
+//! - `jobs` (feature `mcp`): fine-tuning jobs (draft → start → sync → settle) and the
+//!   `fine_tune` decision flow.
 
 #![warn(missing_docs)]
 
@@ -40,6 +42,8 @@ pub mod dataset;
 pub mod demo;
 mod error;
 pub mod io;
+#[cfg(feature = "mcp")]
+pub mod jobs;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod model;

@@ -30,7 +30,10 @@ pub mod tokens;
 pub mod validate;
 pub mod write;
 
-pub use build::{build, build_from_store, Builder, Dataset};
+pub use build::{
+    build, build_from_store, Builder, Dataset, LINEAGE_FILE, MANIFEST_FILE, TRAIN_FILE,
+    VALIDATION_FILE,
+};
 pub use config::{DatasetConfig, DatasetFormat, ExampleKind, Sources, TokenEncoding};
 pub use examples::{Example, ExampleSource};
 pub use manifest::{Counts, FileInfo, LineageEntry, Manifest};

@@ -233,7 +233,9 @@ fn tool_value(name: &str, result: CallToolResult) -> Result<Value> {
         } else {
             text.join("\n")
         };
-        return Err(Error::mcp(None, format!("tool `{name}` failed: {message}")));
+        return Err(Error::tool_refused(format!(
+            "tool `{name}` failed: {message}"
+        )));
     }
     if let Some(value) = result.structured_content {
         return Ok(value);
