@@ -24,11 +24,16 @@ pub enum Fault {
     ExpireSessionOnce,
     /// Forward the next `n` (the server runs them) but lose the answers: reply HTTP 502.
     LoseAnswer(u32),
+    /// Hold the next `n` for this many milliseconds, then forward them (the server runs
+    /// them, after a client with a shorter timeout gave up).
+    Delay(u64, u32),
 }
 
 #[derive(Default)]
 struct Inner {
     fault: Option<Fault>,
+    /// Only `tools/call` requests for this tool are faulted (all when `None`).
+    fault_tool: Option<String>,
     tool_calls: HashMap<String, u32>,
     initializes: u32,
 }
@@ -66,7 +71,16 @@ impl FaultProxy {
     }
 
     pub fn set_fault(&self, fault: Fault) {
-        self.inner.lock().unwrap().fault = Some(fault);
+        let mut inner = self.inner.lock().unwrap();
+        inner.fault = Some(fault);
+        inner.fault_tool = None;
+    }
+
+    /// Like [`FaultProxy::set_fault`], for calls of `tool` only.
+    pub fn set_fault_on(&self, tool: &str, fault: Fault) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.fault = Some(fault);
+        inner.fault_tool = Some(tool.to_string());
     }
 
     /// `tools/call` requests received for `tool` (faulted ones included).
@@ -129,16 +143,24 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
             }
             "tools/call" => {
                 let tool = message["params"]["name"].as_str().unwrap_or("").to_string();
+                let targeted = inner.fault_tool.as_ref().is_none_or(|t| *t == tool);
                 *inner.tool_calls.entry(tool).or_default() += 1;
-                let fault = inner.fault.unwrap_or(Fault::None);
+                let fault = if targeted {
+                    inner.fault.unwrap_or(Fault::None)
+                } else {
+                    Fault::None
+                };
                 let (now, next) = match fault {
                     Fault::Status500(n) if n > 0 => (Some(fault), Fault::Status500(n - 1)),
                     Fault::Malformed(n) if n > 0 => (Some(fault), Fault::Malformed(n - 1)),
                     Fault::ExpireSessionOnce if has_session => (Some(fault), Fault::None),
                     Fault::LoseAnswer(n) if n > 0 => (Some(fault), Fault::LoseAnswer(n - 1)),
+                    Fault::Delay(ms, n) if n > 0 => (Some(fault), Fault::Delay(ms, n - 1)),
                     other => (None, other),
                 };
-                inner.fault = Some(next);
+                if targeted {
+                    inner.fault = Some(next);
+                }
                 now
             }
             _ => None,
@@ -173,6 +195,16 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
                 "text/plain",
                 "injected: answer lost",
             );
+        }
+        Some(Fault::Delay(ms, _)) => {
+            // In a task of its own: the request reaches the server even after the client
+            // gave up and dropped the connection (which drops this handler).
+            let body = body.to_vec();
+            let task = tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                forward(&s, method, &headers, body).await
+            });
+            return task.await.unwrap();
         }
         _ => {}
     }
