@@ -3,28 +3,16 @@
 use super::{check_range, open_store, print_json};
 use crate::args::{RangeArgs, RuleFileArgs, SuggestArgs};
 use crate::{CliError, CliResult};
-use serde::Serialize;
 use tuneloop::analysis::categorize::Lexicon;
-use tuneloop::analysis::patterns::{find_patterns, PatternOptions};
+use tuneloop::analysis::pipeline::{analyze_store, AnalysisOptions};
 use tuneloop::analysis::rule_files::{lexicon_from_json, rules_from_json};
-use tuneloop::analysis::suggest::{
-    corrections_by_category, default_rules, suggest, SuggestionRule,
-};
-use tuneloop::analysis::weekly::{category_trends, pattern_trends};
-use tuneloop::model::{CategoryTrend, ErrorPattern, Suggestion, TrendQuery};
-use tuneloop::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, ResponseFilter};
+use tuneloop::analysis::suggest::{default_rules, SuggestionRule};
+use tuneloop::model::Suggestion;
+use tuneloop::store::FeedbackStore;
 
 /// Everything one analysis computes.
-#[derive(Debug, Serialize)]
-pub struct Analysis {
-    pub patterns: Vec<ErrorPattern>,
-    pub trends: Vec<CategoryTrend>,
-    pub suggestions: Vec<Suggestion>,
-}
+pub use tuneloop::analysis::pipeline::Analysis;
 
-/// Patterns, trends and suggestions over the responses in `range`.
-/// The lexicon and suggestion rules to use: the built-in ones, or those of `--lexicon` /
-/// `--rules` files (read and checked before any database work).
 #[derive(Debug, Clone)]
 pub struct RuleTables {
     pub lexicon: Lexicon,
@@ -66,46 +54,14 @@ pub async fn compute(
     range: &RangeArgs,
     tables: RuleTables,
 ) -> CliResult<Analysis> {
-    let responses = store
-        .all_responses(&ResponseFilter {
-            model: range.model.clone(),
-            since: range.since,
-            until: range.until,
-        })
-        .await?;
-    // Feedback on any response of the model: the analyses keep only what belongs to the
-    // responses in range, whatever the feedback's own time.
-    let feedback = store
-        .all_feedback(&FeedbackFilter {
-            model: range.model.clone(),
-            ..Default::default()
-        })
-        .await?;
-    let query = TrendQuery {
+    let options = AnalysisOptions {
         model: range.model.clone(),
         since: range.since,
         until: range.until,
-        ..Default::default()
+        lexicon: tables.lexicon,
+        rules: tables.rules,
     };
-    // Pure CPU work: keep it off the async runtime's worker.
-    tokio::task::spawn_blocking(move || {
-        let options = PatternOptions {
-            lexicon: tables.lexicon,
-            ..PatternOptions::default()
-        };
-        let mut patterns = find_patterns(&responses, &feedback, &options);
-        pattern_trends(&mut patterns, &responses, &feedback, &query);
-        let trends = category_trends(&responses, &feedback, &query).trends;
-        let corrections = corrections_by_category(&responses, &feedback);
-        let suggestions = suggest(&patterns, &trends, &corrections, &tables.rules);
-        Analysis {
-            patterns,
-            trends,
-            suggestions,
-        }
-    })
-    .await
-    .map_err(|e| CliError::failure(format!("analysis failed: {e}")))
+    Ok(analyze_store(store, &options).await?)
 }
 
 pub async fn run(db: &str, json: bool, a: SuggestArgs) -> CliResult {

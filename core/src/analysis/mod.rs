@@ -5,6 +5,7 @@ pub mod categorize;
 pub mod cluster;
 pub mod metrics;
 pub mod patterns;
+pub mod pipeline;
 pub mod problematic;
 pub mod rule_files;
 pub mod stats;

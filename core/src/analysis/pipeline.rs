@@ -1,0 +1,113 @@
+//! The whole analysis in one call: error patterns (with their trends), category trends and
+//! suggestions, over a store's data. What `tuneloop analyze`/`suggest` and the weekly job run.
+
+use super::categorize::Lexicon;
+use super::patterns::{find_patterns, PatternOptions};
+use super::suggest::{corrections_by_category, default_rules, suggest, SuggestionRule};
+use super::weekly::{category_trends, pattern_trends};
+use crate::model::{
+    CategoryTrend, ErrorPattern, Feedback, ResponseRecord, Suggestion, Timestamp, TrendQuery,
+};
+use crate::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, ResponseFilter};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Patterns, trends and suggestions of one analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Error patterns, largest first.
+    pub patterns: Vec<ErrorPattern>,
+    /// Weekly trends per category.
+    pub trends: Vec<CategoryTrend>,
+    /// Suggestions, highest priority first.
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// What to analyse and with which rule tables.
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Responses created at or after this time.
+    pub since: Option<Timestamp>,
+    /// Responses created before this time.
+    pub until: Option<Timestamp>,
+    /// Infers categories from comments.
+    pub lexicon: Lexicon,
+    /// Maps patterns and trends to suggestions.
+    pub rules: Vec<SuggestionRule>,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            model: None,
+            since: None,
+            until: None,
+            lexicon: Lexicon::default(),
+            rules: default_rules(),
+        }
+    }
+}
+
+/// The analysis of in-memory records (pure).
+pub fn analyze(
+    responses: &[ResponseRecord],
+    feedback: &[Feedback],
+    options: &AnalysisOptions,
+) -> Analysis {
+    let query = TrendQuery {
+        model: options.model.clone(),
+        since: options.since,
+        until: options.until,
+        ..Default::default()
+    };
+    let pattern_options = PatternOptions {
+        lexicon: options.lexicon.clone(),
+        ..PatternOptions::default()
+    };
+    let mut patterns = find_patterns(responses, feedback, &pattern_options);
+    pattern_trends(&mut patterns, responses, feedback, &query);
+    let trends = category_trends(responses, feedback, &query).trends;
+    let corrections = corrections_by_category(responses, feedback);
+    let suggestions = suggest(&patterns, &trends, &corrections, &options.rules);
+    Analysis {
+        patterns,
+        trends,
+        suggestions,
+    }
+}
+
+/// The analysis of a store's responses (and their feedback) in the options' range. The
+/// CPU-heavy part runs on a blocking thread, off the async runtime.
+pub async fn analyze_store(
+    store: &dyn FeedbackStore,
+    options: &AnalysisOptions,
+) -> Result<Analysis> {
+    if let (Some(s), Some(u)) = (options.since, options.until) {
+        if s >= u {
+            return Err(Error::invalid("since", "must be before until"));
+        }
+    }
+    let responses = store
+        .all_responses(&ResponseFilter {
+            model: options.model.clone(),
+            since: options.since,
+            until: options.until,
+        })
+        .await?;
+    let feedback = store
+        .all_feedback(&FeedbackFilter {
+            model: options.model.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let options = options.clone();
+    tokio::task::spawn_blocking(move || analyze(&responses, &feedback, &options))
+        .await
+        .map_err(|e| Error::Storage {
+            message: format!("the analysis stopped: {e}"),
+            retryable: false,
+            source: None,
+        })
+}
