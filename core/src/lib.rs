@@ -29,6 +29,8 @@
 //! - [`credits`]: the [`credits::CreditLedger`] trait (two-phase credit holds) and its backends.
 //! - [`policy`]: the fine-tuning trigger policy (explainable checks, cost estimate).
 //! - [`io`]: the JSONL import/export format.
+//! - [`config`]: `tuneloop.toml`.
+//! - [`schedule`]: the weekly job's cron schedule (and, with `mcp`, the job itself).
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
 //! - `jobs` (feature `mcp`): fine-tuning jobs (draft → start → sync → settle) and the
@@ -37,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod config;
 pub mod credits;
 pub mod dataset;
 pub mod demo;
@@ -48,6 +51,7 @@ pub mod jobs;
 pub mod mcp;
 pub mod model;
 pub mod policy;
+pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

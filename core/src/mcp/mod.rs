@@ -138,3 +138,44 @@ pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// The provider to use when no fine-tuning server is configured: every call fails with
+/// [`crate::Error::InvalidInput`] on `mcp.url` saying how to configure one. Decisions and
+/// dry runs, which never call the provider, work with it.
+#[derive(Debug, Clone, Default)]
+pub struct UnconfiguredProvider;
+
+impl UnconfiguredProvider {
+    fn refuse<T>(&self) -> crate::Result<T> {
+        Err(crate::Error::invalid(
+            "mcp.url",
+            "no fine-tuning server is configured: pass --mcp-url, set TUNELOOP_MCP_URL or \
+             [mcp] url in tuneloop.toml",
+        ))
+    }
+}
+
+#[async_trait]
+impl FineTuningProvider for UnconfiguredProvider {
+    fn name(&self) -> &str {
+        "unconfigured"
+    }
+    async fn upload_file(&self, _: &str, _: &str) -> Result<UploadedFile> {
+        self.refuse()
+    }
+    async fn create_job(&self, _: &CreateJobRequest) -> Result<ProviderJob> {
+        self.refuse()
+    }
+    async fn get_job(&self, _: &str) -> Result<ProviderJob> {
+        self.refuse()
+    }
+    async fn cancel_job(&self, _: &str) -> Result<ProviderJob> {
+        self.refuse()
+    }
+    async fn list_jobs(&self, _: Option<&str>, _: Option<u32>) -> Result<JobPage> {
+        self.refuse()
+    }
+    async fn list_events(&self, _: &str, _: Option<&str>, _: Option<u32>) -> Result<Vec<JobEvent>> {
+        self.refuse()
+    }
+}
