@@ -10,17 +10,18 @@ use tuneloop::model::{parse_timestamp, Bucket, Timestamp};
 pub struct Cli {
     /// Database URL: sqlite://PATH, postgres://USER:PASSWORD@HOST:PORT/DB[?schema=NAME&sslmode=require]
     /// (PostgreSQL/Supabase) or memory://
-    #[arg(
-        long,
-        global = true,
-        env = "TUNELOOP_DATABASE_URL",
-        default_value = "sqlite://tuneloop.db",
-        value_name = "URL"
-    )]
-    pub db: String,
+    /// [default: [database] url of tuneloop.toml, else sqlite://tuneloop.db]
+    #[arg(long, global = true, env = "TUNELOOP_DATABASE_URL", value_name = "URL")]
+    pub db: Option<String>,
 
-    /// MCP fine-tuning server (Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp). Its
-    /// bearer token is read from TUNELOOP_MCP_TOKEN and never printed.
+    /// Settings file (default ./tuneloop.toml when it exists); flags and the environment win
+    /// over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// MCP fine-tuning server (Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp;
+    /// default: [mcp] url of tuneloop.toml). Its bearer token is read from TUNELOOP_MCP_TOKEN
+    /// and never printed.
     #[arg(long, global = true, env = "TUNELOOP_MCP_URL", value_name = "URL")]
     pub mcp_url: Option<String>,
 
@@ -73,6 +74,127 @@ pub enum Command {
     /// Check a fine-tuning JSONL file (ours or not) with the OpenAI cookbook's checks; exits 2
     /// when it has errors.
     Validate(ValidateArgs),
+    /// Decide whether a model should be fine-tuned now (the trigger policy) and, if so,
+    /// build its dataset, reserve the estimated cost and start the job on the MCP server.
+    FineTune(FineTuneArgs),
+    /// Fine-tuning jobs: list, show, create (draft), start, cancel, sync.
+    Jobs {
+        #[command(subcommand)]
+        what: JobsCommand,
+    },
+    /// Run the weekly job (analysis run, fine-tune decision per model, job sync) on its cron
+    /// schedule, or now with --once. One instance at a time (a lease in the database).
+    Schedule(ScheduleArgs),
+}
+
+/// What the new job trains on what (shared by `fine-tune` and `jobs create`).
+#[derive(Debug, Args, Clone)]
+pub struct JobTargetArgs {
+    /// The model whose feedback makes the dataset.
+    #[arg(long = "model-id", value_name = "M")]
+    pub model_id: String,
+    /// The provider's model to fine-tune [default: [fine_tune] base_models / base_model].
+    #[arg(long, value_name = "B")]
+    pub base_model: Option<String>,
+    /// The credit account that pays [default: [fine_tune] account, else `default`].
+    #[arg(long, value_name = "A")]
+    pub account: Option<String>,
+    /// Training method [default: [fine_tune] method, else supervised].
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<MethodArg>,
+    /// Epochs to ask for (also what the cost assumes) [default: the cookbook's estimate].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub n_epochs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Supervised,
+    Dpo,
+}
+
+impl From<MethodArg> for tuneloop::model::FineTuneMethod {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Supervised => Self::Supervised,
+            MethodArg::Dpo => Self::Dpo,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FineTuneArgs {
+    #[command(flatten)]
+    pub target: JobTargetArgs,
+    /// Only print the decision; create, reserve and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Override failed quality checks (feedback, negative rate, examples, cooldown); never
+    /// an active job or missing credits.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, newest first.
+    List {
+        /// Only this model.
+        #[arg(long, value_name = "M")]
+        model: Option<String>,
+        /// Only this status (draft, starting, validating_files, queued, running, succeeded,
+        /// failed, cancelled).
+        #[arg(long, value_name = "S")]
+        status: Option<String>,
+        /// At most N jobs.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: usize,
+    },
+    /// One job with its history.
+    Show {
+        /// Our job id (`ftj_...`).
+        id: String,
+    },
+    /// Create a draft job: build the dataset and estimate the cost, without the policy,
+    /// without reserving or sending anything.
+    Create(JobTargetArgs),
+    /// Start a draft (upload, reserve credits, create the remote job), or resume a start
+    /// that was interrupted.
+    Start {
+        /// Our job id.
+        id: String,
+    },
+    /// Cancel a job (locally, or on the provider when the remote job exists); the credit
+    /// hold is released unless the job already succeeded.
+    Cancel {
+        /// Our job id.
+        id: String,
+    },
+    /// Bring jobs up to date with the provider and settle finished ones' credits (all jobs
+    /// in flight without an id).
+    Sync {
+        /// Our job id.
+        id: Option<String>,
+        /// Keep syncing every few seconds until the job(s) finish.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, value_name = "S", default_value_t = 600)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Run the weekly job once, now, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Decide only: create no job (also what happens without an MCP server).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Cron expression (UTC) [default: [schedule] cron, else `0 3 * * MON`].
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +211,19 @@ pub enum CheckWhat {
         /// The account to check.
         #[arg(long, value_name = "A")]
         account: String,
+    },
+    /// Every check at once: database, MCP server, credits, feedback (the integration check).
+    All {
+        /// The account for the credits check [default: [fine_tune] account].
+        #[arg(long, value_name = "A")]
+        account: Option<String>,
+        /// The feedback window, in hours back from now.
+        #[arg(long, value_name = "H", default_value_t = 168,
+              value_parser = clap::value_parser!(u32).range(1..=87_600))]
+        hours: u32,
+        /// Fewest feedback items per model that pass.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        min: u64,
     },
     /// Check that feedback is still arriving: one line per model with the feedback items
     /// created in the last H hours (exit 1 when a model has fewer than --min).
@@ -300,22 +435,23 @@ pub struct DatasetArgs {
     /// Directory to create (refused when it exists and is not empty, unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Seed of the train/validation split.
-    #[arg(long, value_name = "S", default_value_t = 42)]
-    pub seed: u64,
-    /// Share of queries put in validation.jsonl (0 to 0.5).
-    #[arg(long, value_name = "X", default_value_t = 0.1)]
-    pub validation_fraction: f64,
-    /// Fail when fewer examples than this remain after filtering and deduplication.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub min_examples: usize,
-    /// Drop examples longer than this many tokens.
-    #[arg(long, value_name = "T", default_value_t = 16_385)]
-    pub max_tokens: u64,
-    /// Token encoding for counts and limits.
-    #[arg(long, value_name = "E", default_value = "o200k_base")]
-    pub encoding: EncodingArg,
-    /// System message put first in every example.
+    /// Seed of the train/validation split [default: [dataset] seed, else 42].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Share of queries put in validation.jsonl, 0 to 0.5 [default: [dataset], else 0.1].
+    #[arg(long, value_name = "X")]
+    pub validation_fraction: Option<f64>,
+    /// Fail when fewer examples than this remain after filtering and deduplication
+    /// [default: [dataset] min_examples, else 10].
+    #[arg(long, value_name = "N")]
+    pub min_examples: Option<usize>,
+    /// Drop examples longer than this many tokens [default: [dataset], else 16385].
+    #[arg(long, value_name = "T")]
+    pub max_tokens: Option<u64>,
+    /// Token encoding for counts and limits [default: [dataset] encoding, else o200k_base].
+    #[arg(long, value_name = "E")]
+    pub encoding: Option<EncodingArg>,
+    /// System message put first in every example [default: [dataset] system_prompt].
     #[arg(long, value_name = "S")]
     pub system_prompt: Option<String>,
     /// Only responses created at or after T (RFC 3339 or YYYY-MM-DD, UTC).

@@ -9,19 +9,27 @@ use std::path::Path;
 use tuneloop::dataset::{build_from_store, DatasetConfig, Manifest};
 use tuneloop::Error;
 
-pub async fn run(db: &str, json: bool, a: DatasetArgs) -> CliResult {
-    let config = DatasetConfig {
-        format: a.format.into(),
-        system_prompt: a.system_prompt,
-        seed: a.seed,
-        validation_fraction: a.validation_fraction,
-        min_examples: a.min_examples,
-        max_tokens: a.max_tokens,
-        encoding: a.encoding.into(),
-        since: a.since,
-        until: a.until,
-        ..Default::default()
-    };
+/// `[dataset]` of tuneloop.toml with the flags given on top.
+pub fn config_from(base: &DatasetConfig, a: &DatasetArgs) -> DatasetConfig {
+    let mut c = base.clone();
+    c.format = a.format.into();
+    if let Some(p) = &a.system_prompt {
+        c.system_prompt = Some(p.clone());
+    }
+    c.seed = a.seed.unwrap_or(c.seed);
+    c.validation_fraction = a.validation_fraction.unwrap_or(c.validation_fraction);
+    c.min_examples = a.min_examples.unwrap_or(c.min_examples);
+    c.max_tokens = a.max_tokens.unwrap_or(c.max_tokens);
+    if let Some(e) = a.encoding {
+        c.encoding = e.into();
+    }
+    c.since = a.since.or(c.since);
+    c.until = a.until.or(c.until);
+    c
+}
+
+pub async fn run(db: &str, json: bool, base: &DatasetConfig, a: DatasetArgs) -> CliResult {
+    let config = config_from(base, &a);
     config.validate().map_err(flag_error)?;
     check_out(&a.out, a.force)?;
     let store = open_store(db).await?;

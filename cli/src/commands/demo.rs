@@ -15,7 +15,8 @@ use tuneloop::store::{FeedbackStore, RecordBatch, WriteSummary};
 /// Items per write call: keeps each statement well inside database limits.
 const CHUNK: usize = 1_000;
 
-pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
+pub async fn run(ctx: &super::Ctx, a: DemoArgs) -> CliResult {
+    let (db, json) = (ctx.db.as_str(), ctx.json);
     let options = DemoOptions {
         seed: a.seed,
         weeks: a.weeks,
@@ -57,6 +58,7 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
 
     let dataset_dir = demo_dataset_dir(db);
     let dataset = build_dataset(store.as_ref(), &dataset_dir, since, until).await?;
+    let fine_tune = super::demo_loop::run(ctx, store.clone(), &options, json).await?;
 
     if json {
         let mut metrics_json = serde_json::to_value(&metrics)
@@ -89,6 +91,7 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
                 "dir": dataset_dir.display().to_string(),
                 "manifest": dataset.manifest(),
             },
+            "fine_tune": fine_tune,
         }));
     }
 
@@ -135,6 +138,8 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     );
     outln!("{}", super::dataset::summary(dataset.manifest()));
     outln!();
+    super::demo_loop::print(&fine_tune);
+    outln!();
     outln!("Next:");
     outln!("  tuneloop --db {db} metrics --bucket week");
     outln!("  tuneloop --db {db} problematic --model support-bot-v2 --limit 10");
@@ -142,6 +147,11 @@ pub async fn run(db: &str, json: bool, a: DemoArgs) -> CliResult {
     outln!("  tuneloop --db {db} trends --model support-bot-v2");
     outln!("  tuneloop --db {db} suggest");
     outln!("  tuneloop --db {db} export --out feedback.jsonl");
+    outln!("  tuneloop --db {db} jobs list");
+    outln!(
+        "  tuneloop --db {db} credits balance --account {}",
+        super::demo_loop::ACCOUNT
+    );
     outln!(
         "  tuneloop validate {} --format openai-chat",
         dataset_dir.join("train.jsonl").display()

@@ -2,20 +2,26 @@
 
 mod analyze;
 mod check;
+mod check_all;
 mod check_feedback;
 mod credits;
 mod dataset;
 mod demo;
+mod demo_loop;
 mod export;
+mod fine_tune;
 mod import;
+mod jobs;
+mod loop_ctx;
 mod metrics;
 mod problematic;
 mod runs;
+mod schedule;
 mod suggest;
 mod trends;
 mod validate;
 
-use crate::args::{CheckWhat, Cli, Command, CreditsCommand, RangeArgs, RunsCommand};
+use crate::args::{CheckWhat, Cli, Command, CreditsCommand, JobsCommand, RangeArgs, RunsCommand};
 use crate::{CliError, CliResult};
 use serde::Serialize;
 use std::sync::Arc;
@@ -41,9 +47,37 @@ pub async fn run(cli: Cli) -> CliResult {
 /// Stores opened by this process, closed by [`run`] when the command ends.
 static OPENED: std::sync::Mutex<Vec<Arc<dyn FeedbackStore>>> = std::sync::Mutex::new(Vec::new());
 
+/// What every command may need: the resolved database and MCP server, `--json`, and
+/// `tuneloop.toml`.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: String,
+    pub mcp_url: Option<String>,
+    pub json: bool,
+    pub config: tuneloop::config::Config,
+}
+
 async fn dispatch(cli: Cli) -> CliResult {
-    let db = cli.db.as_str();
-    let json = cli.json;
+    let config = tuneloop::config::Config::load(cli.config.as_deref()).map_err(|e| match e {
+        tuneloop::Error::InvalidInput { field, reason } => {
+            CliError::usage(format!("{field}: {reason}"))
+        }
+        other => CliError::usage(format!("cannot read the settings file: {other}")),
+    })?;
+    // clap has applied TUNELOOP_DATABASE_URL / TUNELOOP_MCP_URL to the flags already, so
+    // flag > environment > file > default.
+    let ctx = Ctx {
+        db: cli
+            .db
+            .clone()
+            .or_else(|| config.database.url.clone())
+            .unwrap_or_else(|| tuneloop::config::DEFAULT_DATABASE_URL.to_string()),
+        mcp_url: cli.mcp_url.clone().or_else(|| config.mcp.url.clone()),
+        json: cli.json,
+        config,
+    };
+    let db = ctx.db.as_str();
+    let json = ctx.json;
     match cli.command {
         Command::Import(a) => import::run(db, json, a).await,
         Command::Export(a) => export::run(db, json, a).await,
@@ -71,16 +105,38 @@ async fn dispatch(cli: Cli) -> CliResult {
         } => check::check_db(db, json).await,
         Command::Check {
             what: CheckWhat::Mcp,
-        } => check::check_mcp(cli.mcp_url.as_deref(), json).await,
+        } => check::check_mcp(ctx.mcp_url.as_deref(), json).await,
+        Command::Check {
+            what:
+                CheckWhat::All {
+                    account,
+                    hours,
+                    min,
+                },
+        } => check_all::run(&ctx, account, hours, min).await,
         Command::Check {
             what: CheckWhat::Credits { account },
         } => credits::check(db, json, &account).await,
         Command::Check {
             what: CheckWhat::Feedback { model, hours, min },
         } => check_feedback::run(db, json, model.as_deref(), hours, min).await,
-        Command::Demo(a) => demo::run(db, json, a).await,
-        Command::Dataset(a) => dataset::run(db, json, a).await,
+        Command::Demo(a) => demo::run(&ctx, a).await,
+        Command::Dataset(a) => dataset::run(db, json, &ctx.config.dataset, a).await,
         Command::Validate(a) => validate::run(json, a),
+        Command::FineTune(a) => fine_tune::run(&ctx, a).await,
+        Command::Jobs { what } => match what {
+            JobsCommand::List {
+                model,
+                status,
+                limit,
+            } => jobs::list(&ctx, model, status, limit).await,
+            JobsCommand::Show { id } => jobs::show(&ctx, &id).await,
+            JobsCommand::Create(t) => jobs::create(&ctx, t).await,
+            JobsCommand::Start { id } => jobs::start(&ctx, &id).await,
+            JobsCommand::Cancel { id } => jobs::cancel(&ctx, &id).await,
+            JobsCommand::Sync { id, wait, timeout } => jobs::sync(&ctx, id, wait, timeout).await,
+        },
+        Command::Schedule(a) => schedule::run(&ctx, a).await,
     }
 }
 
