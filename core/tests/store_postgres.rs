@@ -378,3 +378,74 @@ async fn nul_characters_are_rejected_per_item() {
     ));
     assert_eq!(store.stats().await.unwrap().responses, 1);
 }
+
+/// Leases are exclusive across stores sharing a schema (as separate processes would), not
+/// only within one store; job files and events written by one store are read by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_and_job_history_are_shared_between_stores() {
+    let Some(url) = test_url() else { return };
+    let guard = SchemaGuard::new(&url);
+    let a = Arc::new(
+        PgStore::open(&guard.url(), &OpenOptions::default())
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(
+        PgStore::open(&guard.url(), &OpenOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut handles = Vec::new();
+    for i in 0..12 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        handles.push(tokio::spawn(async move {
+            store
+                .try_lease("weekly", &format!("instance-{i}"), Duration::from_secs(60))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = Vec::new();
+    for h in handles {
+        winners.extend(h.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let holder = &winners[0].holder;
+    assert!(b.release_lease("weekly", holder).await.unwrap());
+
+    let file = tuneloop::store::JobFile::new("train.jsonl", "{}\n");
+    a.put_job_file("j1", &file).await.unwrap();
+    b.put_job_file("j1", &file).await.unwrap();
+    assert_eq!(
+        b.get_job_file("j1", "train.jsonl").await.unwrap(),
+        Some(file)
+    );
+}
+
+#[tokio::test]
+async fn nul_characters_in_job_data_are_invalid_input() {
+    let Some((store, _guard)) = fresh_pg().await else {
+        return;
+    };
+    let file = tuneloop::store::JobFile::new("train.jsonl", "a\0b");
+    match store.put_job_file("j1", &file).await {
+        Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "file.content"),
+        other => panic!("{other:?}"),
+    }
+    let event = tuneloop::store::JobEventRecord {
+        seq: 0,
+        id: "e1".into(),
+        source: "provider".into(),
+        level: "info".into(),
+        message: "nul \0 here".into(),
+        created_at: ts("2026-09-01"),
+    };
+    match store.append_job_events("j1", &[event]).await {
+        Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "events[0].message"),
+        other => panic!("{other:?}"),
+    }
+    // Lookups by a key no row can have find nothing rather than failing.
+    assert_eq!(store.get_job_file("j\0", "x").await.unwrap(), None);
+    assert!(store.list_job_events("j\0").await.unwrap().is_empty());
+    assert!(!store.release_lease("l\0", "a").await.unwrap());
+}

@@ -372,3 +372,84 @@ async fn health_counts_orphaned_feedback() {
     assert_eq!(health.orphaned_feedback, Some(1));
     assert!(!health.ok());
 }
+
+/// Leases are exclusive across stores sharing a file (as separate processes would), not
+/// only within one store; job events written by one store are read by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_and_job_history_are_shared_between_stores() {
+    let path = fresh_path();
+    let a = Arc::new(
+        SqliteStore::open(&url(&path), &OpenOptions::default())
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(
+        SqliteStore::open(&url(&path), &OpenOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut handles = Vec::new();
+    for i in 0..12 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        handles.push(tokio::spawn(async move {
+            store
+                .try_lease(
+                    "weekly",
+                    &format!("instance-{i}"),
+                    std::time::Duration::from_secs(60),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = Vec::new();
+    for h in handles {
+        winners.extend(h.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert!(b.release_lease("weekly", &winners[0].holder).await.unwrap());
+
+    let event = tuneloop::store::JobEventRecord {
+        seq: 0,
+        id: "e1".into(),
+        source: "provider".into(),
+        level: "info".into(),
+        message: "queued".into(),
+        created_at: ts("2026-09-01T10:00:00Z"),
+    };
+    assert_eq!(
+        a.append_job_events("j1", std::slice::from_ref(&event))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(b.append_job_events("j1", &[event]).await.unwrap(), 0);
+    assert_eq!(b.list_job_events("j1").await.unwrap().len(), 1);
+}
+
+/// A database behind this build's schema can be read but not written: the job methods
+/// refuse writes like every other write path, after checking their arguments.
+#[tokio::test]
+async fn job_writes_are_refused_when_not_migrated() {
+    let path = fresh_path();
+    let opts = OpenOptions {
+        migrate: false,
+        ..OpenOptions::default()
+    };
+    let store = SqliteStore::open(&url(&path), &opts).await.unwrap();
+    let file = tuneloop::store::JobFile::new("train.jsonl", "{}\n");
+    let err = store.put_job_file("j1", &file).await.unwrap_err();
+    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    let err = store
+        .try_lease("weekly", "a", std::time::Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    // Bad arguments are still reported as such.
+    assert!(matches!(
+        store
+            .try_lease("", "a", std::time::Duration::from_secs(60))
+            .await,
+        Err(Error::InvalidInput { .. })
+    ));
+}

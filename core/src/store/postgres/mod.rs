@@ -1,21 +1,24 @@
 //! The PostgreSQL store (Supabase or any PostgreSQL ≥ 11).
 //!
 //! Layout mirrors the SQLite backend: [`schema`] opens and migrates, [`write`] is the write
-//! transaction, [`read`] the lookups and listings, [`metrics`] the aggregations. Tables live
-//! in one schema (default `tuneloop`, `?schema=NAME` in the URL); every pooled connection
-//! sets `search_path` to it. Several processes may write at once: row keys come from
-//! sequences, inserts use `ON CONFLICT (id) DO NOTHING` with rows sorted by id (so
-//! concurrent transactions lock unique-index entries in one order and cannot deadlock),
-//! and nothing relies on an in-process lock for correctness.
+//! transaction, [`read`] the lookups and listings, [`metrics`] the aggregations, [`jobs`] job
+//! files, job events and leases. Tables live in one schema (default `tuneloop`,
+//! `?schema=NAME` in the URL); every pooled connection sets `search_path` to it. Several
+//! processes may write at once: row keys come from sequences, inserts use
+//! `ON CONFLICT (id) DO NOTHING` with rows sorted by id (so concurrent transactions lock
+//! unique-index entries in one order and cannot deadlock), and nothing relies on an
+//! in-process lock for correctness.
 
+mod jobs;
 mod metrics;
 mod read;
 mod schema;
 mod write;
 
+use super::job_rules::{check_events, check_job_file, check_lease_args};
 use super::{
-    FeedbackFilter, FeedbackStore, HealthReport, JobFilter, JobRecord, OpenOptions, Page,
-    PageRequest, ResponseFilter, RunRecord, StoreStats, WriteTx,
+    FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile, JobFilter, JobRecord,
+    Lease, OpenOptions, Page, PageRequest, ResponseFilter, RunRecord, StoreStats, WriteTx,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -306,6 +309,39 @@ impl FeedbackStore for PgStore {
 
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
         read::list_jobs(self.pool(), filter).await
+    }
+
+    // Arguments are checked before the read-only check, so bad input is reported the same
+    // way by every backend.
+    async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
+        check_job_file(job_id, file)?;
+        self.check_writable()?;
+        jobs::put_job_file(self.pool(), job_id, file).await
+    }
+
+    async fn get_job_file(&self, job_id: &str, name: &str) -> Result<Option<JobFile>> {
+        jobs::get_job_file(self.pool(), job_id, name).await
+    }
+
+    async fn append_job_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
+        check_events(events)?;
+        self.check_writable()?;
+        jobs::append_job_events(self.pool(), job_id, events).await
+    }
+
+    async fn list_job_events(&self, job_id: &str) -> Result<Vec<JobEventRecord>> {
+        jobs::list_job_events(self.pool(), job_id).await
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        check_lease_args(name, holder, ttl)?;
+        self.check_writable()?;
+        jobs::try_lease(self.pool(), name, holder, ttl).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        self.check_writable()?;
+        jobs::release_lease(self.pool(), name, holder).await
     }
 
     fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {

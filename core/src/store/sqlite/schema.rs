@@ -16,7 +16,10 @@ const TABLES: &[&str] = &[
     "credit_entries",
     "credit_holds",
     "feedback",
+    "job_events",
+    "job_files",
     "jobs",
+    "leases",
     "models",
     "responses",
 ];
