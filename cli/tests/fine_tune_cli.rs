@@ -1,0 +1,421 @@
+//! The fine-tuning commands end to end: `demo --mcp-url`, `fine-tune`, `jobs`, `credits`,
+//! `check all` and `schedule --once` against the reference MCP server (Python `mcp` SDK;
+//! skipped, saying why, without TUNELOOP_TEST_MCP_PYTHON, which scripts/test.sh sets), and
+//! the errors every command gives on bad input (no server needed).
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "cli-loop-token-1f0a";
+const BASE: &str = "gpt-4.1-mini-2025-04-14";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn reference_server() -> Option<(Server, String)> {
+    let python = match std::env::var("TUNELOOP_TEST_MCP_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            eprintln!("skipped: TUNELOOP_TEST_MCP_PYTHON is not set (scripts/test.sh sets it)");
+            return None;
+        }
+    };
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/mcp-finetune-server/server.py");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Server(
+        Command::new(python)
+            .arg(script)
+            .env("FT_SERVER_TOKEN", TOKEN)
+            .env("FT_SERVER_HOST", "127.0.0.1")
+            .env("FT_SERVER_PORT", port.to_string())
+            .env("FT_SERVER_STEP_SECONDS", "0.3")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let start = Instant::now();
+    loop {
+        assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((server, format!("http://127.0.0.1:{port}/mcp")))
+}
+
+fn tuneloop(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tuneloop"))
+        .current_dir(dir)
+        .args(args)
+        .env("TUNELOOP_MCP_TOKEN", TOKEN)
+        .env_remove("TUNELOOP_DATABASE_URL")
+        .env_remove("TUNELOOP_MCP_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok_json(dir: &Path, args: &[&str]) -> Value {
+    let out = tuneloop(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stdout)))
+}
+
+const CONFIG: &str = r#"
+[fine_tune]
+base_model = "gpt-4.1-mini-2025-04-14"
+account = "demo"
+
+[prices]
+"gpt-4.1-mini-2025-04-14" = 1000
+"#;
+
+#[test]
+fn the_loop_against_the_reference_server() {
+    let Some((_server, url)) = reference_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tuneloop.toml"), CONFIG).unwrap();
+    let db = "sqlite://loop.db";
+
+    // The demo runs the loop on the real server.
+    let demo = ok_json(d, &["--db", db, "--mcp-url", &url, "--json", "demo"]);
+    let ft = &demo["fine_tune"];
+    assert_eq!(ft["simulated"], false);
+    assert_eq!(ft["provider"], url.as_str());
+    assert_eq!(ft["decision"]["fine_tune"], true, "{ft:#}");
+    let job = &ft["job"];
+    assert_eq!(job["status"], "succeeded", "{ft:#}");
+    let first_cost = job["actual_cost"].as_u64().unwrap();
+    assert!(first_cost > 0);
+    assert_eq!(ft["balance_after"]["posted"].as_u64(), Some(first_cost));
+    assert_eq!(ft["balance_after"]["pending"], 0);
+
+    // Listed, with the provider's id; the balance agrees.
+    let listed = ok_json(d, &["--db", db, "--json", "jobs", "list"]);
+    let jobs = listed["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert!(jobs[0]["provider_job_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("ftjob-"));
+    let balance = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--json",
+            "credits",
+            "balance",
+            "--account",
+            "demo",
+        ],
+    );
+    assert_eq!(balance["posted"].as_u64(), Some(first_cost));
+    let id = jobs[0]["id"].as_str().unwrap().to_string();
+    let shown = ok_json(d, &["--db", db, "--json", "jobs", "show", &id]);
+    let events = shown["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["source"] == "provider"),
+        "{shown:#}"
+    );
+
+    // A job just finished: the cooldown declines (exit 0, nothing created) ...
+    let decided = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--mcp-url",
+            &url,
+            "--json",
+            "fine-tune",
+            "--model-id",
+            "support-bot-v2",
+        ],
+    );
+    assert_eq!(decided["decision"]["fine_tune"], false);
+    assert!(decided["job"].is_null());
+    let cooldown = decided["decision"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "cooldown")
+        .unwrap()
+        .clone();
+    assert_eq!(cooldown["passed"], false, "{decided:#}");
+    // ... and --force overrides it: a second job starts and is synced to the end.
+    let forced = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--mcp-url",
+            &url,
+            "--json",
+            "fine-tune",
+            "--model-id",
+            "support-bot-v2",
+            "--force",
+        ],
+    );
+    assert_eq!(forced["decision"]["forced"], true);
+    let second = forced["job"]["id"].as_str().unwrap().to_string();
+    let synced = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--mcp-url",
+            &url,
+            "--json",
+            "jobs",
+            "sync",
+            &second,
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+    );
+    assert_eq!(synced["status"], "succeeded", "{synced:#}");
+    let second_cost = synced["actual_cost"].as_u64().unwrap();
+    let balance = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--json",
+            "credits",
+            "balance",
+            "--account",
+            "demo",
+        ],
+    );
+    assert_eq!(balance["posted"].as_u64(), Some(first_cost + second_cost));
+    assert_eq!(balance["pending"], 0);
+
+    // A draft, cancelled: nothing reserved, nothing charged.
+    let draft = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--json",
+            "jobs",
+            "create",
+            "--model-id",
+            "support-bot-v1",
+        ],
+    );
+    assert_eq!(draft["status"], "draft");
+    let draft_id = draft["id"].as_str().unwrap();
+    let cancelled = ok_json(d, &["--db", db, "--json", "jobs", "cancel", draft_id]);
+    assert_eq!(cancelled["status"], "cancelled");
+    let after = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--json",
+            "credits",
+            "balance",
+            "--account",
+            "demo",
+        ],
+    );
+    assert_eq!(after, balance);
+
+    // Every integration at once (the demo's feedback is older than a week: widen the window).
+    let all = tuneloop(
+        d,
+        &[
+            "--db",
+            db,
+            "--mcp-url",
+            &url,
+            "check",
+            "all",
+            "--hours",
+            "87600",
+        ],
+    );
+    let out = text(&all.stdout);
+    assert!(all.status.success(), "{out}{}", text(&all.stderr));
+    for needle in [
+        "database",
+        "schema",
+        "mcp tool",
+        "fine_tuning_create_job",
+        "round trip",
+        "feedback",
+    ] {
+        assert!(out.contains(needle), "{needle}: {out}");
+    }
+    assert!(!out.contains('✗'), "{out}");
+
+    // The weekly job, now: analysis saved, a decision per model.
+    let weekly = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--mcp-url",
+            &url,
+            "--json",
+            "schedule",
+            "--once",
+        ],
+    );
+    assert!(weekly["run_id"].as_str().unwrap().starts_with("weekly-"));
+    assert!(weekly["skipped"].is_null(), "{weekly:#}");
+    assert_eq!(
+        weekly["decisions"].as_array().unwrap().len(),
+        3,
+        "{weekly:#}"
+    );
+    let runs = text(&tuneloop(d, &["--db", db, "runs", "list"]).stdout);
+    assert!(runs.contains("weekly"), "{runs}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A typo in the settings file: exit 2, file:line and the key, no database created.
+    std::fs::write(d.join("bad.toml"), "[policy]\ncooldown = 3\n").unwrap();
+    let out = tuneloop(
+        d,
+        &["--config", "bad.toml", "--db", "sqlite://x.db", "metrics"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:2") && err.contains("cooldown"),
+        "{err}"
+    );
+    assert!(!d.join("x.db").exists());
+    // A named file that does not exist.
+    let out = tuneloop(d, &["--config", "nope.toml", "metrics"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("nope.toml"));
+
+    // The demo database (simulated loop), then the commands' own errors.
+    let db = "sqlite://e.db";
+    let demo = tuneloop(d, &["--db", db, "demo"]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    assert!(text(&demo.stdout).contains("SIMULATED"));
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &[
+                "fine-tune",
+                "--model-id",
+                "support-bot-v2",
+                "--base-model",
+                BASE,
+            ],
+            2,
+            "--mcp-url",
+        ),
+        (
+            &["fine-tune", "--model-id", "support-bot-v2", "--dry-run"],
+            2,
+            "no base model",
+        ),
+        (&["jobs", "start", "ftj_nope"], 1, "job not found: ftj_nope"),
+        (&["jobs", "list", "--status", "done"], 2, "--status"),
+        (
+            &[
+                "jobs",
+                "create",
+                "--model-id",
+                "support-bot-v2",
+                "--base-model",
+                "mystery-7b",
+            ],
+            2,
+            "prices.mystery-7b",
+        ),
+        (
+            &["schedule", "--once", "--cron", "every monday"],
+            2,
+            "--cron",
+        ),
+    ];
+    let before = text(&tuneloop(d, &["--db", db, "--json", "jobs", "list"]).stdout);
+    for (args, code, needle) in cases {
+        let mut all = vec!["--db", db];
+        all.extend_from_slice(args);
+        let out = tuneloop(d, &all);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let after = text(&tuneloop(d, &["--db", db, "--json", "jobs", "list"]).stdout);
+    assert_eq!(before, after, "a failed command created or changed a job");
+
+    // A dry run decides without a server and creates nothing.
+    let dry = ok_json(
+        d,
+        &[
+            "--db",
+            db,
+            "--json",
+            "fine-tune",
+            "--model-id",
+            "support-bot-v2",
+            "--base-model",
+            BASE,
+            "--account",
+            "demo",
+            "--dry-run",
+        ],
+    );
+    assert!(dry["job"].is_null());
+    assert_eq!(dry["decision"]["checks"].as_array().unwrap().len(), 6);
+    // `check all` without a server fails on that line, exit 1.
+    let all = tuneloop(d, &["--db", db, "check", "all", "--account", "demo"]);
+    assert_eq!(all.status.code(), Some(1));
+    assert!(text(&all.stdout).contains("✗ mcp"), "{}", text(&all.stdout));
+}
