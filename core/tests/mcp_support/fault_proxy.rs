@@ -24,8 +24,8 @@ pub enum Fault {
     ExpireSessionOnce,
     /// Forward the next `n` (the server runs them) but lose the answers: reply HTTP 502.
     LoseAnswer(u32),
-    /// Hold the next `n` for this many milliseconds, then forward them (the server runs
-    /// them, after a client with a shorter timeout gave up).
+    /// Forward the next `n` at once (the server runs them) but hold their answers for this
+    /// many milliseconds, past a client's timeout.
     Delay(u64, u32),
 }
 
@@ -40,7 +40,7 @@ struct Inner {
 
 #[derive(Clone)]
 struct Shared {
-    upstream: String,
+    upstream: Arc<Mutex<String>>,
     http: reqwest::Client,
     inner: Arc<Mutex<Inner>>,
 }
@@ -48,6 +48,7 @@ struct Shared {
 pub struct FaultProxy {
     pub url: String,
     inner: Arc<Mutex<Inner>>,
+    upstream: Arc<Mutex<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -57,17 +58,23 @@ impl FaultProxy {
         tuneloop::mcp::install_crypto_provider();
         let inner = Arc::new(Mutex::new(Inner::default()));
         let shared = Shared {
-            upstream,
+            upstream: Arc::new(Mutex::new(upstream)),
             http: reqwest::Client::new(),
             inner: inner.clone(),
         };
+        let upstream = shared.upstream.clone();
         let app = Router::new().fallback(handle).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FaultProxy { url, inner, task }
+        FaultProxy {
+            url,
+            inner,
+            upstream,
+            task,
+        }
     }
 
     pub fn set_fault(&self, fault: Fault) {
@@ -92,6 +99,11 @@ impl FaultProxy {
             .tool_calls
             .get(tool)
             .unwrap_or(&0)
+    }
+
+    /// Sends everything to another server from now on (as if the provider were replaced).
+    pub fn set_upstream(&self, upstream: String) {
+        *self.upstream.lock().unwrap() = upstream;
     }
 
     /// `initialize` requests received.
@@ -197,13 +209,11 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
             );
         }
         Some(Fault::Delay(ms, _)) => {
-            // In a task of its own: the request reaches the server even after the client
-            // gave up and dropped the connection (which drops this handler).
+            // The server runs the request at once (in a task of its own, so it goes through
+            // even when the client gives up and drops this handler); the answer comes late.
             let body = body.to_vec();
-            let task = tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                forward(&s, method, &headers, body).await
-            });
+            let task = tokio::spawn(async move { forward(&s, method, &headers, body).await });
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             return task.await.unwrap();
         }
         _ => {}
@@ -216,7 +226,7 @@ async fn forward(s: &Shared, method: Method, headers: &HeaderMap, body: Vec<u8>)
         .http
         .request(
             reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
-            &s.upstream,
+            s.upstream.lock().unwrap().clone(),
         )
         .body(body);
     for name in FORWARDED {
