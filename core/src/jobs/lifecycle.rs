@@ -129,11 +129,15 @@ impl JobManager {
                 }
                 Err(Error::Conflict { .. }) => {
                     let current = self.get(&job.id).await?;
-                    let same_attempt = current.status == JobStatus::Starting
-                        && current.details.attempt == job.details.attempt;
-                    if step == Step::Reserve && !same_attempt {
-                        // The job moved on (cancelled, reverted) while we reserved: our
-                        // hold must not outlive the attempt.
+                    // The attempt was abandoned (reverted, cancelled, failed, or a newer one
+                    // began) while we reserved: our hold must not outlive it. A job that
+                    // moved forward in the same attempt uses this very hold (same key).
+                    let abandoned = current.details.attempt != job.details.attempt
+                        || matches!(
+                            current.status,
+                            JobStatus::Draft | JobStatus::Cancelled | JobStatus::Failed
+                        );
+                    if step == Step::Reserve && abandoned {
                         self.release_attempt_hold(&current, job.details.attempt)
                             .await?;
                     }
