@@ -29,7 +29,7 @@
 //! - [`credits`]: the [`credits::CreditLedger`] trait (two-phase credit holds) and its backends.
 //! - [`policy`]: the fine-tuning trigger policy (explainable checks, cost estimate).
 //! - [`io`]: the JSONL import/export format.
-//! - [`config`]: `tuneloop.toml`.
+//! - [`config`]: the settings file, `tuneloop.toml`.
 //! - [`schedule`]: the weekly job's cron schedule (and, with `mcp`, the job itself).
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.

@@ -28,7 +28,6 @@ const PRICE: u64 = 2_000;
 const GRANT: u64 = 1_000_000;
 
 struct World {
-    store: Arc<dyn FeedbackStore>,
     ledger: Arc<dyn CreditLedger>,
     faulty_ledger: Arc<FaultyLedger>,
     sim: Arc<SimulatedProvider>,
@@ -57,7 +56,6 @@ async fn world_on(store: Arc<dyn FeedbackStore>, guard: Box<dyn Any + Send>) -> 
         prices,
     );
     World {
-        store,
         ledger,
         faulty_ledger,
         sim,

@@ -211,6 +211,7 @@ async fn is_error_results_carry_the_tools_message() {
         Error::Mcp {
             code: None,
             message,
+            refused: true,
         } => {
             assert!(
                 message.contains("fine_tuning_upload_file") && message.contains("sha256 mismatch"),

@@ -155,6 +155,7 @@ async fn whole_contract_against_the_reference_server() {
         Err(Error::Mcp {
             code: None,
             message,
+            refused: true,
         }) => {
             assert!(message.contains("job not found"), "{message}")
         }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tuneloop::config::FineTuneSection;
-use tuneloop::credits::CreditLedger;
 use tuneloop::demo::{generate, DemoOptions};
 use tuneloop::jobs::{JobManager, JobStatus};
 use tuneloop::mcp::SimulatedProvider;
