@@ -206,6 +206,11 @@ impl Config {
         within("policy", self.policy.validate())?;
         self.prices.validate()?;
         within("dataset", self.dataset.validate())?;
+        // Extra redaction patterns must compile here, not when the first dataset is built.
+        crate::dataset::redact::Redactor::new(&self.dataset.redaction).map_err(|e| match e {
+            Error::InvalidInput { field, reason } => Error::invalid(format!("redaction.{field}"), reason),
+            other => other,
+        })?;
         within("schedule", self.schedule.validate())?;
         if self.fine_tune.account.trim().is_empty() {
             return Err(Error::invalid("fine_tune.account", "must not be empty"));
@@ -340,6 +345,12 @@ pattern = "ORD-[0-9]{8}"
         assert!(e.to_string().contains("mcp.url"), "{e}");
         let e = Config::parse("[mcp]\ntoken = \"sk-1\"\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("token"), "{e}");
+        let e = Config::parse(
+            "[[redaction.extra_patterns]]\nkind = \"T\"\npattern = \"(unclosed\"\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("redaction"), "{e}");
         let e = Config::parse("[prices]\n\"m\" = -1\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("t.toml:2"), "{e}");
     }
