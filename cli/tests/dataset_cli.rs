@@ -221,3 +221,98 @@ fn validate_flags_bad_files_with_exit_2() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(text(&o).contains("missing.jsonl"));
 }
+
+#[test]
+fn dataset_settings_come_from_tuneloop_toml_and_flags_win() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let db = format!("sqlite://{}", dir.join("demo.db").display());
+    assert_eq!(code(&tuneloop(dir, &["--db", &db, "demo"])), 0);
+    // A custom kind over a word the demo's support texts surely hold.
+    std::fs::write(
+        dir.join("tuneloop.toml"),
+        "[dataset]\nvalidation_fraction = 0.0\nseed = 7\n\n\
+         [[redaction.extra_patterns]]\nkind = \"REFUND_WORD\"\npattern = \"(?i)refund\"\n",
+    )
+    .unwrap();
+    let out = tuneloop(
+        dir,
+        &[
+            "--db",
+            &db,
+            "--json",
+            "dataset",
+            "--model",
+            "support-bot-v2",
+            "--format",
+            "openai-chat",
+            "--out",
+            "from-file",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["seed"], 7);
+    assert_eq!(m["counts"]["validation"], 0);
+    assert!(
+        m["redactions"]["REFUND_WORD"].as_u64().unwrap() > 0,
+        "{m:#}"
+    );
+    let train = std::fs::read_to_string(dir.join("from-file/train.jsonl")).unwrap();
+    assert!(train.contains("[REFUND_WORD]"));
+    assert!(!train
+        .replace("[REFUND_WORD]", "")
+        .to_lowercase()
+        .contains("refund"));
+    // A flag wins over the file.
+    let out = tuneloop(
+        dir,
+        &[
+            "--db",
+            &db,
+            "--json",
+            "dataset",
+            "--model",
+            "support-bot-v2",
+            "--format",
+            "openai-chat",
+            "--out",
+            "flagged",
+            "--seed",
+            "9",
+            "--validation-fraction",
+            "0.2",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["seed"], 9);
+    assert!(m["counts"]["validation"].as_u64().unwrap() > 0);
+    // A pattern that does not compile stops the command, naming the file and field.
+    std::fs::write(
+        dir.join("tuneloop.toml"),
+        "[[redaction.extra_patterns]]\nkind = \"X\"\npattern = \"(unclosed\"\n",
+    )
+    .unwrap();
+    let out = tuneloop(
+        dir,
+        &[
+            "--db",
+            &db,
+            "dataset",
+            "--model",
+            "support-bot-v2",
+            "--format",
+            "openai-chat",
+            "--out",
+            "bad",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        text(&out).contains("tuneloop.toml") && text(&out).contains("redaction"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("bad").exists());
+}

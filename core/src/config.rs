@@ -208,7 +208,9 @@ impl Config {
         within("dataset", self.dataset.validate())?;
         // Extra redaction patterns must compile here, not when the first dataset is built.
         crate::dataset::redact::Redactor::new(&self.dataset.redaction).map_err(|e| match e {
-            Error::InvalidInput { field, reason } => Error::invalid(format!("redaction.{field}"), reason),
+            Error::InvalidInput { field, reason } => {
+                Error::invalid(format!("redaction.{field}"), reason)
+            }
             other => other,
         })?;
         within("schedule", self.schedule.validate())?;

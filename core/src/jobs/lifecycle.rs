@@ -102,6 +102,11 @@ impl JobManager {
     async fn advance_start(&self, mut job: FineTuneJob) -> Result<FineTuneJob> {
         loop {
             if job.status != JobStatus::Starting {
+                // A provider may answer the create with a finished job (a repeated key
+                // returns the job as it is now): settle it right away.
+                if job.needs_settlement() {
+                    return self.settle(job).await;
+                }
                 return Ok(job);
             }
             let d = &job.details;
