@@ -55,17 +55,7 @@ impl CliError {
 impl CliError {
     /// The message of an error kept by reference (with its cause chain).
     pub fn from_ref(e: &tuneloop::Error) -> String {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
-        message
+        e.with_causes()
     }
 }
 

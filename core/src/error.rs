@@ -195,6 +195,22 @@ impl Error {
         }
     }
 
+    /// The message followed by each cause in the `source()` chain that it does not already
+    /// contain (`storage error: reading a job: database is locked`), for people and logs.
+    pub fn with_causes(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        message
+    }
+
     /// Whether the same call may succeed if retried later (busy database, timeout, lost
     /// connection). Invalid input, conflicts and missing items are never retryable.
     pub fn is_retryable(&self) -> bool {
@@ -270,15 +286,5 @@ fn import_message(errors: &[LineError], total: usize) -> String {
 
 /// The error's message followed by each cause not already in it (`a: b: c`).
 pub(crate) fn chain(e: &Error) -> String {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
+    e.with_causes()
 }

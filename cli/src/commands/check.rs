@@ -124,24 +124,24 @@ struct McpReport {
     ok: bool,
 }
 
+/// Connects to `url` (bearer token from TUNELOOP_MCP_TOKEN), lists its tools, and closes.
+pub async fn server_tools(url: &str) -> tuneloop::Result<Vec<tuneloop::mcp::ToolInfo>> {
+    use tuneloop::mcp::{HttpMcpClient, McpClient, McpConfig};
+    let config = McpConfig::new(url).with_token(std::env::var("TUNELOOP_MCP_TOKEN").ok());
+    let client = HttpMcpClient::connect(config).await?;
+    let tools = client.list_tools().await;
+    let _ = client.close().await;
+    tools
+}
+
 pub async fn check_mcp(url: Option<&str>, json: bool) -> CliResult {
-    use tuneloop::mcp::{check_tools, HttpMcpClient, McpClient, McpConfig};
+    use tuneloop::mcp::check_tools;
     let Some(url) = url else {
         return Err(CliError::usage(
             "check mcp needs the server: pass --mcp-url URL or set TUNELOOP_MCP_URL",
         ));
     };
-    let token = std::env::var("TUNELOOP_MCP_TOKEN").ok();
-    let config = McpConfig::new(url).with_token(token);
-    let listed = match HttpMcpClient::connect(config).await {
-        Ok(client) => {
-            let tools = client.list_tools().await;
-            let _ = client.close().await;
-            tools
-        }
-        Err(e) => Err(e),
-    };
-    let tools = match listed {
+    let tools = match server_tools(url).await {
         Ok(tools) => tools,
         Err(e) => {
             let message = CliError::from(e).message;

@@ -5,7 +5,7 @@ use super::check_feedback::feedback_checks;
 use super::credits::{credit_checks, report_checks, CheckLine};
 use super::{open_with, Ctx};
 use crate::{CliError, CliResult};
-use tuneloop::mcp::{check_tools, HttpMcpClient, McpClient, McpConfig};
+use tuneloop::mcp::check_tools;
 use tuneloop::store::{FeedbackStore, OpenOptions};
 
 pub async fn run(ctx: &Ctx, account: Option<String>, hours: u32, min: u64) -> CliResult {
@@ -85,16 +85,7 @@ async fn mcp_checks(url: Option<&str>) -> Vec<CheckLine> {
             "no fine-tuning server configured: pass --mcp-url, set TUNELOOP_MCP_URL or [mcp] url",
         )];
     };
-    let config = McpConfig::new(url).with_token(std::env::var("TUNELOOP_MCP_TOKEN").ok());
-    let listed = match HttpMcpClient::connect(config).await {
-        Ok(client) => {
-            let tools = client.list_tools().await;
-            let _ = client.close().await;
-            tools
-        }
-        Err(e) => Err(e),
-    };
-    let tools = match listed {
+    let tools = match super::check::server_tools(url).await {
         Ok(t) => t,
         Err(e) => return vec![CheckLine::new("mcp", false, CliError::from_ref(&e))],
     };
