@@ -1,7 +1,7 @@
 //! The demo's fine-tuning loop: decision → job → succeeded → credits charged, on a
 //! **simulated** provider (nothing is trained) unless --mcp-url names a real server.
 
-use super::loop_ctx::{manager_with, provider};
+use super::loop_ctx::{manager_on, provider};
 use super::Ctx;
 use crate::output::{balance_table, thousands};
 use crate::CliResult;
@@ -49,7 +49,7 @@ pub struct LoopReport {
 
 pub async fn run(
     ctx: &Ctx,
-    _store: Arc<dyn FeedbackStore>,
+    store: Arc<dyn FeedbackStore>,
     options: &DemoOptions,
     json: bool,
 ) -> CliResult<LoopReport> {
@@ -68,7 +68,7 @@ pub async fn run(
             .per_million
             .insert(BASE_MODEL.to_string(), DEMO_PRICE);
     }
-    let jobs = manager_with(&ctx, provider.clone()).await?;
+    let jobs = manager_on(&ctx, store, provider.clone())?;
     let ledger = jobs.ledger().clone();
     // Keyed by the seed: running the demo again grants nothing more.
     ledger

@@ -37,6 +37,15 @@ pub async fn manager_with(
     provider: Arc<dyn FineTuningProvider>,
 ) -> CliResult<JobManager> {
     let store = open_store(&ctx.db).await?;
+    manager_on(ctx, store, provider)
+}
+
+/// A job manager over an open store (a `memory://` store exists only once per process).
+pub fn manager_on(
+    ctx: &Ctx,
+    store: Arc<dyn tuneloop::store::FeedbackStore>,
+    provider: Arc<dyn FineTuningProvider>,
+) -> CliResult<JobManager> {
     let ledger = store.ledger().ok_or_else(|| {
         CliError::failure(format!(
             "the {} backend has no credit ledger",
