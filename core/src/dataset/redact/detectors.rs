@@ -128,7 +128,7 @@ impl Builtins {
             scan_ipv6(text, out);
         }
         if shape.digits >= 4 {
-            self.scan_numbers(text, shape.digits, NumberShape::of(bytes), out);
+            self.scan_numbers(text, shape.digits, shape.numbers, out);
         }
     }
 

@@ -24,35 +24,31 @@ fn in_range(w: u64, lo: u8, hi: u8) -> u64 {
     ge & !gt & !w & H
 }
 
-/// Nonzero when some byte of `w` is `c` (the classic has-zero-byte test on `w ^ c`: bits
-/// above the first hit may be wrong, whether any is set is exact).
+/// Calls `f` with each word of `b` (little-endian: byte 0 is the earliest) and its offset,
+/// the last one zero-padded (a zero byte is in no class).
 #[inline(always)]
-fn has_byte(w: u64, c: u8) -> u64 {
-    let t = w ^ (L * u64::from(c));
-    t.wrapping_sub(L) & !t & H
-}
-
-/// Flags of the ASCII digits of `w`.
-#[inline(always)]
-fn digit_flags(w: u64) -> u64 {
-    in_range(w, b'0', b'9')
-}
-
-/// The word at `b[i..]`, zero-padded past the end (a zero byte is in no class).
-#[inline(always)]
-fn word_at(b: &[u8], i: usize) -> u64 {
-    match b.get(i..i + 8) {
-        Some(s) => {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(s);
-            u64::from_le_bytes(a)
-        }
-        None => {
-            let mut a = [0u8; 8];
-            let rest = b.get(i..).unwrap_or_default();
-            a[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(a)
-        }
+fn for_each_word(b: &[u8], mut f: impl FnMut(usize, u64)) {
+    let mut chunks = b.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        f(i, u64::from_le_bytes(a));
+        i += 8;
+    }
+    let rest = chunks.remainder().len();
+    if rest > 0 {
+        // The last eight bytes, shifted so that the ones already seen drop out; a shorter
+        // text is gathered byte by byte.
+        let w = match b.len().checked_sub(8) {
+            Some(from) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&b[from..]);
+                u64::from_le_bytes(a) >> (8 * (8 - rest))
+            }
+            None => b.iter().rev().fold(0, |w, &c| w << 8 | u64::from(c)),
+        };
+        f(i, w);
     }
 }
 
@@ -71,50 +67,41 @@ pub struct Shape {
     pub at: bool,
     /// Some byte is `:`.
     pub colon: bool,
+    /// Which number detectors the digit runs allow.
+    pub numbers: NumberShape,
 }
 
 impl Shape {
     /// One pass over `b`.
     pub fn of(b: &[u8]) -> Self {
-        let mut digits = 0usize;
         let mut longest = 0usize;
         let mut run = 0usize;
-        let (mut at, mut colon) = (0u64, 0u64);
-        let mut chunks = b.chunks_exact(8);
-        let mut step = |w: u64| {
-            let d = digit_flags(w);
-            // One flag per byte, so the byte sums of the product cannot carry.
-            digits += ((d >> 7).wrapping_mul(L) >> 56) as usize;
-            at |= has_byte(w, b'@');
-            colon |= has_byte(w, b':');
+        let mut walk = Walk::default();
+        for_each_word(b, |i, w| {
+            let d = in_range(w, b'0', b'9');
+            if d != 0 {
+                walk.digits(b, i, d);
+            }
             let m = in_range(w, 0x2B, 0x7E);
             if m == H {
                 run += 8;
             } else {
-                // Byte 0 is the earliest (little-endian): the low bytes continue the run
-                // from the previous word, the high bytes start the next one. A run inside
-                // the word, touching neither end, is at most 6 long: below every threshold.
+                // The low bytes continue the run from the previous word, the high bytes
+                // start the next one. A run inside the word, touching neither end, is at
+                // most 6 long: below every threshold.
                 let gaps = !m & H;
                 longest = longest.max(run + (gaps.trailing_zeros() / 8) as usize);
                 run = (gaps.leading_zeros() / 8) as usize;
             }
-        };
-        for c in &mut chunks {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            step(u64::from_le_bytes(a));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut a = [0u8; 8];
-            a[..rest.len()].copy_from_slice(rest);
-            step(u64::from_le_bytes(a));
-        }
+        });
+        walk.finish(b);
         Shape {
-            digits,
+            digits: walk.count,
             longest_run: longest.max(run),
-            at: at != 0,
-            colon: colon != 0,
+            // Rare bytes: the SIMD search costs less than two more tests in the loop.
+            at: memchr::memchr(b'@', b).is_some(),
+            colon: memchr::memchr(b':', b).is_some(),
+            numbers: walk.shape,
         }
     }
 }
@@ -155,9 +142,13 @@ impl Run {
     }
 }
 
+/// The digit runs seen so far.
 #[derive(Default)]
 struct Walk {
+    count: usize,
     shape: NumberShape,
+    /// The run being read.
+    cur: Option<(usize, usize)>,
     /// The previous two runs (latest first) with their joints.
     prev: Option<Run>,
     prev2: Option<Run>,
@@ -168,6 +159,33 @@ struct Walk {
 }
 
 impl Walk {
+    /// The digits of the word at `i`, flagged in `d`. Kept out of line: the byte loop
+    /// stays small, and most words have no digit.
+    #[inline(never)]
+    fn digits(&mut self, b: &[u8], i: usize, mut d: u64) {
+        // One flag per byte: the byte sums of the product cannot carry (no POPCNT in the
+        // baseline x86-64 target).
+        self.count += ((d >> 7).wrapping_mul(L) >> 56) as usize;
+        while d != 0 {
+            let at = i + (d.trailing_zeros() / 8) as usize;
+            d &= d - 1;
+            self.cur = match self.cur {
+                Some((s, e)) if e == at => Some((s, at + 1)),
+                Some((s, e)) => {
+                    self.push(b, s, e);
+                    Some((at, at + 1))
+                }
+                None => Some((at, at + 1)),
+            };
+        }
+    }
+
+    fn finish(&mut self, b: &[u8]) {
+        if let Some((s, e)) = self.cur.take() {
+            self.push(b, s, e);
+        }
+    }
+
     fn push(&mut self, b: &[u8], start: usize, end: usize) {
         let joint = match self.prev {
             Some(p) if p.end + 1 == start => Some(b[p.end]),
@@ -205,35 +223,6 @@ impl Walk {
     }
 }
 
-impl NumberShape {
-    /// Walks the digit runs of `b`, eight bytes at a time.
-    pub fn of(b: &[u8]) -> Self {
-        let mut walk = Walk::default();
-        let mut cur: Option<(usize, usize)> = None;
-        let mut i = 0;
-        while i < b.len() {
-            let mut d = digit_flags(word_at(b, i));
-            while d != 0 {
-                let at = i + (d.trailing_zeros() / 8) as usize;
-                d &= d - 1;
-                cur = match cur {
-                    Some((s, e)) if e == at => Some((s, at + 1)),
-                    Some((s, e)) => {
-                        walk.push(b, s, e);
-                        Some((at, at + 1))
-                    }
-                    None => Some((at, at + 1)),
-                };
-            }
-            i += 8;
-        }
-        if let Some((s, e)) = cur {
-            walk.push(b, s, e);
-        }
-        walk.shape
-    }
-}
-
 /// Whether `b` holds `bearer` in any ASCII case (what `(?i:bearer)` needs).
 pub fn has_bearer(b: &[u8]) -> bool {
     memchr::memchr2_iter(b'b', b'B', b).any(|i| {
@@ -263,11 +252,31 @@ mod tests {
             longest_run: longest,
             at: b.contains(&b'@'),
             colon: b.contains(&b':'),
+            numbers: NumberShape::default(),
         }
+    }
+
+    /// The digit runs found byte by byte, walked as `Shape::of` walks them.
+    fn numbers_slow(b: &[u8]) -> NumberShape {
+        let mut walk = Walk::default();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                let s = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                walk.push(b, s, i);
+            } else {
+                i += 1;
+            }
+        }
+        walk.shape
     }
 
     fn same(b: &[u8]) {
         let (fast, slow) = (Shape::of(b), shape_slow(b));
+        assert_eq!(fast.numbers, numbers_slow(b), "{b:?}");
         assert_eq!(fast.digits, slow.digits, "{b:?}");
         assert_eq!((fast.at, fast.colon), (slow.at, slow.colon), "{b:?}");
         if slow.longest_run >= 7 {
@@ -281,7 +290,7 @@ mod tests {
     fn shape_matches_the_bytewise_definition() {
         let mut next = crate::testing::xorshift(7);
         // Bytes that sit on the class edges, with UTF-8 and the NUL that pads the tail.
-        let alphabet: &[u8] = b"\0 !*+,-./09:;<=>?@AZ[_`az{~\x7f\x80\xc3\xa9\xff";
+        let alphabet: &[u8] = b"\0 !*+,-./0129:;<=>?@AZ[_`az{~\x7f\x80\xc3\xa9\xff";
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
             let b: Vec<u8> = (0..len)
@@ -289,11 +298,16 @@ mod tests {
                 .collect();
             same(&b);
         }
-        for len in 0..40 {
+        for len in (0..40).chain([2039, 2040, 2041, 5000]) {
             same(&vec![b'a'; len]);
             same(&vec![b'7'; len]);
             same(&vec![0x80; len]);
         }
+        // Digit lanes are folded per 2,040-byte block: long texts cross several.
+        let long: Vec<u8> = (0..9_000)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        same(&long);
     }
 
     #[test]
@@ -318,7 +332,7 @@ mod tests {
 
     #[test]
     fn number_shapes() {
-        let s = |t: &str| NumberShape::of(t.as_bytes());
+        let s = |t: &str| Shape::of(t.as_bytes()).numbers;
         assert!(s("1.2.3.4").ipv4);
         assert!(s("at 192.168.1.20.").ipv4);
         assert!(!s("version 2.4.1 and 1234.1.1.1").ipv4);
