@@ -13,7 +13,9 @@ use tuneloop::dataset::redact::{RedactionConfig, RedactionCounts, Redactor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).ok_or("usage: bench_redact CORPUS [RUNS] [OUT]")?;
+    let path = args
+        .get(1)
+        .ok_or("usage: bench_redact CORPUS [RUNS] [OUT]")?;
     let runs: usize = args.get(2).map_or(Ok(3), |s| s.parse())?;
     let data = std::fs::read_to_string(path)?;
     let redactor = Redactor::new(&RedactionConfig::default())?;
