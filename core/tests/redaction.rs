@@ -279,3 +279,75 @@ proptest! {
         prop_assert_eq!(again.total(), 0);
     }
 }
+
+/// The prefilters read eight bytes at a time: an item must be found wherever it falls
+/// relative to a word, at the very start or end, in a text shorter than a word, and next
+/// to UTF-8 letters (non-word bytes to every pattern).
+#[test]
+fn items_are_found_at_every_offset_and_next_to_utf8() {
+    let r = redactor();
+    for (item, kind) in PLANTED {
+        for pad in ["", "a ", "é", "日本", "€ "] {
+            for k in 0..=9 {
+                let before = format!("{}{pad}", "x ".repeat(k % 5)).repeat(1 + k / 5);
+                for after in ["", " b", "é", " 日本 ok", ". done"] {
+                    let text = format!("{before}{item}{after}");
+                    let mut counts = RedactionCounts::default();
+                    let out = r.redact(&text, &mut counts);
+                    assert_eq!(out, format!("{before}[{kind}]{after}"), "{text:?}");
+                    assert_eq!(counts.total(), 1, "{text:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn short_texts_shorter_than_a_word() {
+    for (text, out) in [
+        ("1.2.3.4", "[IP_ADDRESS]"),
+        ("+1234567", "[PHONE]"),
+        ("a@b.io", "[EMAIL]"),
+        ("1.2.3", "1.2.3"),
+        ("", ""),
+        ("7", "7"),
+    ] {
+        assert_eq!(redact(text).0, out, "{text:?}");
+    }
+}
+
+#[test]
+fn adjacent_items_are_each_redacted() {
+    let r = redactor();
+    for (a, ka) in PLANTED {
+        for (b, kb) in PLANTED {
+            for sep in [", ", " | ", "\n", ";"] {
+                let text = format!("{a}{sep}{b}");
+                let mut counts = RedactionCounts::default();
+                let out = r.redact(&text, &mut counts);
+                assert_eq!(out, format!("[{ka}]{sep}[{kb}]"), "{text:?}");
+                assert_eq!(counts.total(), 2, "{text:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn numbers_split_by_utf8_or_glued_to_digits_are_left() {
+    for text in [
+        "1é2é3é4 and 123é45é6789",
+        "4111é1111é1111é1111",
+        "91.2.3.4.5 and 0123-45-6789",
+    ] {
+        assert_eq!(redact(text).0, text);
+    }
+}
+
+#[test]
+fn bearer_scheme_in_any_case() {
+    for scheme in ["bearer", "BEARER", "bEaReR", "BeArEr"] {
+        let (out, counts) = redact(&format!("auth: {scheme} abcdefghijklmnop1234"));
+        assert_eq!(out, format!("auth: {scheme} [API_KEY]"));
+        assert_eq!(counts.total(), 1);
+    }
+}

@@ -16,6 +16,7 @@
 
 mod checks;
 mod detectors;
+mod prefilter;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

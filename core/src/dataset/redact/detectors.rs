@@ -1,7 +1,8 @@
 //! The built-in detectors. Each one appends candidate spans; overlaps are resolved by the
-//! caller. Cheap prefilters (a byte present, enough digits) skip most detectors on ordinary
-//! chat text, and checks that regexes cannot express (Luhn, mod-97, octet ranges) run only
-//! on what matched.
+//! caller. Exact prefilters (`prefilter`: a byte present, a long enough token run, digit
+//! runs shaped as the pattern needs) skip the detectors that cannot match, which on
+//! ordinary chat text is nearly all of them, and checks that regexes cannot express (Luhn,
+//! mod-97, octet ranges) run only on what matched.
 
 use std::net::Ipv6Addr;
 use std::str::FromStr;
@@ -9,6 +10,7 @@ use std::str::FromStr;
 use regex::{Regex, RegexBuilder};
 
 use super::checks::{digit_count, iban_ok, ipv4_ok, luhn_ok, shannon_entropy, ssn_ok};
+use super::prefilter::{has_bearer, NumberShape, Shape};
 
 /// Built-in kinds, in resolution priority order (on equal start and length the lower index
 /// wins). Extra patterns rank after all of them.
@@ -103,55 +105,71 @@ impl Builtins {
         }
     }
 
-    /// Appends every built-in candidate in `text`.
+    /// Appends every built-in candidate in `text`. A detector runs only where the
+    /// prefilters (see `prefilter`) show that its pattern could match.
     pub fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
         let bytes = text.as_bytes();
-        let (digits, longest) = scan_tokens(bytes, out);
-        if memchr::memchr(b'@', bytes).is_some() {
+        let shape = Shape::of(bytes);
+        if shape.at {
             push_all(&self.email, text, EMAIL, out);
         }
         // Every key form has a run of ≥ 13 token characters (`eyJ` + 10 before a dot).
-        if longest >= 13 {
+        if shape.longest_run >= 13 {
             push_all(&self.api_key, text, API_KEY, out);
         }
-        if bytes.len() >= 16
-            && (memchr::memmem::find(bytes, b"earer").is_some()
-                || memchr::memmem::find(bytes, b"EARER").is_some())
-        {
-            for c in self.bearer.captures_iter(text) {
-                if let Some(m) = c.get(1) {
-                    out.push(Candidate {
-                        start: m.start(),
-                        end: m.end(),
-                        kind: API_KEY,
-                    });
-                }
-            }
+        // The token after `Bearer` is a run of ≥ 16.
+        if shape.longest_run >= 16 && has_bearer(bytes) {
+            self.push_bearer(text, out);
         }
-        if memchr::memchr(b':', bytes).is_some() {
+        if shape.longest_run >= SECRET_MIN_LEN {
+            scan_secrets(bytes, out);
+        }
+        if shape.colon {
             scan_ipv6(text, out);
         }
-        if digits >= 4 && memchr::memchr(b'.', bytes).is_some() {
+        if shape.digits >= 4 {
+            self.scan_numbers(text, shape.digits, shape.numbers, out);
+        }
+    }
+
+    /// The number detectors, each where the digit runs allow it; the digit counts are what
+    /// the checks need at least (an IPv4 address 4, a phone 7, an IBAN's check digits and
+    /// BBAN 8 …, an SSN 9, a card 13).
+    fn scan_numbers(&self, text: &str, digits: usize, n: NumberShape, out: &mut Vec<Candidate>) {
+        if n.ipv4 {
             push_checked(&self.ipv4, text, IP_ADDRESS, out, |t, s, e| {
                 ipv4_ok(&t[s..e]) && isolated(t.as_bytes(), s, e)
             });
         }
-        if digits >= 7 {
+        if digits >= 7 && n.phone {
             push_checked(&self.phone, text, PHONE, out, |t, s, e| {
                 let n = digit_count(&t[s..e]);
                 (7..=15).contains(&n) && isolated(t.as_bytes(), s, e)
             });
         }
-        if digits >= 8 {
+        if digits >= 8 && n.iban {
             self.scan_iban(text, out);
         }
-        if digits >= 9 {
+        if digits >= 9 && n.ssn {
             push_checked(&self.ssn, text, SSN, out, |t, s, e| {
                 ssn_ok(&t[s..e]) && isolated(t.as_bytes(), s, e)
             });
         }
-        if digits >= 13 {
+        if digits >= 13 && n.card {
             self.scan_cards(text, out);
+        }
+    }
+
+    /// Only the token after `Bearer` is a candidate: the scheme word stays readable.
+    fn push_bearer(&self, text: &str, out: &mut Vec<Candidate>) {
+        for c in self.bearer.captures_iter(text) {
+            if let Some(m) = c.get(1) {
+                out.push(Candidate {
+                    start: m.start(),
+                    end: m.end(),
+                    kind: API_KEY,
+                });
+            }
         }
     }
 
@@ -291,36 +309,26 @@ const fn class_table() -> [u8; 256] {
 
 static CLASS: [u8; 256] = class_table();
 
-/// One pass over the bytes: counts ASCII digits and measures the longest run of token
-/// characters (for the prefilters), and appends the high-entropy tokens as SECRET candidates.
-fn scan_tokens(b: &[u8], out: &mut Vec<Candidate>) -> (usize, usize) {
-    let mut digits = 0usize;
-    let mut longest = 0usize;
+/// Appends the runs of token characters that pass the SECRET rule.
+fn scan_secrets(b: &[u8], out: &mut Vec<Candidate>) {
     let mut run_start = 0usize;
     let mut in_run = false;
     for (i, &c) in b.iter().enumerate() {
-        let cls = CLASS[usize::from(c)];
-        digits += usize::from(cls & DIGIT != 0);
-        if cls & TOKEN != 0 {
+        if CLASS[usize::from(c)] & TOKEN != 0 {
             if !in_run {
                 in_run = true;
                 run_start = i;
             }
         } else if in_run {
             in_run = false;
-            longest = longest.max(i - run_start);
             if i - run_start >= SECRET_MIN_LEN {
                 check_secret(b, run_start, i, out);
             }
         }
     }
-    if in_run {
-        longest = longest.max(b.len() - run_start);
-        if b.len() - run_start >= SECRET_MIN_LEN {
-            check_secret(b, run_start, b.len(), out);
-        }
+    if in_run && b.len() - run_start >= SECRET_MIN_LEN {
+        check_secret(b, run_start, b.len(), out);
     }
-    (digits, longest)
 }
 
 fn check_secret(b: &[u8], start: usize, end: usize, out: &mut Vec<Candidate>) {
@@ -428,6 +436,80 @@ fn scan_ipv6(text: &str, out: &mut Vec<Candidate>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What `scan` finds with no prefilter but the digit counts (part of the rules, not a
+    /// shortcut): every detector on the whole text.
+    fn scan_unfiltered(bi: &Builtins, text: &str) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        push_all(&bi.email, text, EMAIL, &mut out);
+        push_all(&bi.api_key, text, API_KEY, &mut out);
+        bi.push_bearer(text, &mut out);
+        scan_secrets(text.as_bytes(), &mut out);
+        scan_ipv6(text, &mut out);
+        let all = NumberShape {
+            ipv4: true,
+            ssn: true,
+            phone: true,
+            card: true,
+            iban: true,
+        };
+        bi.scan_numbers(text, digit_count(text), all, &mut out);
+        out.sort_unstable();
+        out
+    }
+
+    fn scan_sorted(bi: &Builtins, text: &str) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        bi.scan(text, &mut out);
+        out.sort_unstable();
+        out
+    }
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{1,5}",
+            "[0-9]{1,4}[ .()+/:-]{1,2}[0-9]{1,5}",
+            "[ .()+/:#@-]",
+            "[A-Z]{1,3}[0-9]{2}",
+            "[A-Z]{1,4}",
+            "[a-z]{1,6}",
+            " ",
+            "\\PC{0,3}",
+            "[bB][eE][aA][rR][eE][rR][ \t]{1,2}",
+            "[A-Za-z0-9+/_=~.-]{8,30}",
+            "(sk-|ghp_|AKIA|AIza|hf_|eyJ|xoxb-|glpat-)[A-Za-z0-9_.-]{0,40}",
+            "[a-z0-9.]{1,8}@[a-z]{1,8}\\.(com|io)",
+            "[0-9a-f]{1,4}:[0-9a-f]{0,4}:[0-9a-f:.]{0,12}",
+            prop::sample::select(vec![
+                "4111 1111 1111 1111",
+                "5500-0000-0000-0004",
+                "378282246310005",
+                "DE89 3704 0044 0532 0130 00",
+                "GB82WEST12345698765432",
+                "192.168.1.20",
+                "2001:db8::8a2e:370:7334",
+                "123-45-6789",
+                "+44 20 7946 0958",
+                "+1 (555) 123-4567",
+                "(555) 987-6543",
+                "555.234.5678",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfi3CY8EXAMPLEKEY",
+                "Bearer abc123def456ghi789jkl",
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        #[test]
+        fn prefilters_never_hide_a_match(parts in prop::collection::vec(piece(), 0..14)) {
+            static BUILTINS: std::sync::LazyLock<Builtins> = std::sync::LazyLock::new(Builtins::new);
+            let text = parts.concat();
+            prop_assert_eq!(scan_sorted(&BUILTINS, &text), scan_unfiltered(&BUILTINS, &text), "{:?}", text);
+        }
+    }
 
     #[test]
     fn secret_rule_accepts_random_tokens_and_rejects_identifiers() {
