@@ -10,7 +10,7 @@ use tuneloop::model::{parse_timestamp, Bucket, Timestamp};
 pub struct Cli {
     /// Database URL: sqlite://PATH, postgres://USER:PASSWORD@HOST:PORT/DB[?schema=NAME&sslmode=require]
     /// (PostgreSQL/Supabase) or memory://
-    /// [default: [database] url of tuneloop.toml, else sqlite://tuneloop.db]
+    /// [default: `[database] url` of tuneloop.toml, else sqlite://tuneloop.db]
     #[arg(long, global = true, env = "TUNELOOP_DATABASE_URL", value_name = "URL")]
     pub db: Option<String>,
 
@@ -20,7 +20,7 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// MCP fine-tuning server (Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp;
-    /// default: [mcp] url of tuneloop.toml). Its bearer token is read from TUNELOOP_MCP_TOKEN
+    /// default: `[mcp] url` of tuneloop.toml). Its bearer token is read from TUNELOOP_MCP_TOKEN
     /// and never printed.
     #[arg(long, global = true, env = "TUNELOOP_MCP_URL", value_name = "URL")]
     pub mcp_url: Option<String>,
@@ -93,13 +93,13 @@ pub struct JobTargetArgs {
     /// The model whose feedback makes the dataset.
     #[arg(long = "model-id", value_name = "M")]
     pub model_id: String,
-    /// The provider's model to fine-tune [default: [fine_tune] base_models / base_model].
+    /// The provider's model to fine-tune [default: `[fine_tune] base_models / base_model`].
     #[arg(long, value_name = "B")]
     pub base_model: Option<String>,
-    /// The credit account that pays [default: [fine_tune] account, else `default`].
+    /// The credit account that pays [default: `[fine_tune] account`, else `default`].
     #[arg(long, value_name = "A")]
     pub account: Option<String>,
-    /// Training method [default: [fine_tune] method, else supervised].
+    /// Training method [default: `[fine_tune] method`, else supervised].
     #[arg(long, value_name = "METHOD")]
     pub method: Option<MethodArg>,
     /// Epochs to ask for (also what the cost assumes) [default: the cookbook's estimate].
@@ -192,7 +192,7 @@ pub struct ScheduleArgs {
     /// Decide only: create no job (also what happens without an MCP server).
     #[arg(long)]
     pub dry_run: bool,
-    /// Cron expression (UTC) [default: [schedule] cron, else `0 3 * * MON`].
+    /// Cron expression (UTC) [default: `[schedule] cron`, else `0 3 * * MON`].
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
 }
@@ -214,7 +214,7 @@ pub enum CheckWhat {
     },
     /// Every check at once: database, MCP server, credits, feedback (the integration check).
     All {
-        /// The account for the credits check [default: [fine_tune] account].
+        /// The account for the credits check [default: `[fine_tune] account`].
         #[arg(long, value_name = "A")]
         account: Option<String>,
         /// The feedback window, in hours back from now.
@@ -435,23 +435,23 @@ pub struct DatasetArgs {
     /// Directory to create (refused when it exists and is not empty, unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Seed of the train/validation split [default: [dataset] seed, else 42].
+    /// Seed of the train/validation split [default: `[dataset] seed`, else 42].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Share of queries put in validation.jsonl, 0 to 0.5 [default: [dataset], else 0.1].
+    /// Share of queries put in validation.jsonl, 0 to 0.5 [default: `[dataset]`, else 0.1].
     #[arg(long, value_name = "X")]
     pub validation_fraction: Option<f64>,
     /// Fail when fewer examples than this remain after filtering and deduplication
-    /// [default: [dataset] min_examples, else 10].
+    /// [default: `[dataset] min_examples`, else 10].
     #[arg(long, value_name = "N")]
     pub min_examples: Option<usize>,
-    /// Drop examples longer than this many tokens [default: [dataset], else 16385].
+    /// Drop examples longer than this many tokens [default: `[dataset]`, else 16385].
     #[arg(long, value_name = "T")]
     pub max_tokens: Option<u64>,
-    /// Token encoding for counts and limits [default: [dataset] encoding, else o200k_base].
+    /// Token encoding for counts and limits [default: `[dataset] encoding`, else o200k_base].
     #[arg(long, value_name = "E")]
     pub encoding: Option<EncodingArg>,
-    /// System message put first in every example [default: [dataset] system_prompt].
+    /// System message put first in every example [default: `[dataset] system_prompt`].
     #[arg(long, value_name = "S")]
     pub system_prompt: Option<String>,
     /// Only responses created at or after T (RFC 3339 or YYYY-MM-DD, UTC).
