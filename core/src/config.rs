@@ -207,12 +207,8 @@ impl Config {
         self.prices.validate()?;
         within("dataset", self.dataset.validate())?;
         // Extra redaction patterns must compile here, not when the first dataset is built.
-        crate::dataset::redact::Redactor::new(&self.dataset.redaction).map_err(|e| match e {
-            Error::InvalidInput { field, reason } => {
-                Error::invalid(format!("redaction.{field}"), reason)
-            }
-            other => other,
-        })?;
+        // (its errors already name `redaction.extra_patterns[i]`).
+        crate::dataset::redact::Redactor::new(&self.dataset.redaction)?;
         within("schedule", self.schedule.validate())?;
         if self.fine_tune.account.trim().is_empty() {
             return Err(Error::invalid("fine_tune.account", "must not be empty"));
@@ -352,7 +348,12 @@ pattern = "ORD-[0-9]{8}"
             "t.toml",
         )
         .unwrap_err();
-        assert!(e.to_string().contains("redaction"), "{e}");
+        match &e {
+            Error::InvalidInput { field, .. } => {
+                assert_eq!(field, "t.toml: redaction.extra_patterns[0].pattern")
+            }
+            other => panic!("{other:?}"),
+        }
         let e = Config::parse("[prices]\n\"m\" = -1\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("t.toml:2"), "{e}");
     }
