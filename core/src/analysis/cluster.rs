@@ -13,10 +13,24 @@
 //!   silhouette (cosine distance, exact, over the sample) wins, ties to the smaller k. Each k
 //!   has its own generator, seeded from `seed` and k.
 //! * **Clustering.** The sample's centroids for that k seed Lloyd iterations of spherical
-//!   k-means (cosine similarity, centroids re-normalised) over all texts, until at most one label in
-//!   a thousand changes in a round or `max_iter` rounds. Seeding is k-means++ from a ChaCha8 generator seeded with
-//!   `seed`; assignment runs in parallel but every sum is taken in input order, so the result
-//!   depends only on the input and the options.
+//!   k-means (cosine similarity, centroids re-normalised) over all texts, until at most one
+//!   label in a thousand changes in a round or `max_iter` rounds. Seeding is k-means++ from
+//!   a ChaCha8 generator seeded with `seed`; assignment runs in parallel but every sum is
+//!   taken in a fixed order, so the result depends only on the input and the options (not
+//!   on the number of threads).
+//!
+//! How it is made fast (none of this changes which labels come out, only the rounding of
+//! the sums along the way):
+//!
+//! * ASCII text is split and hashed byte by byte; the slots of a text are counted in a
+//!   per-thread table and come back sorted without a comparison sort.
+//! * Scores against all centroids are summed in fixed-size blocks held in registers, so the
+//!   loop over a vector's entries compiles to vector instructions.
+//! * Lloyd rounds skip the texts whose label provably cannot change (Hamerly's bounds, see
+//!   `lloyd`), and centroid sums are updated with the texts that moved rather than
+//!   recomputed; on well-separated data the rounds after the first rescore few texts.
+//! * The sample's cosine matrix comes from an inverted index (work ∝ co-occurring pairs),
+//!   and the k of the search are tried in parallel.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -208,30 +222,234 @@ fn push_word_features(word: &str, mask: u64, slots: &mut Vec<u32>, bounds: &mut 
     }
 }
 
-/// Raw term counts of one text: (slot, count), slots sorted and distinct.
-fn features(text: &str, mask: u64, scratch: &mut (String, Vec<usize>, Vec<u32>)) -> SparseVec {
-    let (word, bounds, slots) = scratch;
-    slots.clear();
-    for_each_word(text, word, |w| push_word_features(w, mask, slots, bounds));
-    slots.sort_unstable();
-    let mut v = SparseVec {
-        idx: Vec::with_capacity(slots.len()),
-        val: Vec::with_capacity(slots.len()),
-    };
-    for &s in slots.iter() {
-        match v.idx.last() {
-            Some(last) if *last == s => {
-                if let Some(x) = v.val.last_mut() {
-                    *x += 1.0;
-                }
-            }
-            _ => {
-                v.idx.push(s);
-                v.val.push(1.0);
-            }
+/// Stop words packed big-endian into a u64 (first byte most significant, zero padded), so
+/// the packed list keeps the sort order of [`STOP_WORDS`] and a word is looked up with
+/// integer comparisons.
+const STOP_PACKED: [u64; STOP_WORDS.len()] = {
+    let mut out = [0u64; STOP_WORDS.len()];
+    let mut i = 0;
+    while i < STOP_WORDS.len() {
+        let w = STOP_WORDS[i].as_bytes();
+        assert!(w.len() <= 8);
+        let mut j = 0;
+        while j < w.len() {
+            out[i] |= (w[j] as u64) << (56 - 8 * j);
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
+
+/// Length of the longest stop word.
+const STOP_MAX: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < STOP_WORDS.len() {
+        if STOP_WORDS[i].len() > max {
+            max = STOP_WORDS[i].len();
+        }
+        i += 1;
+    }
+    max
+};
+
+/// [`is_stop_word`] for an ASCII word.
+fn is_stop_word_ascii(word: &[u8]) -> bool {
+    if word.len() > 8 {
+        return false;
+    }
+    let mut packed = 0u64;
+    for (j, &b) in word.iter().enumerate() {
+        packed |= u64::from(b) << (56 - 8 * j);
+    }
+    STOP_PACKED.binary_search(&packed).is_ok()
+}
+
+/// What the ASCII tokenizer makes of each byte: the lower-case byte for letters and
+/// digits, `'` for an apostrophe, 0 for a separator.
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else if c == b'\'' {
+            c
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Per-thread counting scratch: how often each slot occurs in the current text and which
+/// slots occur. For hash spaces up to 2^18 slots the occurring slots are marked in a
+/// two-level bitmap, which hands them back in ascending order without sorting; larger
+/// spaces list them and sort the list.
+struct Counter {
+    counts: Vec<u32>,
+    /// Bit s: slot s occurs (bitmap mode).
+    bits: Vec<u64>,
+    /// Bit w: word w of `bits` is non-zero (bitmap mode).
+    summary: Vec<u64>,
+    /// The occurring slots (list mode).
+    touched: Vec<u32>,
+    /// Number of distinct slots counted.
+    distinct: usize,
+    bitmap: bool,
+    /// Reused buffers: the current word padded with spaces, and (for non-ASCII text) the
+    /// word, its character offsets and its slots.
+    pad: Vec<u8>,
+    word: String,
+    bounds: Vec<usize>,
+    slots: Vec<u32>,
+}
+
+impl Counter {
+    fn new(dim: usize) -> Counter {
+        let words = dim.div_ceil(64);
+        let bitmap = words.div_ceil(64) <= 64;
+        Counter {
+            counts: vec![0; dim],
+            bits: if bitmap { vec![0; words] } else { Vec::new() },
+            summary: if bitmap {
+                vec![0; words.div_ceil(64)]
+            } else {
+                Vec::new()
+            },
+            touched: Vec::new(),
+            distinct: 0,
+            bitmap,
+            pad: Vec::new(),
+            word: String::new(),
+            bounds: Vec::new(),
+            slots: Vec::new(),
         }
     }
-    v
+
+    #[inline]
+    fn add(&mut self, slot: u32) {
+        let s = slot as usize;
+        if self.counts[s] == 0 {
+            self.distinct += 1;
+            if self.bitmap {
+                self.bits[s >> 6] |= 1 << (s & 63);
+                self.summary[s >> 12] |= 1 << ((s >> 6) & 63);
+            } else {
+                self.touched.push(slot);
+            }
+        }
+        self.counts[s] += 1;
+    }
+
+    /// The counted slots in ascending order with their counts; resets the counter.
+    fn take(&mut self) -> SparseVec {
+        let mut idx = Vec::with_capacity(self.distinct);
+        let mut val = Vec::with_capacity(self.distinct);
+        self.distinct = 0;
+        if self.bitmap {
+            for (si, w) in self.summary.iter_mut().enumerate() {
+                let mut w = std::mem::take(w);
+                while w != 0 {
+                    let wi = si * 64 + w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    let mut bits = std::mem::take(&mut self.bits[wi]);
+                    while bits != 0 {
+                        let s = wi * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        idx.push(s as u32);
+                        val.push(std::mem::take(&mut self.counts[s]) as f32);
+                    }
+                }
+            }
+        } else {
+            self.touched.sort_unstable();
+            for s in self.touched.drain(..) {
+                idx.push(s);
+                val.push(std::mem::take(&mut self.counts[s as usize]) as f32);
+            }
+        }
+        SparseVec { idx, val }
+    }
+
+    /// Raw term counts of one text (slots ascending).
+    fn features(&mut self, text: &str, mask: u64) -> SparseVec {
+        if text.is_ascii() {
+            self.ascii_features(text.as_bytes(), mask);
+        } else {
+            let (mut word, mut bounds, mut slots) = (
+                std::mem::take(&mut self.word),
+                std::mem::take(&mut self.bounds),
+                std::mem::take(&mut self.slots),
+            );
+            slots.clear();
+            for_each_word(text, &mut word, |w| {
+                push_word_features(w, mask, &mut slots, &mut bounds)
+            });
+            for &s in &slots {
+                self.add(s);
+            }
+            (self.word, self.bounds, self.slots) = (word, bounds, slots);
+        }
+        self.take()
+    }
+
+    /// The words and n-grams of ASCII text, byte by byte: the same features as
+    /// [`for_each_word`] and [`push_word_features`] give, without their per-character
+    /// decoding and offset bookkeeping.
+    fn ascii_features(&mut self, text: &[u8], mask: u64) {
+        let class = |b: u8| ASCII_CLASS[usize::from(b & 0x7f)];
+        let mut pad = std::mem::take(&mut self.pad);
+        let mut i = 0;
+        while i < text.len() {
+            if class(text[i]) == 0 {
+                i += 1;
+                continue;
+            }
+            let mut start = i;
+            while i < text.len() && class(text[i]) != 0 {
+                i += 1;
+            }
+            let mut end = i;
+            while start < end && text[start] == b'\'' {
+                start += 1;
+            }
+            while end > start && text[end - 1] == b'\'' {
+                end -= 1;
+            }
+            let len = end - start;
+            if len < 2 {
+                continue;
+            }
+            // ` word `, lower-cased.
+            pad.clear();
+            pad.push(b' ');
+            pad.extend(text[start..end].iter().map(|&b| class(b)));
+            pad.push(b' ');
+            if len <= STOP_MAX && is_stop_word_ascii(&pad[1..=len]) {
+                continue;
+            }
+            self.add((fnv1a(b'w', &pad[1..=len]) & mask) as u32);
+            for s in 0..len {
+                let mut h: u64 = FNV_OFFSET ^ u64::from(b'c');
+                h = (h ^ u64::from(pad[s])).wrapping_mul(FNV_PRIME);
+                h = (h ^ u64::from(pad[s + 1])).wrapping_mul(FNV_PRIME);
+                for &c in pad[s + 2..].iter().take(3) {
+                    h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
+                    self.add((fold(h) & mask) as u32);
+                }
+            }
+        }
+        self.pad = pad;
+    }
+}
+
+thread_local! {
+    /// Each thread's [`Counter`] (kept between calls: it is large and must start zeroed).
+    static COUNTER: std::cell::RefCell<Option<Counter>> = const { std::cell::RefCell::new(None) };
 }
 
 /// TF-IDF vectors of `texts`, L2-normalised (an empty text gives an empty vector).
@@ -240,10 +458,19 @@ pub fn tfidf(texts: &[&str], dim_bits: u32) -> Vec<SparseVec> {
     let mask = (dim - 1) as u64;
     let mut vecs: Vec<SparseVec> = texts
         .par_iter()
-        .map_init(
-            || (String::new(), Vec::new(), Vec::new()),
-            |scratch, t| features(t, mask, scratch),
-        )
+        .with_min_len(256)
+        .map(|t| {
+            COUNTER.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.as_ref().is_none_or(|c| c.counts.len() != dim) {
+                    *c = Some(Counter::new(dim));
+                }
+                match c.as_mut() {
+                    Some(c) => c.features(t, mask),
+                    None => SparseVec::default(),
+                }
+            })
+        })
         .collect();
     let df = vecs
         .par_chunks(4096)
@@ -289,114 +516,224 @@ const LANES: usize = 8;
 /// A block of [`LANES`] centroid values (or scores).
 type Block = [f32; LANES];
 
-/// k centroids, stored feature-major (row f = the k values of feature f, padded to whole
-/// [`Block`]s) so one sparse vector is scored against all of them with contiguous reads.
-/// Columns hold member sums; `inv[j]` is the inverse norm of column j, applied to the
-/// scores, so an update needs one pass over the matrix, not two.
-struct Centroids {
+/// Most blocks scored in one pass over a vector's entries. Their sums are a local array of
+/// fixed size, which the compiler keeps in (12 SSE) registers instead of re-reading and
+/// re-writing a score buffer in memory for every entry, as a loop over a slice does.
+const GROUP: usize = 6;
+
+/// A feature-major matrix with one column per cluster: row f holds the k values of feature f,
+/// padded to whole [`Block`]s, so one sparse vector meets all columns with contiguous reads.
+#[derive(Clone)]
+struct Columns {
     k: usize,
     /// Blocks per row (k / LANES rounded up).
     blocks: usize,
     c: Vec<Block>,
-    inv: Vec<f32>,
 }
 
-impl Centroids {
-    /// Cosine similarity of `x` to every centroid, in `out` (`blocks` blocks; the padding
-    /// entries come out 0).
-    fn scores(&self, x: &SparseVec, map: &[u32], out: &mut [Block]) {
-        out.iter_mut().for_each(|s| *s = [0.0; LANES]);
-        for (&i, &v) in x.idx.iter().zip(x.val.iter()) {
-            let f = map[i as usize] as usize;
-            let row = &self.c[f * self.blocks..(f + 1) * self.blocks];
-            for (s, c) in out.iter_mut().zip(row) {
-                for t in 0..LANES {
-                    s[t] += v * c[t];
-                }
-            }
-        }
-        for (j, inv) in self.inv.iter().enumerate() {
-            out[j / LANES][j % LANES] *= inv;
-        }
-    }
-
-    /// A zeroed score buffer for [`Centroids::scores`].
-    fn buffer(&self) -> Vec<Block> {
-        vec![[0.0; LANES]; self.blocks]
-    }
-
-    /// Best centroid and its similarity (ties: the lower index).
-    fn assign(&self, x: &SparseVec, map: &[u32], buf: &mut [Block]) -> (usize, f32) {
-        self.scores(x, map, buf);
-        let mut best = (0, f32::NEG_INFINITY);
-        for (j, &s) in buf.iter().flatten().take(self.k).enumerate() {
-            if s > best.1 {
-                best = (j, s);
-            }
-        }
-        best
-    }
-
-    /// Similarity of `x` to centroid `j`.
-    fn score(&self, x: &SparseVec, map: &[u32], j: usize) -> f32 {
-        let (b, t) = (j / LANES, j % LANES);
-        let dot: f32 = x
-            .idx
-            .iter()
-            .zip(x.val.iter())
-            .map(|(&i, &v)| v * self.c[map[i as usize] as usize * self.blocks + b][t])
-            .sum();
-        dot * self.inv[j]
-    }
-
-    /// Centroids from the given member vectors (one column per vector), e.g. seeds.
-    fn from_members(members: &[&SparseVec], map: &FeatureMap) -> Centroids {
-        let labels: Vec<usize> = (0..members.len()).collect();
-        Centroids::update(members, map, &labels, members.len(), None)
-    }
-
-    /// Mean direction of the members of each cluster; an empty cluster keeps `previous`.
-    fn update(
-        vecs: &[&SparseVec],
-        map: &FeatureMap,
-        labels: &[usize],
-        k: usize,
-        previous: Option<&Centroids>,
-    ) -> Centroids {
+impl Columns {
+    fn zeros(dim: usize, k: usize) -> Columns {
         let blocks = k.div_ceil(LANES);
-        let mut c = vec![[0.0f32; LANES]; map.dim * blocks];
-        let mut count = vec![0usize; k];
-        for (v, &l) in vecs.iter().zip(labels) {
-            count[l] += 1;
-            let (b, t) = (l / LANES, l % LANES);
-            for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
-                c[map.id[i as usize] as usize * blocks + b][t] += x;
-            }
+        Columns {
+            k,
+            blocks,
+            c: vec![[0.0; LANES]; dim * blocks],
         }
-        let mut norm = vec![[0.0f32; LANES]; blocks];
-        for row in c.chunks_exact(blocks) {
-            for (n, x) in norm.iter_mut().zip(row) {
+    }
+
+    /// Column sums of `vecs` by label (in input order).
+    fn sums(vecs: &[&SparseVec], map: &FeatureMap, labels: &[usize], k: usize) -> Columns {
+        let mut s = Columns::zeros(map.dim, k);
+        for (v, &l) in vecs.iter().zip(labels) {
+            s.add(v, &map.id, l, 1.0);
+        }
+        s
+    }
+
+    /// Adds `sign × x` to column `j`.
+    fn add(&mut self, x: &SparseVec, map: &[u32], j: usize, sign: f32) {
+        let (b, t) = (j / LANES, j % LANES);
+        for (&i, &v) in x.idx.iter().zip(x.val.iter()) {
+            self.c[map[i as usize] as usize * self.blocks + b][t] += sign * v;
+        }
+    }
+
+    /// Sets column `j` to zero.
+    fn clear(&mut self, j: usize) {
+        let (b, t) = (j / LANES, j % LANES);
+        for row in self.c.chunks_exact_mut(self.blocks) {
+            row[b][t] = 0.0;
+        }
+    }
+
+    /// Euclidean norm of each column.
+    fn norms(&self) -> Vec<f32> {
+        let mut sq = vec![[0.0f32; LANES]; self.blocks];
+        for row in self.c.chunks_exact(self.blocks) {
+            for (n, x) in sq.iter_mut().zip(row) {
                 for t in 0..LANES {
                     n[t] += x[t] * x[t];
                 }
             }
         }
-        let norm: Vec<f32> = norm.iter().flatten().take(k).copied().collect();
+        sq.iter().flatten().take(self.k).map(|s| s.sqrt()).collect()
+    }
+
+    /// Column `j` as a dense vector over the features.
+    fn column(&self, j: usize) -> Vec<f32> {
+        let (b, t) = (j / LANES, j % LANES);
+        self.c
+            .chunks_exact(self.blocks)
+            .map(|row| row[b][t])
+            .collect()
+    }
+
+    /// Dot products of `x` with every column, in `out` (`blocks` blocks; padding comes out 0).
+    fn dots(&self, x: &SparseVec, map: &[u32], out: &mut [Block]) {
+        let mut first = 0;
+        while first < self.blocks {
+            let g = (self.blocks - first).min(GROUP);
+            match g {
+                1 => self.dots_group::<1>(x, map, first, out),
+                2 => self.dots_group::<2>(x, map, first, out),
+                3 => self.dots_group::<3>(x, map, first, out),
+                4 => self.dots_group::<4>(x, map, first, out),
+                5 => self.dots_group::<5>(x, map, first, out),
+                _ => self.dots_group::<GROUP>(x, map, first, out),
+            }
+            first += g;
+        }
+    }
+
+    /// [`Columns::dots`] for blocks `first..first + G`. Every sum is taken in entry order, so
+    /// the grouping does not change the result.
+    #[inline(always)]
+    fn dots_group<const G: usize>(
+        &self,
+        x: &SparseVec,
+        map: &[u32],
+        first: usize,
+        out: &mut [Block],
+    ) {
+        let mut acc = [[0.0f32; LANES]; G];
+        for (&i, &v) in x.idx.iter().zip(x.val.iter()) {
+            let at = map[i as usize] as usize * self.blocks + first;
+            let row: &[Block; G] = match self.c[at..at + G].try_into() {
+                Ok(row) => row,
+                Err(_) => continue,
+            };
+            for (a, c) in acc.iter_mut().zip(row) {
+                for t in 0..LANES {
+                    a[t] += v * c[t];
+                }
+            }
+        }
+        out[first..first + G].copy_from_slice(&acc);
+    }
+}
+
+/// k centroids: columns proportional to the centroid directions (member sums) and `inv[j]`,
+/// the inverse norm of column j, applied to the scores, so an update needs one pass over
+/// the matrix, not two.
+#[derive(Clone)]
+struct Centroids {
+    m: Columns,
+    inv: Vec<f32>,
+}
+
+impl Centroids {
+    fn k(&self) -> usize {
+        self.m.k
+    }
+
+    /// Centroids in the directions of the columns of `sums`; a column with no members (or
+    /// a zero sum) keeps `previous`'s centroid.
+    fn from_sums(mut sums: Columns, count: &[usize], previous: Option<&Centroids>) -> Centroids {
+        let norm = sums.norms();
         let mut inv: Vec<f32> = norm
             .iter()
-            .map(|&n| if n > 0.0 { 1.0 / n.sqrt() } else { 0.0 })
+            .map(|&n| if n > 0.0 { 1.0 / n } else { 0.0 })
             .collect();
         if let Some(p) = previous {
-            for j in (0..k).filter(|&j| count[j] == 0 || norm[j] == 0.0) {
+            let blocks = sums.blocks;
+            for j in (0..sums.k).filter(|&j| count[j] == 0 || norm[j] == 0.0) {
                 let (b, t) = (j / LANES, j % LANES);
-                for (row, prow) in c.chunks_exact_mut(blocks).zip(p.c.chunks_exact(blocks)) {
+                for (row, prow) in sums
+                    .c
+                    .chunks_exact_mut(blocks)
+                    .zip(p.m.c.chunks_exact(blocks))
+                {
                     row[b][t] = prow[b][t];
                 }
                 inv[j] = p.inv[j];
             }
         }
-        Centroids { k, blocks, c, inv }
+        Centroids { m: sums, inv }
     }
+
+    /// Centroids from the given member vectors (one column per vector), e.g. seeds.
+    fn from_members(members: &[&SparseVec], map: &FeatureMap) -> Centroids {
+        let labels: Vec<usize> = (0..members.len()).collect();
+        let sums = Columns::sums(members, map, &labels, members.len());
+        Centroids::from_sums(sums, &vec![1; members.len()], None)
+    }
+
+    /// How far each centroid (as a unit vector) moved from `old`'s.
+    fn shifts(&self, old: &Centroids) -> Vec<f32> {
+        let mut sq = vec![[0.0f32; LANES]; self.m.blocks];
+        let inv_new: Vec<Block> = blocked(&self.inv, self.m.blocks);
+        let inv_old: Vec<Block> = blocked(&old.inv, self.m.blocks);
+        for (row, orow) in self
+            .m
+            .c
+            .chunks_exact(self.m.blocks)
+            .zip(old.m.c.chunks_exact(self.m.blocks))
+        {
+            for b in 0..self.m.blocks {
+                for t in 0..LANES {
+                    let d = row[b][t] * inv_new[b][t] - orow[b][t] * inv_old[b][t];
+                    sq[b][t] += d * d;
+                }
+            }
+        }
+        sq.iter()
+            .flatten()
+            .take(self.k())
+            .map(|s| s.sqrt())
+            .collect()
+    }
+
+    /// A zeroed score buffer for [`Centroids::assign`].
+    fn buffer(&self) -> Vec<Block> {
+        vec![[0.0; LANES]; self.m.blocks]
+    }
+
+    /// Best centroid (ties: the lower index), its similarity and the best similarity to any
+    /// other centroid (−∞ when k = 1).
+    fn assign(&self, x: &SparseVec, map: &[u32], buf: &mut [Block]) -> (usize, f32, f32) {
+        self.m.dots(x, map, buf);
+        let mut best = (0, f32::NEG_INFINITY);
+        let mut second = f32::NEG_INFINITY;
+        for (j, (&d, &inv)) in buf.iter().flatten().zip(&self.inv).enumerate() {
+            let s = d * inv;
+            if s > best.1 {
+                second = best.1;
+                best = (j, s);
+            } else if s > second {
+                second = s;
+            }
+        }
+        (best.0, best.1, second)
+    }
+}
+
+/// `v` padded with zeros to `blocks` whole blocks.
+fn blocked(v: &[f32], blocks: usize) -> Vec<Block> {
+    let mut out = vec![[0.0; LANES]; blocks];
+    for (j, &x) in v.iter().enumerate() {
+        out[j / LANES][j % LANES] = x;
+    }
+    out
 }
 
 /// The feature slots that occur in a set of vectors, renumbered `0..dim` in slot order, so
@@ -426,44 +763,49 @@ impl FeatureMap {
     }
 }
 
-fn sparse_dot(a: &SparseVec, dense: &[f32]) -> f32 {
-    a.idx
-        .iter()
-        .zip(a.val.iter())
-        .map(|(&i, &v)| v * dense[i as usize])
-        .sum()
-}
-
-/// Cosine similarity matrix of `vecs` (row-major, n × n).
+/// Cosine similarity matrix of `vecs` (row-major, n × n), from an inverted index: row a
+/// gathers, for each feature of a, the products with the later vectors that have it, so
+/// the work is the number of co-occurring pairs, not n² × entries. Each entry is summed over
+/// the shared features in ascending order, exactly as a sparse dot product would.
 fn gram(vecs: &[&SparseVec], map: &FeatureMap) -> Vec<f32> {
     let n = vecs.len();
-    // Compact copies, so the dense row below is small enough to stay in cache.
-    let compact: Vec<SparseVec> = vecs
-        .iter()
-        .map(|v| SparseVec {
-            idx: v.idx.iter().map(|&i| map.id[i as usize]).collect(),
-            val: v.val.clone(),
-        })
-        .collect();
-    let rows: Vec<Vec<f32>> = compact
-        .par_iter()
-        .map_init(
-            || vec![0.0f32; map.dim],
-            |dense, a| {
-                for (&i, &v) in a.idx.iter().zip(a.val.iter()) {
-                    dense[i as usize] = v;
-                }
-                let row = compact.iter().map(|b| sparse_dot(b, dense)).collect();
-                for &i in &a.idx {
-                    dense[i as usize] = 0.0;
-                }
-                row
-            },
-        )
-        .collect();
-    let mut g = Vec::with_capacity(n * n);
-    for r in rows {
-        g.extend(r);
+    // Postings: for each feature, the vectors that have it (ascending) and their values.
+    let mut start = vec![0usize; map.dim + 1];
+    for v in vecs {
+        for &i in &v.idx {
+            start[map.id[i as usize] as usize + 1] += 1;
+        }
+    }
+    for f in 0..map.dim {
+        start[f + 1] += start[f];
+    }
+    let mut fill = start.clone();
+    let mut doc = vec![0u32; start[map.dim]];
+    let mut val = vec![0.0f32; start[map.dim]];
+    for (d, v) in vecs.iter().enumerate() {
+        for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
+            let f = map.id[i as usize] as usize;
+            doc[fill[f]] = d as u32;
+            val[fill[f]] = x;
+            fill[f] += 1;
+        }
+    }
+    let mut g = vec![0.0f32; n * n];
+    g.par_chunks_mut(n).enumerate().for_each(|(a, row)| {
+        let v = vecs[a];
+        for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
+            let f = map.id[i as usize] as usize;
+            let (ds, vs) = (&doc[start[f]..start[f + 1]], &val[start[f]..start[f + 1]]);
+            let from = ds.partition_point(|&d| (d as usize) < a);
+            for (&d, &y) in ds[from..].iter().zip(&vs[from..]) {
+                row[d as usize] += x * y;
+            }
+        }
+    });
+    for a in 1..n {
+        for b in 0..a {
+            g[a * n + b] = g[b * n + a];
+        }
     }
     g
 }
@@ -518,63 +860,127 @@ fn kmeans_pp(g: &[f32], n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> 
     seeds
 }
 
+/// A score margin below which a label is always recomputed rather than kept on the bounds
+/// (far above the rounding error of the f32 scores).
+const MARGIN: f32 = 1e-4;
+
 /// Lloyd iterations from `init` until at most `n / 1000` labels change in a round (or
-/// `max_iter` rounds); returns labels, similarities and centroids.
+/// `max_iter` rounds); returns the labels and the member sums of each cluster.
+///
+/// Rounds after the first skip most texts with Hamerly's bounds, adapted to similarities:
+/// each text keeps a lower bound on its similarity to its own centroid and an upper bound
+/// on its similarity to any other. When a centroid (a unit vector) moves by δ, no text's
+/// similarity to it changes by more than δ × the text's norm, so the bounds are widened by
+/// the moves; a text is rescored only when they no longer prove that its label stands.
+/// The labels are those of plain Lloyd. The member sums are updated with the texts that
+/// changed cluster (in input order) instead of being recomputed.
 fn lloyd(
     vecs: &[&SparseVec],
     map: &FeatureMap,
-    mut centroids: Centroids,
+    init: Centroids,
     max_iter: usize,
-) -> (Vec<usize>, Vec<f32>, Centroids) {
-    let k = centroids.k;
-    let mut labels: Vec<usize> = vec![usize::MAX; vecs.len()];
-    let mut sims = vec![0.0f32; vecs.len()];
-    let settled = vecs.len() / 1000;
+) -> (Vec<usize>, Columns) {
+    let n = vecs.len();
+    let k = init.k();
+    let norms: Vec<f32> = vecs
+        .par_iter()
+        .map(|v| v.val.iter().map(|x| x * x).sum::<f32>().sqrt())
+        .collect();
+    // (label, lower bound on the similarity to its centroid, upper bound on any other's).
+    let mut state: Vec<(usize, f32, f32)> = vec![(usize::MAX, f32::NEG_INFINITY, f32::INFINITY); n];
+    let mut centroids = init;
+    let mut shift = vec![0.0f32; k];
+    let mut sums: Option<Columns> = None;
+    let mut count = vec![0usize; k];
+    let settled = n / 1000;
     for round in 0..max_iter.max(1) {
-        let assigned: Vec<(usize, f32)> = vecs
+        // The largest move, its centroid and the largest move of any other centroid.
+        let (mut top, mut top_j, mut next) = (0.0f32, usize::MAX, 0.0f32);
+        for (j, &s) in shift.iter().enumerate() {
+            if s > top {
+                next = top;
+                (top, top_j) = (s, j);
+            } else if s > next {
+                next = s;
+            }
+        }
+        let assigned: Vec<(usize, f32, f32)> = vecs
             .par_iter()
+            .zip(state.par_iter())
+            .zip(norms.par_iter())
             .map_init(
                 || centroids.buffer(),
-                |buf, v| centroids.assign(v, &map.id, buf),
+                |buf, ((v, &(l, own, other)), &norm)| {
+                    if l != usize::MAX {
+                        let own = own - shift[l] * norm;
+                        let other = other + if l == top_j { next } else { top } * norm;
+                        if own - other > MARGIN {
+                            return (l, own, other);
+                        }
+                    }
+                    centroids.assign(v, &map.id, buf)
+                },
             )
             .collect();
         let mut changed = 0usize;
-        for (i, (l, s)) in assigned.into_iter().enumerate() {
-            if labels[i] != l {
-                changed += 1;
+        match sums.as_mut() {
+            None => {
+                let labels: Vec<usize> = assigned.iter().map(|a| a.0).collect();
+                for &l in &labels {
+                    count[l] += 1;
+                }
+                changed = n;
+                sums = Some(Columns::sums(vecs, map, &labels, k));
             }
-            labels[i] = l;
-            sims[i] = s;
+            Some(s) => {
+                for ((v, old), new) in vecs.iter().zip(&state).zip(&assigned) {
+                    if old.0 != new.0 {
+                        changed += 1;
+                        s.add(v, &map.id, old.0, -1.0);
+                        s.add(v, &map.id, new.0, 1.0);
+                        count[old.0] -= 1;
+                        count[new.0] += 1;
+                        if count[old.0] == 0 {
+                            // Exactly zero, not the rounding left by the subtractions.
+                            s.clear(old.0);
+                        }
+                    }
+                }
+            }
         }
+        state = assigned;
         if changed <= settled || round + 1 == max_iter.max(1) {
             break;
         }
-        centroids = Centroids::update(vecs, map, &labels, k, Some(&centroids));
+        let Some(s) = sums.as_ref() else { break };
+        let next_centroids = Centroids::from_sums(s.clone(), &count, Some(&centroids));
+        // A little slack for the rounding of the shifts themselves.
+        shift = next_centroids
+            .shifts(&centroids)
+            .into_iter()
+            .map(|d| d + 1e-6)
+            .collect();
+        centroids = next_centroids;
     }
-    (labels, sims, centroids)
+    let labels = state.into_iter().map(|s| s.0).collect();
+    let sums = sums.unwrap_or_else(|| Columns::zeros(map.dim, k));
+    (labels, sums)
 }
 
 /// Merges clusters whose (normalised mean) centroids are at least `threshold` similar,
-/// most similar pair first, recomputing the merged centroid from the members' sum.
-fn merge(
-    vecs: &[&SparseVec],
-    map: &FeatureMap,
-    mut labels: Vec<usize>,
-    k: usize,
-    threshold: f32,
-) -> Vec<usize> {
-    let dim = map.dim;
-    if threshold > 1.0 || k < 2 {
-        return labels;
-    }
-    // Member sums per cluster (dense), and which clusters are still alive.
-    let mut sums: Vec<Vec<f32>> = vec![vec![0.0; dim]; k];
+/// most similar pair first, combining their member sums. Returns the labels and the member
+/// sums (dense, over the features) of each surviving cluster, indexed by label.
+fn merge(sums: &Columns, mut labels: Vec<usize>, threshold: f32) -> (Vec<usize>, Vec<Vec<f32>>) {
+    let k = sums.k;
     let mut alive = vec![false; k];
-    for (v, &l) in vecs.iter().zip(&labels) {
+    for &l in &labels {
         alive[l] = true;
-        for (&i, &x) in v.idx.iter().zip(v.val.iter()) {
-            sums[l][map.id[i as usize] as usize] += x;
-        }
+    }
+    let mut cols: Vec<Vec<f32>> = (0..k)
+        .map(|j| if alive[j] { sums.column(j) } else { Vec::new() })
+        .collect();
+    if threshold > 1.0 || k < 2 {
+        return (labels, cols);
     }
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     let cos = |a: &[f32], b: &[f32]| {
@@ -591,15 +997,15 @@ fn merge(
         let mut best: Option<(f32, usize, usize)> = None;
         for a in (0..k).filter(|&a| alive[a]) {
             for b in (a + 1..k).filter(|&b| alive[b]) {
-                let s = cos(&sums[a], &sums[b]);
+                let s = cos(&cols[a], &cols[b]);
                 if s >= threshold && best.is_none_or(|(t, _, _)| s > t) {
                     best = Some((s, a, b));
                 }
             }
         }
         let Some((_, a, b)) = best else { break };
-        let moved = std::mem::take(&mut sums[b]);
-        for (x, y) in sums[a].iter_mut().zip(moved) {
+        let moved = std::mem::take(&mut cols[b]);
+        for (x, y) in cols[a].iter_mut().zip(moved) {
             *x += y;
         }
         alive[b] = false;
@@ -610,7 +1016,7 @@ fn merge(
     for l in labels.iter_mut() {
         *l = target[*l];
     }
-    labels
+    (labels, cols)
 }
 
 /// Mean silhouette with cosine distance from the Gram matrix.
@@ -681,26 +1087,33 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
     // Silhouette of each k tried, with the sample's labels. Every k has its own generator,
     // so the result does not depend on which other k were tried or in which order.
     let mut tried: BTreeMap<usize, (f64, Vec<usize>)> = BTreeMap::new();
-    let evaluate = |k: usize, tried: &mut BTreeMap<usize, (f64, Vec<usize>)>| {
-        if tried.contains_key(&k) {
-            return;
-        }
+    let evaluate = |k: usize| -> Option<(usize, f64, Vec<usize>)> {
         let mut rng = ChaCha8Rng::seed_from_u64(
             options.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
         let seeds = kmeans_pp(&g, m, k, &mut rng);
         if seeds.len() < k {
-            return;
+            return None;
         }
         let members: Vec<&SparseVec> = seeds.iter().map(|&s| sample[s]).collect();
         let init = Centroids::from_members(&members, &sample_map);
-        let (labels, _, _) = lloyd(&sample, &sample_map, init, options.max_iter);
+        let (labels, _) = lloyd(&sample, &sample_map, init, options.max_iter);
         let score = if k == 1 {
             0.0
         } else {
             silhouette(&g, m, &labels, k)
         };
-        tried.insert(k, (score, labels));
+        Some((k, score, labels))
+    };
+    // The k are independent, so they are tried in parallel (the sample is small, so each
+    // one alone would keep the cores busy only briefly).
+    let evaluate_all = |ks: Vec<usize>, tried: &mut BTreeMap<usize, (f64, Vec<usize>)>| {
+        let ks: Vec<usize> = ks.into_iter().filter(|k| !tried.contains_key(k)).collect();
+        let results: Vec<Option<(usize, f64, Vec<usize>)>> =
+            ks.into_par_iter().map(evaluate).collect();
+        for (k, score, labels) in results.into_iter().flatten() {
+            tried.insert(k, (score, labels));
+        }
     };
     // A coarse grid (every k up to 10, then steps of about a quarter), then every k between
     // the best grid point's neighbours.
@@ -710,9 +1123,7 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
         grid.push(k);
         k = if k < 10 { k + 1 } else { k + k.div_ceil(4) };
     }
-    for &k in &grid {
-        evaluate(k, &mut tried);
-    }
+    evaluate_all(grid.clone(), &mut tried);
     let best_k = |tried: &BTreeMap<usize, (f64, Vec<usize>)>| {
         let mut best: Option<(usize, f64)> = None;
         for (&k, (score, _)) in tried {
@@ -726,9 +1137,7 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
         let pos = grid.iter().position(|&k| k == kb).unwrap_or(0);
         let lo = grid[pos.saturating_sub(1)];
         let hi = grid.get(pos + 1).copied().unwrap_or(kb);
-        for k in lo..=hi {
-            evaluate(k, &mut tried);
-        }
+        evaluate_all((lo..=hi).collect(), &mut tried);
     }
     let Some((score, sample_labels)) = best_k(&tried).and_then(|k| tried.remove(&k)) else {
         return Clustering {
@@ -741,12 +1150,45 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
     let k = sample_labels.iter().max().map_or(1, |&l| l + 1);
     let all: Vec<&SparseVec> = vecs.iter().collect();
     let map = FeatureMap::of(&all, dim);
-    let init = Centroids::update(&sample, &map, &sample_labels, k, None);
-    let (labels, _, centroids) = lloyd(&all, &map, init, options.max_iter);
-    let labels = merge(&all, &map, labels, centroids.k, options.merge_threshold);
+    let mut count = vec![0usize; k];
+    for &l in &sample_labels {
+        count[l] += 1;
+    }
+    let init = Centroids::from_sums(
+        Columns::sums(&sample, &map, &sample_labels, k),
+        &count,
+        None,
+    );
+    let (labels, sums) = lloyd(&all, &map, init, options.max_iter);
+    let (labels, cols) = merge(&sums, labels, options.merge_threshold);
     // Renumber by first appearance (merged and empty clusters leave gaps).
-    let mut renumber: Vec<usize> = vec![usize::MAX; centroids.k];
+    let mut renumber: Vec<usize> = vec![usize::MAX; k];
     let mut next = 0;
+    let mut similarity = vec![0.0f32; n];
+    let inv: Vec<f32> = cols
+        .iter()
+        .map(|c| {
+            let n = c.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                1.0 / n
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    all.par_iter()
+        .zip(labels.par_iter())
+        .zip(similarity.par_iter_mut())
+        .for_each(|((v, &l), s)| {
+            let col = &cols[l];
+            let dot: f32 = v
+                .idx
+                .iter()
+                .zip(v.val.iter())
+                .map(|(&i, &x)| x * col[map.id[i as usize] as usize])
+                .sum();
+            *s = dot * inv[l];
+        });
     let labels: Vec<usize> = labels
         .into_iter()
         .map(|l| {
@@ -756,12 +1198,6 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
             }
             renumber[l]
         })
-        .collect();
-    let final_centroids = Centroids::update(&all, &map, &labels, next.max(1), None);
-    let similarity: Vec<f32> = all
-        .par_iter()
-        .zip(labels.par_iter())
-        .map(|(v, &l)| final_centroids.score(v, &map.id, l))
         .collect();
     Clustering {
         k: next,
@@ -826,5 +1262,202 @@ mod tests {
             cluster_texts(&["a b"], &ClusterOptions::default()).labels,
             vec![0]
         );
+    }
+
+    /// Raw counts the straightforward way: the general word splitter, n-grams by character
+    /// offsets, a sort and a run-length count.
+    fn reference_counts(text: &str, mask: u64) -> SparseVec {
+        let (mut word, mut bounds, mut slots) = (String::new(), Vec::new(), Vec::new());
+        for_each_word(text, &mut word, |w| {
+            push_word_features(w, mask, &mut slots, &mut bounds)
+        });
+        slots.sort_unstable();
+        let mut v = SparseVec::default();
+        for s in slots {
+            if v.idx.last() == Some(&s) {
+                *v.val.last_mut().unwrap() += 1.0;
+            } else {
+                v.idx.push(s);
+                v.val.push(1.0);
+            }
+        }
+        v
+    }
+
+    /// Deterministic test texts: fixed awkward cases, then random ones over an alphabet of
+    /// letters, digits, apostrophes, separators and (in some) non-ASCII letters.
+    fn awkward_texts() -> Vec<String> {
+        let mut texts: Vec<String> = [
+            "",
+            "a",
+            "The bot MADE up a 90-day policy, it's wrong!",
+            "'quoted' words'' and ''x'' y'z o' ' '' '''",
+            "ÜBER straße café naïve 東京 tokyo Ωmega",
+            "don't stop-words: the AND of; i.e. e.g. It's ITS",
+            "tab\tseparated\nnew lines\r\nand   spaces__under_score",
+            "supercalifragilistic antidisestablishmentarianism x1 22 333",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let alphabet: Vec<char> = "abcdeXYZ019 ''-,.\t".chars().collect();
+        let mut next = crate::testing::xorshift(42);
+        for i in 0..300 {
+            let len = (next() % 80) as usize;
+            let mut t: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if i % 10 == 0 {
+                t.push_str(" émile ÀB");
+            }
+            texts.push(t);
+        }
+        texts
+    }
+
+    #[test]
+    fn counting_matches_the_reference_in_bitmap_and_list_modes() {
+        assert!(STOP_PACKED.windows(2).all(|w| w[0] < w[1]));
+        let texts = awkward_texts();
+        // 2^8 and 2^16 slots use the bitmap, 2^20 the sorted list.
+        for bits in [8u32, 16, 20] {
+            let dim = 1usize << bits;
+            let mask = (dim - 1) as u64;
+            let mut c = Counter::new(dim);
+            assert_eq!(c.bitmap, bits <= 18);
+            for t in &texts {
+                assert_eq!(c.features(t, mask), reference_counts(t, mask), "{t:?}");
+            }
+        }
+    }
+
+    /// Texts of `topics` topics (8 words each) with shared filler words.
+    fn topic_texts(n: usize, topics: usize, seed: u64) -> (Vec<String>, Vec<usize>) {
+        let mut next = crate::testing::xorshift(seed);
+        let filler = [
+            "error", "wrong", "answer", "model", "again", "please", "broken",
+        ];
+        let (mut texts, mut truth) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let t = (next() % topics as u64) as usize;
+            let words: Vec<String> = (0..8)
+                .map(|i| {
+                    if i < 2 || next() % 2 == 0 {
+                        format!("topic{t}word{}", next() % 8)
+                    } else {
+                        filler[(next() % filler.len() as u64) as usize].to_string()
+                    }
+                })
+                .collect();
+            texts.push(words.join(" "));
+            truth.push(t);
+        }
+        (texts, truth)
+    }
+
+    #[test]
+    fn gram_matches_sparse_dot_products() {
+        let (texts, _) = topic_texts(300, 6, 7);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vecs = tfidf(&refs, 12);
+        let sample: Vec<&SparseVec> = vecs.iter().collect();
+        let map = FeatureMap::of(&sample, 1 << 12);
+        let g = gram(&sample, &map);
+        let n = sample.len();
+        for a in 0..n {
+            for b in 0..n {
+                // Merge join over the shared slots, ascending.
+                let (x, y) = (sample[a], sample[b]);
+                let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+                while i < x.idx.len() && j < y.idx.len() {
+                    match x.idx[i].cmp(&y.idx[j]) {
+                        std::cmp::Ordering::Less => i += 1,
+                        std::cmp::Ordering::Greater => j += 1,
+                        std::cmp::Ordering::Equal => {
+                            dot += x.val[i] * y.val[j];
+                            i += 1;
+                            j += 1;
+                        }
+                    }
+                }
+                assert_eq!(g[a * n + b].to_bits(), dot.to_bits(), "{a} {b}");
+            }
+        }
+    }
+
+    /// Plain Lloyd: every text rescored every round, sums recomputed from scratch.
+    fn plain_lloyd(
+        vecs: &[&SparseVec],
+        map: &FeatureMap,
+        mut centroids: Centroids,
+        max_iter: usize,
+    ) -> Vec<usize> {
+        let k = centroids.k();
+        let mut labels = vec![usize::MAX; vecs.len()];
+        for round in 0..max_iter {
+            let mut buf = centroids.buffer();
+            let next: Vec<usize> = vecs
+                .iter()
+                .map(|v| centroids.assign(v, &map.id, &mut buf).0)
+                .collect();
+            let changed = next.iter().zip(&labels).filter(|(a, b)| a != b).count();
+            labels = next;
+            if changed <= vecs.len() / 1000 || round + 1 == max_iter {
+                break;
+            }
+            let mut count = vec![0; k];
+            for &l in &labels {
+                count[l] += 1;
+            }
+            let sums = Columns::sums(vecs, map, &labels, k);
+            centroids = Centroids::from_sums(sums, &count, Some(&centroids));
+        }
+        labels
+    }
+
+    #[test]
+    fn bounded_lloyd_gives_plain_lloyds_labels() {
+        let (texts, _) = topic_texts(3000, 12, 11);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vecs = tfidf(&refs, 14);
+        let all: Vec<&SparseVec> = vecs.iter().collect();
+        let map = FeatureMap::of(&all, 1 << 14);
+        for k in [2, 5, 12, 17, 30] {
+            // Seeds 0..k: some topics get two seeds and some none, so texts move for a while.
+            let seeds: Vec<&SparseVec> = all[..k].to_vec();
+            let init = Centroids::from_members(&seeds, &map);
+            let (labels, sums) = lloyd(&all, &map, init.clone(), 20);
+            assert_eq!(labels, plain_lloyd(&all, &map, init, 20), "k {k}");
+            // The kept sums are those of the final labels.
+            let fresh = Columns::sums(&all, &map, &labels, k);
+            for (a, b) in sums.c.iter().flatten().zip(fresh.c.iter().flatten()) {
+                assert!((a - b).abs() < 1e-3, "k {k}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn same_result_on_any_number_of_threads() {
+        let (texts, truth) = topic_texts(4000, 9, 5);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let options = ClusterOptions {
+            k_max: 20,
+            ..ClusterOptions::default()
+        };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| cluster_texts(&refs, &options))
+        };
+        let one = run(1);
+        assert_eq!(one.k, 9);
+        assert_eq!(
+            crate::analysis::ari::adjusted_rand_index(&one.labels, &truth),
+            1.0
+        );
+        assert_eq!(run(2), one);
+        assert_eq!(run(3), one);
     }
 }
