@@ -296,8 +296,9 @@ const BUCKET_SORT_MAX: usize = 4096;
 struct Counter {
     /// The slots of the current text, as they are produced.
     slots: Vec<u32>,
-    /// The same slots, sorted.
+    /// The same slots, sorted, and their counts.
     sorted: Vec<u32>,
+    counts: Vec<u32>,
     /// The current word padded with spaces (ASCII path).
     pad: Vec<u8>,
     /// The current word and its character offsets (general path).
@@ -310,6 +311,7 @@ impl Counter {
         Counter {
             slots: Vec::new(),
             sorted: Vec::new(),
+            counts: Vec::new(),
             pad: Vec::new(),
             word: String::new(),
             bounds: Vec::new(),
@@ -332,17 +334,22 @@ impl Counter {
                 push_word_features(w, mask, &mut slots, bounds)
             });
         }
-        let v = sorted_counts(&mut slots, dim_bits, &mut self.sorted);
+        let v = sorted_counts(&mut slots, dim_bits, &mut self.sorted, &mut self.counts);
         self.slots = slots;
         v
     }
 }
 
 /// The distinct values of `slots` in ascending order with how often each occurs (`sorted`
-/// is scratch; `slots` may be reordered).
-fn sorted_counts(slots: &mut [u32], dim_bits: u32, sorted: &mut Vec<u32>) -> SparseVec {
+/// and `counts` are scratch; `slots` may be reordered).
+fn sorted_counts(
+    slots: &mut [u32],
+    dim_bits: u32,
+    sorted: &mut Vec<u32>,
+    counts: &mut Vec<u32>,
+) -> SparseVec {
     let n = slots.len();
-    let sorted: &[u32] = if n > BUCKET_SORT_MAX {
+    let sorted: &mut [u32] = if n > BUCKET_SORT_MAX {
         slots.sort_unstable();
         slots
     } else {
@@ -371,6 +378,9 @@ fn sorted_counts(slots: &mut [u32], dim_bits: u32, sorted: &mut Vec<u32>) -> Spa
         }
         for i in 1..n {
             let x = out[i];
+            if out[i - 1] <= x {
+                continue;
+            }
             let mut j = i;
             while j > 0 && out[j - 1] > x {
                 out[j] = out[j - 1];
@@ -380,27 +390,24 @@ fn sorted_counts(slots: &mut [u32], dim_bits: u32, sorted: &mut Vec<u32>) -> Spa
         }
         out
     };
-    let distinct = match sorted.first() {
-        None => 0,
-        Some(_) => 1 + sorted.windows(2).filter(|w| w[0] != w[1]).count(),
-    };
-    let mut idx = vec![0u32; distinct];
-    let mut val = vec![0.0f32; distinct];
-    let mut at = 0;
-    let mut i = 0;
-    while i < n {
+    // Run-length count, compacting the distinct slots to the front of `sorted`.
+    counts.clear();
+    counts.resize(n, 0);
+    let mut w = 0usize;
+    for i in 0..n {
         let s = sorted[i];
-        let mut j = i + 1;
-        while j < n && sorted[j] == s {
-            j += 1;
+        if w > 0 && sorted[w - 1] == s {
+            counts[w - 1] += 1;
+        } else {
+            sorted[w] = s;
+            counts[w] = 1;
+            w += 1;
         }
-        if let (Some(x), Some(c)) = (idx.get_mut(at), val.get_mut(at)) {
-            (*x, *c) = (s, (j - i) as f32);
-        }
-        at += 1;
-        i = j;
     }
-    SparseVec { idx, val }
+    SparseVec {
+        idx: sorted[..w].to_vec(),
+        val: counts[..w].iter().map(|&c| c as f32).collect(),
+    }
 }
 
 /// The slots of the words and n-grams of ASCII text, found byte by byte: the same features
@@ -441,17 +448,17 @@ fn ascii_slots(text: &[u8], mask: u64, pad: &mut Vec<u8>, slots: &mut Vec<u32>) 
         slots.push((fnv1a(b'w', word) & mask) as u32);
         let step = |h: u64, c: u8| (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
         // The 3-, 4- and 5-grams starting at each position, extending one hash.
-        for w in pad.windows(3) {
-            let h = step(step(step(FNV_OFFSET ^ u64::from(b'c'), w[0]), w[1]), w[2]);
-            slots.push((fold(h) & mask) as u32);
-        }
-        for (s, w) in pad.windows(4).enumerate() {
-            // Recomputes the 3-gram prefix: cheaper than keeping the hashes around.
-            let h = step(step(step(FNV_OFFSET ^ u64::from(b'c'), w[0]), w[1]), w[2]);
-            let h = step(h, w[3]);
-            slots.push((fold(h) & mask) as u32);
-            if let Some(&c) = pad.get(s + 4) {
-                slots.push((fold(step(h, c)) & mask) as u32);
+        for s in 0..len {
+            if let [a, b, c, rest @ ..] = &pad[s..] {
+                let h = step(step(step(FNV_OFFSET ^ u64::from(b'c'), *a), *b), *c);
+                slots.push((fold(h) & mask) as u32);
+                if let [d, rest @ ..] = rest {
+                    let h = step(h, *d);
+                    slots.push((fold(h) & mask) as u32);
+                    if let [e, ..] = rest {
+                        slots.push((fold(step(h, *e)) & mask) as u32);
+                    }
+                }
             }
         }
     }
