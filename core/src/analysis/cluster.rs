@@ -478,33 +478,36 @@ thread_local! {
 
 /// TF-IDF vectors of `texts`, L2-normalised (an empty text gives an empty vector).
 pub fn tfidf(texts: &[&str], dim_bits: u32) -> Vec<SparseVec> {
+    tfidf_df(texts, dim_bits).0
+}
+
+/// [`tfidf`] and the document frequency of every slot.
+fn tfidf_df(texts: &[&str], dim_bits: u32) -> (Vec<SparseVec>, Vec<u32>) {
     let bits = dim_bits.clamp(8, 24);
     let dim = 1usize << bits;
-    let mut vecs: Vec<SparseVec> = texts
+    // Raw counts and, while each text's slots are at hand, document frequencies (integer
+    // sums, so the split into parts does not change them).
+    let parts: Vec<(Vec<SparseVec>, Vec<u32>)> = texts
         .par_iter()
-        .with_min_len(256)
-        .map(|t| COUNTER.with(|c| c.borrow_mut().features(t, bits)))
-        .collect();
-    let df = vecs
-        .par_chunks(4096)
+        .with_min_len(1024)
         .fold(
-            || vec![0u32; dim],
-            |mut df, chunk| {
-                for v in chunk {
-                    for &i in &v.idx {
-                        df[i as usize] += 1;
-                    }
+            || (Vec::new(), vec![0u32; dim]),
+            |(mut vecs, mut df), t| {
+                let v = COUNTER.with(|c| c.borrow_mut().features(t, bits));
+                for &i in &v.idx {
+                    df[i as usize] += 1;
                 }
-                df
+                vecs.push(v);
+                (vecs, df)
             },
         )
-        .reduce(
-            || vec![0u32; dim],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+        .collect();
+    let mut vecs = Vec::with_capacity(texts.len());
+    let mut df = vec![0u32; dim];
+    for (v, d) in parts {
+        vecs.extend(v);
+        df.iter_mut().zip(d).for_each(|(x, y)| *x += y);
+    }
     let n = texts.len() as f32;
     let idf: Vec<f32> = df
         .iter()
@@ -519,7 +522,7 @@ pub fn tfidf(texts: &[&str], dim_bits: u32) -> Vec<SparseVec> {
             v.val.iter_mut().for_each(|x| *x /= norm);
         }
     });
-    vecs
+    (vecs, df)
 }
 
 /// Width of a block of centroid values: rows are stored as whole blocks so the scoring loop
@@ -554,28 +557,50 @@ impl Columns {
         }
     }
 
-    /// Column sums of `vecs` by label. Each column is summed on its own (in parallel), over
-    /// its members in input order, so the sums are those of one pass in input order.
+    /// Column sums of `vecs` by label, each column summed over its members in input order
+    /// (so the sums are those of one pass in input order). The clusters are shared out
+    /// among the threads by size; each thread streams through the texts once, taking its
+    /// clusters' members, which reads memory nearly in order (one task per cluster would
+    /// jump through memory from member to member).
     fn sums(vecs: &[&SparseVec], map: &FeatureMap, labels: &[usize], k: usize) -> Columns {
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
-        for (i, &l) in labels.iter().enumerate() {
-            members[l].push(i);
+        let mut size = vec![0usize; k];
+        for &l in labels {
+            size[l] += 1;
         }
-        let cols: Vec<Vec<f32>> = members
-            .par_iter()
-            .map(|m| {
-                let mut col = vec![0.0f32; map.dim];
-                for &i in m {
-                    let v = vecs[i];
+        // Largest cluster first to the least loaded thread. Which thread sums a column
+        // does not change its value.
+        let workers = rayon::current_num_threads().clamp(1, k.max(1));
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by_key(|&j| (std::cmp::Reverse(size[j]), j));
+        let mut load = vec![0usize; workers];
+        let mut owner = vec![0usize; k];
+        for j in order {
+            let w = (0..workers).min_by_key(|&w| (load[w], w)).unwrap_or(0);
+            owner[j] = w;
+            load[w] += size[j];
+        }
+        let parts: Vec<Vec<(usize, Vec<f32>)>> = (0..workers)
+            .into_par_iter()
+            .map(|w| {
+                let mine: Vec<usize> = (0..k).filter(|&j| owner[j] == w).collect();
+                let mut slot = vec![usize::MAX; k];
+                for (s, &j) in mine.iter().enumerate() {
+                    slot[j] = s;
+                }
+                let mut cols = vec![vec![0.0f32; map.dim]; mine.len()];
+                for (v, &l) in vecs.iter().zip(labels) {
+                    let Some(col) = cols.get_mut(slot[l]) else {
+                        continue;
+                    };
                     for (&f, &x) in v.idx.iter().zip(v.val.iter()) {
                         col[map.id[f as usize] as usize] += x;
                     }
                 }
-                col
+                mine.into_iter().zip(cols).collect()
             })
             .collect();
         let mut s = Columns::zeros(map.dim, k);
-        for (j, col) in cols.iter().enumerate() {
+        for (j, col) in parts.iter().flatten() {
             let (b, t) = (j / LANES, j % LANES);
             for (row, &x) in s.c.chunks_exact_mut(s.blocks).zip(col) {
                 row[b][t] = x;
@@ -785,6 +810,22 @@ struct FeatureMap {
 }
 
 impl FeatureMap {
+    /// The slots with a non-zero document frequency.
+    fn of_df(df: &[u32]) -> FeatureMap {
+        let mut id = vec![u32::MAX; df.len()];
+        let mut dim = 0u32;
+        for (x, &d) in id.iter_mut().zip(df) {
+            if d > 0 {
+                *x = dim;
+                dim += 1;
+            }
+        }
+        FeatureMap {
+            id,
+            dim: dim as usize,
+        }
+    }
+
     fn of(vecs: &[&SparseVec], slots: usize) -> FeatureMap {
         // Which slots occur: one bitmap per chunk of vectors, OR-ed together.
         let words = slots.div_ceil(64);
@@ -860,9 +901,15 @@ fn gram(vecs: &[&SparseVec], map: &FeatureMap) -> Vec<f32> {
             }
         }
     });
-    for a in 1..n {
-        for b in 0..a {
-            g[a * n + b] = g[b * n + a];
+    // Mirror the upper triangle, in tiles so both sides stay in cache.
+    const TILE: usize = 64;
+    for a0 in (0..n).step_by(TILE) {
+        for b0 in (0..=a0).step_by(TILE) {
+            for a in a0..(a0 + TILE).min(n) {
+                for b in b0..(b0 + TILE).min(a) {
+                    g[a * n + b] = g[b * n + a];
+                }
+            }
         }
     }
     g
@@ -918,6 +965,21 @@ fn kmeans_pp(g: &[f32], n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> 
     seeds
 }
 
+/// The Euclidean norm of `v` (four running sums, so the additions need not wait on each
+/// other; it only widens bounds, so its rounding does not matter).
+fn norm_of(v: &SparseVec) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let chunks = v.val.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for t in 0..4 {
+            acc[t] += c[t] * c[t];
+        }
+    }
+    let tail: f32 = rest.iter().map(|x| x * x).sum();
+    (acc[0] + acc[1] + acc[2] + acc[3] + tail).sqrt()
+}
+
 /// A score margin below which a label is always recomputed rather than kept on the bounds
 /// (far above the rounding error of the f32 scores).
 const MARGIN: f32 = 1e-4;
@@ -943,10 +1005,8 @@ fn lloyd(
     let n = vecs.len();
     let k = init.k();
     let blocks = init.m.blocks;
-    let norms: Vec<f32> = vecs
-        .par_iter()
-        .map(|v| v.val.iter().map(|x| x * x).sum::<f32>().sqrt())
-        .collect();
+    // Each text's norm, taken when it is first scored.
+    let mut norms = vec![0.0f32; n];
     let mut labels = vec![usize::MAX; n];
     let mut own = vec![f32::NEG_INFINITY; n];
     // Per text, `blocks` blocks of upper bounds (−∞ for its own centroid and the padding).
@@ -959,15 +1019,18 @@ fn lloyd(
     for round in 0..max_iter.max(1) {
         let before = labels.clone();
         vecs.par_iter()
-            .zip(norms.par_iter())
+            .zip(norms.par_iter_mut())
             .zip(labels.par_iter_mut())
             .zip(own.par_iter_mut())
             .zip(upper.par_chunks_mut(blocks))
             .for_each_init(
                 || centroids.buffer(),
-                |buf, ((((v, &norm), label), own), upper)| {
-                    if *label != usize::MAX {
+                |buf, ((((v, norm), label), own), upper)| {
+                    if *label == usize::MAX {
+                        *norm = norm_of(v);
+                    } else {
                         let l = *label;
+                        let norm = *norm;
                         *own -= shift[l / LANES][l % LANES] * norm;
                         let mut top = [f32::NEG_INFINITY; LANES];
                         for (u, s) in upper.iter_mut().zip(&shift) {
@@ -1141,6 +1204,17 @@ fn silhouette(g: &[f32], n: usize, labels: &[usize], k: usize) -> f64 {
 
 /// Clusters TF-IDF vectors (see the module documentation).
 pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptions) -> Clustering {
+    cluster_with(vecs, dim_bits, options, None)
+}
+
+/// [`cluster_vectors`]; `df`, when given, is the document frequency of each slot over
+/// `vecs` (it says which slots occur without another pass over the vectors).
+fn cluster_with(
+    vecs: &[SparseVec],
+    dim_bits: u32,
+    options: &ClusterOptions,
+    df: Option<&[u32]>,
+) -> Clustering {
     let n = vecs.len();
     let dim = 1usize << dim_bits.clamp(8, 24);
     if n < 4 {
@@ -1231,7 +1305,10 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
     };
     let k = sample_labels.iter().max().map_or(1, |&l| l + 1);
     let all: Vec<&SparseVec> = vecs.iter().collect();
-    let map = FeatureMap::of(&all, dim);
+    let map = match df {
+        Some(df) if df.len() == dim => FeatureMap::of_df(df),
+        _ => FeatureMap::of(&all, dim),
+    };
     let mut count = vec![0usize; k];
     for &l in &sample_labels {
         count[l] += 1;
@@ -1291,8 +1368,11 @@ pub fn cluster_vectors(vecs: &[SparseVec], dim_bits: u32, options: &ClusterOptio
 
 /// Vectorises and clusters `texts` (see the module documentation).
 pub fn cluster_texts(texts: &[&str], options: &ClusterOptions) -> Clustering {
-    let vecs = tfidf(texts, options.dim_bits);
-    cluster_vectors(&vecs, options.dim_bits, options)
+    let (vecs, df) = tfidf_df(texts, options.dim_bits);
+    let c = cluster_with(&vecs, options.dim_bits, options, Some(&df));
+    // Two small buffers per text: freeing them is worth sharing out too.
+    vecs.into_par_iter().with_min_len(4096).for_each(drop);
+    c
 }
 
 #[cfg(test)]
