@@ -283,8 +283,3 @@ fn import_message(errors: &[LineError], total: usize) -> String {
     }
     out
 }
-
-/// The error's message followed by each cause not already in it (`a: b: c`).
-pub(crate) fn chain(e: &Error) -> String {
-    e.with_causes()
-}

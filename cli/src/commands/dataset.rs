@@ -37,13 +37,10 @@ pub async fn run(db: &str, json: bool, base: &DatasetConfig, a: DatasetArgs) -> 
     let built = build_from_store(store.as_ref(), &a.model, &config).await;
     bar.finish_and_clear();
     let dataset = built.map_err(|e| match e {
-        Error::NotFound { kind: "model", id } => CliError::usage(format!(
-            "unknown model {id}: the database has no responses of it (see `tuneloop metrics`)"
-        )),
         Error::InvalidInput { field, reason } if field == "min_examples" => CliError::usage(
             format!("too few examples: {reason} (lower --min-examples or collect more feedback)"),
         ),
-        other => other.into(),
+        other => super::unknown_model_hint(other),
     })?;
     dataset
         .write_to(&a.out, a.force)

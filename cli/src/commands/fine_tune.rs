@@ -27,12 +27,7 @@ pub async fn run(ctx: &Ctx, a: FineTuneArgs) -> CliResult {
     );
     let outcome = jobs.fine_tune(&request).await;
     bar.finish_and_clear();
-    let outcome = outcome.map_err(|e| match e {
-        tuneloop::Error::NotFound { kind: "model", id } => CliError::usage(format!(
-            "unknown model {id}: the database has no responses of it (see `tuneloop metrics`)"
-        )),
-        other => other.into(),
-    })?;
+    let outcome = outcome.map_err(super::unknown_model_hint)?;
     if ctx.json {
         print_json(&outcome)?;
     } else {

@@ -103,12 +103,7 @@ pub async fn create(ctx: &Ctx, t: JobTargetArgs) -> CliResult {
     let bar = spinner(&format!("building the dataset of {}", t.model_id), ctx.json);
     let job = jobs.create_draft(&request).await;
     bar.finish_and_clear();
-    let job = job.map_err(|e| match e {
-        tuneloop::Error::NotFound { kind: "model", id } => CliError::usage(format!(
-            "unknown model {id}: the database has no responses of it (see `tuneloop metrics`)"
-        )),
-        other => other.into(),
-    })?;
+    let job = job.map_err(super::unknown_model_hint)?;
     emit_job(ctx, &job)
 }
 

@@ -160,6 +160,16 @@ pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn Fee
     Ok(store)
 }
 
+/// A command's error, with an unknown model said as what to do about it (exit 2).
+pub fn unknown_model_hint(e: tuneloop::Error) -> CliError {
+    match e {
+        tuneloop::Error::NotFound { kind: "model", id } => CliError::usage(format!(
+            "unknown model {id}: the database has no responses of it (see `tuneloop metrics`)"
+        )),
+        other => other.into(),
+    }
+}
+
 /// Checks `--since`/`--until` against each other.
 pub fn check_range(range: &RangeArgs) -> CliResult {
     if let (Some(since), Some(until)) = (range.since, range.until) {

@@ -117,7 +117,7 @@ impl JobManager {
             Err(e) => Ok(FineTuneOutcome {
                 decision,
                 job: Some(self.get(&job.id).await?),
-                start_error: Some(crate::error::chain(&e)),
+                start_error: Some(e.with_causes()),
             }),
         }
     }

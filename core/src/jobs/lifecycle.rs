@@ -232,7 +232,7 @@ impl JobManager {
     }
 
     async fn start_failed(&self, job: FineTuneJob, step: Step, e: Error) -> Result<FineTuneJob> {
-        let text = crate::error::chain(&e);
+        let text = e.with_causes();
         if step == Step::Create {
             if e.is_refusal() {
                 let mut failed = job.clone();
@@ -338,7 +338,7 @@ impl JobManager {
                 Ok(j) => (j.status, None),
                 Err(e) => (
                     self.get(&job.id).await.map_or(job.status, |j| j.status),
-                    Some(crate::error::chain(&e)),
+                    Some(e.with_causes()),
                 ),
             };
             out.push(SyncReport {
@@ -362,7 +362,7 @@ impl JobManager {
         let remote = match asked {
             Ok(r) => r,
             Err(e) => {
-                self.remember_error(job, &crate::error::chain(&e)).await;
+                self.remember_error(job, &e.with_causes()).await;
                 return Err(e);
             }
         };
@@ -429,18 +429,13 @@ impl JobManager {
                 match self.save(next).await {
                     Ok(s) => s,
                     Err(Error::Conflict { .. }) => {
-                        let fresh = self.get(&job.id).await?;
-                        job = FineTuneJob {
-                            details: crate::jobs::job::JobDetails {
-                                last_event_id: fresh
-                                    .details
-                                    .last_event_id
-                                    .clone()
-                                    .or(job.details.last_event_id),
-                                ..fresh.details.clone()
-                            },
-                            ..fresh
-                        };
+                        // Re-apply the report to the fresh copy, keeping the events cursor
+                        // we advanced (those events are stored already).
+                        let mut fresh = self.get(&job.id).await?;
+                        if fresh.details.last_event_id.is_none() {
+                            fresh.details.last_event_id = job.details.last_event_id;
+                        }
+                        job = fresh;
                         continue;
                     }
                     Err(e) => return Err(e),

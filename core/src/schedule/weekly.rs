@@ -180,7 +180,7 @@ async fn run_locked(jobs: &JobManager, o: &WeeklyOptions, report: &mut WeeklyRep
         request.holder = Some(o.holder.clone());
         let (outcome, error) = match jobs.fine_tune(&request).await {
             Ok(out) => (Some(out), None),
-            Err(e) => (None, Some(crate::error::chain(&e))),
+            Err(e) => (None, Some(e.with_causes())),
         };
         report.decisions.push(ModelDecision {
             model_id: model,
