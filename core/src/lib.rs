@@ -31,6 +31,7 @@
 //! - [`io`]: the JSONL import/export format.
 //! - [`config`]: the settings file, `tuneloop.toml`.
 //! - [`schedule`]: the weekly job's cron schedule (and, with `mcp`, the job itself).
+//! - [`secrets`]: hiding credentials in URLs and messages before they are shown or stored.
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
 //! - `jobs` (feature `mcp`): fine-tuning jobs (draft → start → sync → settle) and the
@@ -52,6 +53,7 @@ pub mod mcp;
 pub mod model;
 pub mod policy;
 pub mod schedule;
+pub mod secrets;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -81,19 +81,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn FeedbackSt
         "database_url",
         format!(
             "`{}` is not a supported URL; use sqlite://PATH (e.g. sqlite://tuneloop.db), postgres://USER@HOST/DB or memory://",
-            redact_url(url)
+            crate::secrets::redact_url(url)
         ),
     ))
-}
-
-/// Hides a password in a URL before it is shown.
-pub(crate) fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((creds, host)) = rest.split_once('@') {
-            if let Some((user, _)) = creds.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
-    }
-    url.to_string()
 }
