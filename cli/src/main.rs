@@ -118,7 +118,12 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", e.message);
+            // Last line of defence: no credential quoted by a library error reaches the terminal.
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                tuneloop::secrets::scrub(&e.message)
+            );
             ExitCode::from(e.exit)
         }
     }

@@ -453,3 +453,51 @@ async fn job_writes_are_refused_when_not_migrated() {
         Err(Error::InvalidInput { .. })
     ));
 }
+
+/// Issue 11, item 4: processes importing into a file that does not exist yet all open it at
+/// once. Every open must succeed and find one migrated schema ("table models already
+/// exists" failed 1-7 of 8 before the migrator ran under the write lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_opens_all_migrate_once() {
+    for round in 0..6 {
+        let path = fresh_path();
+        let opens = (0..8).map(|i| {
+            let url = url(&path);
+            tokio::spawn(async move {
+                let store = SqliteStore::open(&url, &OpenOptions::default()).await?;
+                let r = response(&format!("r{i}"));
+                store
+                    .record(&RecordBatch {
+                        responses: vec![r],
+                        feedback: vec![],
+                    })
+                    .await?;
+                store.close().await;
+                Ok::<_, Error>(())
+            })
+        });
+        for (i, joined) in futures_join_all(opens).await.into_iter().enumerate() {
+            if let Err(e) = joined.unwrap() {
+                panic!("round {round}, open {i}: {}", e.with_causes());
+            }
+        }
+        let store = SqliteStore::open(&url(&path), &OpenOptions::default())
+            .await
+            .unwrap();
+        let health = store.health().await.unwrap();
+        assert!(health.missing_tables.is_empty(), "{health:?}");
+        assert_eq!(health.schema_version, health.supported_version);
+        assert_eq!(store.stats().await.unwrap().responses, 8);
+        store.close().await;
+    }
+}
+
+async fn futures_join_all<T>(
+    handles: impl IntoIterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await);
+    }
+    out
+}

@@ -1,6 +1,6 @@
 //! `tuneloop migrate` and `tuneloop check db`.
 
-use super::{open_store, open_with, print_json};
+use super::{open_store, open_with, print_json, shown};
 use crate::{CliError, CliResult};
 use tuneloop::store::{HealthReport, OpenOptions};
 
@@ -10,6 +10,7 @@ fn version(v: Option<i64>) -> String {
 
 pub async fn migrate(db: &str, json: bool) -> CliResult {
     let store = open_store(db).await?;
+    let db = shown(db);
     let health = store.health().await?;
     if json {
         print_json(&health)?;
@@ -66,7 +67,7 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
         Ok(s) => s,
         Err(e) => {
             if !json {
-                outln!("✗ connect         {db}");
+                outln!("✗ connect         {}", shown(db));
             }
             return Err(CliError::failure(format!(
                 "database check failed: {}",
@@ -78,7 +79,7 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
     if json {
         print_json(&health)?;
     } else {
-        outln!("✓ connect         {db} ({})", health.backend);
+        outln!("✓ connect         {} ({})", shown(db), health.backend);
         let version_ok = health.schema_version == health.supported_version;
         match health.supported_version {
             None => outln!("✓ schema version  not applicable"),

@@ -40,7 +40,7 @@ async fn db_checks(store: &dyn FeedbackStore, db: &str) -> Vec<CheckLine> {
     let mut out = vec![CheckLine::new(
         "database",
         true,
-        format!("{db} ({})", health.backend),
+        format!("{} ({})", super::shown(db), health.backend),
     )];
     if let Some(supported) = health.supported_version {
         let found = health.schema_version;

@@ -104,7 +104,8 @@ pub async fn run(ctx: &super::Ctx, a: DemoArgs) -> CliResult {
         day(&last_day)
     );
     outln!(
-        "Imported into {db}: {} responses ({} new), {} feedback items ({} new)",
+        "Imported into {}: {} responses ({} new), {} feedback items ({} new)",
+        super::shown(db),
         thousands(summary.responses_inserted + summary.responses_unchanged),
         thousands(summary.responses_inserted),
         thousands(summary.feedback_inserted + summary.feedback_unchanged),
@@ -141,15 +142,16 @@ pub async fn run(ctx: &super::Ctx, a: DemoArgs) -> CliResult {
     super::demo_loop::print(&fine_tune);
     outln!();
     outln!("Next:");
-    outln!("  tuneloop --db {db} metrics --bucket week");
-    outln!("  tuneloop --db {db} problematic --model support-bot-v2 --limit 10");
-    outln!("  tuneloop --db {db} analyze --model support-bot-v2");
-    outln!("  tuneloop --db {db} trends --model support-bot-v2");
-    outln!("  tuneloop --db {db} suggest");
-    outln!("  tuneloop --db {db} export --out feedback.jsonl");
-    outln!("  tuneloop --db {db} jobs list");
+    let shown_db = super::shown(db);
+    outln!("  tuneloop --db {shown_db} metrics --bucket week");
+    outln!("  tuneloop --db {shown_db} problematic --model support-bot-v2 --limit 10");
+    outln!("  tuneloop --db {shown_db} analyze --model support-bot-v2");
+    outln!("  tuneloop --db {shown_db} trends --model support-bot-v2");
+    outln!("  tuneloop --db {shown_db} suggest");
+    outln!("  tuneloop --db {shown_db} export --out feedback.jsonl");
+    outln!("  tuneloop --db {shown_db} jobs list");
     outln!(
-        "  tuneloop --db {db} credits balance --account {}",
+        "  tuneloop --db {shown_db} credits balance --account {}",
         super::demo_loop::ACCOUNT
     );
     outln!(

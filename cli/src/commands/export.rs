@@ -15,6 +15,16 @@ pub async fn run(db: &str, json: bool, a: ExportArgs) -> CliResult {
         since: a.range.since,
         until: a.range.until,
     };
+    if let (Some(out), Some(db_file)) = (&a.out, tuneloop::io::sqlite_file(db)) {
+        tuneloop::io::check_output_path(
+            "--out",
+            out,
+            &[tuneloop::io::Protected {
+                path: &db_file,
+                what: tuneloop::io::DATABASE,
+            }],
+        )?;
+    }
     let store = open_store(db).await?;
     let Some(out) = a.out else {
         let mut w = BufWriter::new(std::io::stdout());

@@ -7,7 +7,7 @@ use crate::progress::bytes_bar;
 use crate::{CliError, CliResult};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use tuneloop::io::{import_jsonl, ImportOptions};
+use tuneloop::io::{check_output_path, import_jsonl, ImportOptions, Protected};
 
 pub async fn run(db: &str, json: bool, a: ImportArgs) -> CliResult {
     let from_stdin = a.file.as_os_str() == "-";
@@ -24,6 +24,23 @@ pub async fn run(db: &str, json: bool, a: ImportArgs) -> CliResult {
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(BufReader::with_capacity(1 << 16, file)), size)
     };
+    if let Some(path) = &a.reject_file {
+        let db_file = tuneloop::io::sqlite_file(db);
+        let mut protected = Vec::new();
+        if !from_stdin {
+            protected.push(Protected {
+                path: &a.file,
+                what: "the input",
+            });
+        }
+        if let Some(f) = &db_file {
+            protected.push(Protected {
+                path: f,
+                what: tuneloop::io::DATABASE,
+            });
+        }
+        check_output_path("--reject-file", path, &protected)?;
+    }
     let mut rejects = match &a.reject_file {
         Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
             CliError::usage(format!("cannot create reject file {}: {e}", path.display()))
@@ -72,7 +89,8 @@ pub async fn run(db: &str, json: bool, a: ImportArgs) -> CliResult {
     }
     let s = &report.summary;
     outln!(
-        "Imported {name} into {db}: {} lines",
+        "Imported {name} into {}: {} lines",
+        super::shown(db),
         thousands(report.lines)
     );
     outln!(

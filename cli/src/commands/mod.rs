@@ -148,9 +148,11 @@ pub async fn open_store(db: &str) -> CliResult<Arc<dyn FeedbackStore>> {
 pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn FeedbackStore>> {
     let store = store::open(db, options).await.map_err(|e| {
         let mut err = CliError::from(e);
-        if !err.message.contains(db) {
-            err.message = format!("cannot open database {db}: {}", err.message);
-        }
+        err.message = format!(
+            "cannot open database {}: {}",
+            shown(db),
+            tuneloop::secrets::scrub(&err.message)
+        );
         err
     })?;
     OPENED
@@ -158,6 +160,11 @@ pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn Fee
         .unwrap_or_else(|e| e.into_inner())
         .push(store.clone());
     Ok(store)
+}
+
+/// A database or server URL as it may be shown: the password hidden.
+pub fn shown(url: &str) -> String {
+    tuneloop::secrets::redact_url(url)
 }
 
 /// A command's error, with an unknown model said as what to do about it (exit 2).

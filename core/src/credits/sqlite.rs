@@ -206,7 +206,7 @@ impl TxSource for SqliteSource {
     }
 
     async fn begin(&self, write: bool) -> Result<Box<dyn LedgerTx + '_>> {
-        let (guard, begin) = if write {
+        if write {
             if let Some(reason) = &self.read_only_reason {
                 return Err(Error::Storage {
                     message: reason.clone(),
@@ -214,19 +214,21 @@ impl TxSource for SqliteSource {
                     source: None,
                 });
             }
-            (
-                Some(self.writer.clone().lock_owned().await),
-                "BEGIN IMMEDIATE",
-            )
-        } else {
-            (None, "BEGIN")
-        };
+            let guard = self.writer.clone().lock_owned().await;
+            let tx =
+                crate::store::sqlite_begin_immediate(&self.pool, "starting a ledger transaction")
+                    .await?;
+            return Ok(Box::new(SqliteTx {
+                tx,
+                _guard: Some(guard),
+            }));
+        }
         let tx = self
             .pool
-            .begin_with(begin)
+            .begin_with("BEGIN")
             .await
             .map_err(|e| db_err("starting a ledger transaction", e))?;
-        Ok(Box::new(SqliteTx { tx, _guard: guard }))
+        Ok(Box::new(SqliteTx { tx, _guard: None }))
     }
 }
 

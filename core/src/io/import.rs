@@ -1,23 +1,41 @@
-//! Streaming, atomic import of the JSONL format.
+//! Importing the JSONL format: read and check everything first, then write.
+//!
+//! An import runs in two phases so that no database lock waits on the input:
+//! 1. **Scan** (no store access): every line is read, parsed and validated; accepted lines
+//!    are kept verbatim in a [`Spool`] (memory, or a temporary file past a size) with an
+//!    index entry per record; rejected lines are reported. A slow pipe (`import -`) or a
+//!    bad line costs nothing but time here.
+//! 2. **Write**: responses, then feedback, in one transaction (atomic) or, with
+//!    `keep_going`, in transactions of at most `commit_every` records. On a store that locks
+//!    rows ([`FeedbackStore::locks_rows`], PostgreSQL) each kind goes in sorted by id across
+//!    the whole import: concurrent imports of overlapping data then take row locks in one
+//!    global order and cannot deadlock. Other stores keep the input order (listings follow
+//!    it). Writing every response first means feedback never waits for a response that
+//!    comes later in the input.
 
 use super::parse::{parse_line, ParsedLine};
 use super::reader::{read_line_capped, LineRead};
+use super::spool::Spool;
 use super::MAX_REPORTED_ERRORS;
 use crate::error::{Error, LineError, Result};
-use crate::model::{Feedback, Limits};
-use crate::store::{FeedbackStore, ItemOutcome, RecordBatch, Rejection, WriteSummary, WriteTx};
+use crate::model::{Feedback, Limits, ResponseRecord};
+use crate::store::{FeedbackStore, ItemOutcome, RecordBatch, WriteSummary, WriteTx};
+use base64::Engine as _;
 use serde::Serialize;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::io::{BufRead, Write};
 
 /// How an import behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// Lines per write batch.
+    /// Records per write call.
     pub batch_size: usize,
     /// Import the valid lines even when some are invalid (the invalid ones go to the reject
     /// writer). Off: any invalid line aborts the import and nothing is written.
     pub keep_going: bool,
+    /// With `keep_going`, commit after at most this many records, so other writers get the
+    /// database between transactions. Atomic imports commit once.
+    pub commit_every: usize,
     /// Size limits for lines and fields.
     pub limits: Limits,
 }
@@ -27,6 +45,7 @@ impl Default for ImportOptions {
         ImportOptions {
             batch_size: 1_000,
             keep_going: false,
+            commit_every: 10_000,
             limits: Limits::default(),
         }
     }
@@ -44,20 +63,37 @@ pub struct ImportReport {
     pub rejected: u64,
 }
 
-/// A rejected line as written to the reject file.
+/// A rejected line as written to the reject file: where it was (`line`, byte `offset` of
+/// its first byte and its length in `bytes`, without the newline), why, and the line
+/// itself: `input` when it is UTF-8, `input_base64` (its exact bytes) when it is not,
+/// neither when it is longer than the line limit.
 #[derive(Serialize)]
 struct RejectRecord<'a> {
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     reason: &'a str,
-    input: &'a str,
+    offset: u64,
+    bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_base64: Option<String>,
 }
 
-/// Collects errors, keeping the first [`MAX_REPORTED_ERRORS`] by line number and a count.
+/// Where a rejected line is, and its bytes when they are at hand.
+struct LineRef<'a> {
+    offset: u64,
+    len: u64,
+    bytes: Option<&'a [u8]>,
+}
+
+/// Collects errors, keeping the first [`MAX_REPORTED_ERRORS`] by line number and a count,
+/// and writes each rejected line to the reject writer once.
 struct Errors<'w> {
     smallest: BinaryHeap<LineErrorByLine>,
     total: usize,
+    rejected_lines: HashSet<usize>,
     rejects: Option<&'w mut (dyn Write + Send)>,
 }
 
@@ -75,14 +111,27 @@ impl Ord for LineErrorByLine {
 }
 
 impl Errors<'_> {
-    fn push(&mut self, e: LineError, input: Option<&str>) -> Result<()> {
+    fn push(&mut self, e: LineError, at: LineRef<'_>) -> Result<()> {
         self.total += 1;
+        self.rejected_lines.insert(e.line);
         if let Some(w) = self.rejects.as_deref_mut() {
+            let (input, input_base64) = match at.bytes.map(std::str::from_utf8) {
+                None => (None, None),
+                Some(Ok(text)) => (Some(text), None),
+                Some(Err(_)) => (
+                    None,
+                    at.bytes
+                        .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                ),
+            };
             let rec = RejectRecord {
                 line: e.line,
                 field: e.field.as_deref(),
                 reason: &e.reason,
-                input: input.unwrap_or(""),
+                offset: at.offset,
+                bytes: at.len,
+                input,
+                input_base64,
             };
             let mut bytes = serde_json::to_vec(&rec).map_err(|e| Error::Io {
                 path: "reject file".into(),
@@ -108,54 +157,95 @@ impl Errors<'_> {
     }
 }
 
-/// Where each item of the pending batch came from.
-struct Origin {
+/// Which record of its line an index entry is.
+const WHOLE_LINE: u16 = u16::MAX;
+
+/// One record of the spool: its id (the write order), its line and where the line's bytes
+/// are kept. A response line with embedded feedback has one entry per record.
+struct Entry {
+    id: Box<str>,
     line: usize,
-    /// The verbatim line, kept only when rejected lines are written out.
-    input: Option<String>,
-    /// For feedback embedded in a response line: its index in the batch's responses.
-    parent: Option<usize>,
-    prefix: String,
+    offset: u64,
+    len: u32,
+    /// [`WHOLE_LINE`] for the line's own record, else the index of an embedded feedback.
+    sub: u16,
+    /// For embedded feedback: whether the line holds more than one (`feedback[i]` paths).
+    many: bool,
+    /// Byte offset of the line in the input, for the reject file.
+    input_offset: u64,
 }
 
-#[derive(Default)]
-struct Pending {
-    batch: RecordBatch,
-    response_origin: Vec<Origin>,
-    feedback_origin: Vec<Origin>,
+/// What the scan kept.
+struct Scanned {
+    spool: Spool,
+    responses: Vec<Entry>,
+    feedback: Vec<Entry>,
+    lines: u64,
 }
 
 /// Imports JSONL from `reader` into `store`.
 ///
-/// All lines go through one write transaction: without `keep_going`, any invalid line (bad
-/// JSON, bad field, a conflicting id, feedback for an unknown response) rolls everything back
-/// and returns [`Error::InvalidImport`] listing the first errors by line. With `keep_going`,
-/// valid lines are committed and each rejected line is written to `rejects` as
-/// `{"line","field","reason","input"}` with the verbatim input.
-/// Re-importing the same data changes nothing. `progress` receives the bytes consumed so far.
+/// Every line is read and validated before the store is touched. Without `keep_going`, any
+/// invalid line (bad JSON, bad field, a conflicting id, feedback for an unknown response)
+/// means nothing is written, and [`Error::InvalidImport`] lists the first errors by line;
+/// the valid lines are written in one transaction. With `keep_going`, valid lines are
+/// committed in transactions of at most `commit_every` records, and each rejected line is
+/// written to `rejects` as `{"line","field","reason","offset","bytes","input"}` (see
+/// docs/formats.md; `input_base64` instead of `input` for a line that is not UTF-8).
+/// Re-importing the same data changes nothing. `progress` receives the bytes consumed so
+/// far while reading.
 pub async fn import_jsonl<R: BufRead + Send>(
     store: &dyn FeedbackStore,
-    mut reader: R,
+    reader: R,
     options: &ImportOptions,
     rejects: Option<&mut (dyn Write + Send)>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ImportReport> {
-    let keep_input = rejects.is_some();
     let mut errors = Errors {
         smallest: BinaryHeap::new(),
         total: 0,
+        rejected_lines: HashSet::new(),
         rejects,
     };
-    let mut tx = store.begin_write().await?;
-    let mut pending = Pending::default();
-    let mut deferred: Vec<(Feedback, Origin)> = Vec::new();
-    let mut report = ImportReport::default();
-    let mut summary = WriteSummary::default();
+    let mut scanned = scan(reader, options, &mut errors, progress)?;
+    if scanned.lines == 0 {
+        return Err(Error::invalid(
+            "input",
+            "no records: the input is empty (expected one JSON object per line)",
+        ));
+    }
+    if errors.total > 0 && !options.keep_going {
+        let total = errors.total;
+        return Err(Error::InvalidImport {
+            errors: errors.into_sorted(),
+            total,
+        });
+    }
+    let summary = write(store, &mut scanned, options, &mut errors).await?;
+    Ok(ImportReport {
+        lines: scanned.lines,
+        summary,
+        rejected: errors.rejected_lines.len() as u64,
+    })
+}
+
+/// Phase 1: reads, parses and validates every line; keeps the accepted ones.
+fn scan<R: BufRead>(
+    mut reader: R,
+    options: &ImportOptions,
+    errors: &mut Errors<'_>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Scanned> {
+    let mut out = Scanned {
+        spool: Spool::new(),
+        responses: Vec::new(),
+        feedback: Vec::new(),
+        lines: 0,
+    };
     let mut buf = Vec::new();
     let mut line_no = 0usize;
     let mut consumed = 0u64;
-    let batch_size = options.batch_size.max(1);
-    let mut lines_in_batch = 0usize;
+    let mut since_progress = 0u64;
     loop {
         let read = read_line_capped(&mut reader, &mut buf, options.limits.max_line_bytes).map_err(
             |source| Error::Io {
@@ -164,11 +254,12 @@ pub async fn import_jsonl<R: BufRead + Send>(
             },
         )?;
         line_no += 1;
+        let offset = consumed;
         match read {
             LineRead::Eof => break,
             LineRead::TooLong { bytes } => {
                 consumed += bytes as u64;
-                report.lines += 1;
+                out.lines += 1;
                 errors.push(
                     LineError {
                         line: line_no,
@@ -178,22 +269,41 @@ pub async fn import_jsonl<R: BufRead + Send>(
                             options.limits.max_line_bytes
                         ),
                     },
-                    Some("<line too long to echo>"),
+                    LineRef {
+                        offset,
+                        len: bytes as u64,
+                        bytes: None,
+                    },
                 )?;
             }
             LineRead::Line { bytes } => {
                 consumed += bytes as u64;
-                let text = match std::str::from_utf8(&buf) {
+                let mut start = 0;
+                // A byte order mark is how some editors start a UTF-8 file; it is not part
+                // of the first record.
+                if line_no == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
+                    start = 3;
+                }
+                let raw = &buf[start..];
+                let at = LineRef {
+                    offset: offset + start as u64,
+                    len: raw.len() as u64,
+                    bytes: Some(raw),
+                };
+                let text = match std::str::from_utf8(raw) {
                     Ok(t) => t,
                     Err(e) => {
-                        report.lines += 1;
+                        out.lines += 1;
                         errors.push(
                             LineError {
                                 line: line_no,
                                 field: None,
-                                reason: format!("not valid UTF-8: {e}"),
+                                reason: format!(
+                                    "not valid UTF-8 (invalid byte at column {}); the file must be UTF-8 text",
+                                    e.valid_up_to() + 1
+                                ),
                             },
-                            Some(&String::from_utf8_lossy(&buf)),
+                            at,
                         )?;
                         continue;
                     }
@@ -201,213 +311,276 @@ pub async fn import_jsonl<R: BufRead + Send>(
                 if text.trim().is_empty() {
                     continue;
                 }
-                report.lines += 1;
+                out.lines += 1;
                 match parse_line(text, line_no, &options.limits) {
-                    Err(e) => errors.push(e, Some(text))?,
-                    Ok(parsed) => {
-                        let input = keep_input.then(|| text.to_string());
-                        add_parsed(&mut pending, parsed, line_no, input);
-                        lines_in_batch += 1;
-                    }
+                    Err(e) => errors.push(e, at)?,
+                    Ok(parsed) => keep(&mut out, parsed, text, line_no, at.offset)?,
                 }
             }
         }
-        if lines_in_batch >= batch_size {
-            flush(
-                &mut *tx,
-                &mut pending,
-                &mut deferred,
-                &mut errors,
-                &mut summary,
-            )
-            .await?;
-            lines_in_batch = 0;
+        since_progress += 1;
+        if since_progress >= 1_000 {
+            since_progress = 0;
             progress(consumed);
         }
     }
-    flush(
-        &mut *tx,
-        &mut pending,
-        &mut deferred,
-        &mut errors,
-        &mut summary,
-    )
-    .await?;
     progress(consumed);
-    // Feedback that arrived before its response: one more try now that every line is in.
-    if !deferred.is_empty() {
-        let mut retry = Pending::default();
-        for (f, origin) in deferred.drain(..) {
-            retry.batch.feedback.push(f);
-            retry.feedback_origin.push(Origin {
-                parent: None,
-                ..origin
-            });
+    out.spool.seal()?;
+    Ok(out)
+}
+
+/// Spools an accepted line and indexes its records.
+fn keep(
+    out: &mut Scanned,
+    parsed: ParsedLine,
+    text: &str,
+    line: usize,
+    input_offset: u64,
+) -> Result<()> {
+    let len = u32::try_from(text.len()).map_err(|_| Error::invalid("input", "line too long"))?;
+    let offset = out.spool.push(text.as_bytes())?;
+    let entry = |id: &str, sub: u16, many: bool| Entry {
+        id: id.into(),
+        line,
+        offset,
+        len,
+        sub,
+        many,
+        input_offset,
+    };
+    match parsed {
+        ParsedLine::Response(r, feedback) => {
+            out.responses.push(entry(&r.id, WHOLE_LINE, false));
+            let many = feedback.len() > 1;
+            for (i, f) in feedback.iter().enumerate() {
+                let sub = u16::try_from(i).map_err(|_| {
+                    Error::invalid("feedback", "too many feedback items on one response line")
+                })?;
+                out.feedback.push(entry(&f.id, sub, many));
+            }
         }
-        let mut still_missing = Vec::new();
-        flush(
-            &mut *tx,
-            &mut retry,
-            &mut still_missing,
-            &mut errors,
-            &mut summary,
-        )
-        .await?;
-        for (f, origin) in still_missing {
-            let e = LineError {
-                line: origin.line,
-                field: Some(join_prefix(&origin.prefix, "response_id")),
-                reason: Rejection::UnknownResponse {
-                    response_id: f.response_id.clone(),
+        ParsedLine::Feedback(f) => out.feedback.push(entry(&f.id, WHOLE_LINE, false)),
+    }
+    Ok(())
+}
+
+/// Phase 2: writes the spooled records in id order, responses first.
+async fn write(
+    store: &dyn FeedbackStore,
+    scanned: &mut Scanned,
+    options: &ImportOptions,
+    errors: &mut Errors<'_>,
+) -> Result<WriteSummary> {
+    if store.locks_rows() {
+        // Stable: the first line of a repeated id is written first, the others judged
+        // against it.
+        scanned.responses.sort_by(|a, b| a.id.cmp(&b.id));
+        scanned.feedback.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    let batch_size = options.batch_size.max(1);
+    let commit_every = if options.keep_going {
+        options.commit_every.max(batch_size)
+    } else {
+        usize::MAX
+    };
+    let mut writer = Writer {
+        store,
+        tx: None,
+        in_tx: 0,
+        commit_every,
+        committed: WriteSummary::default(),
+    };
+    // Store rejections come in id order; they are written to the reject file in line order
+    // once the store has judged everything.
+    let mut late: Vec<LineError> = Vec::new();
+    let result = async {
+        for chunk in scanned.responses.chunks(batch_size) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                batch.push(response_of(&scanned.spool, e, &options.limits)?);
+            }
+            let outcome = writer
+                .write(RecordBatch {
+                    responses: batch,
+                    feedback: Vec::new(),
+                })
+                .await?;
+            for (o, e) in outcome.responses.iter().zip(chunk) {
+                if let ItemOutcome::Rejected(rej) = o {
+                    errors.rejected_lines.insert(e.line);
+                    late.push(LineError {
+                        line: e.line,
+                        field: rej.field().map(str::to_string),
+                        reason: rej.reason(),
+                    });
                 }
-                .reason(),
-            };
-            errors.push(e, origin.input.as_deref())?;
+            }
+        }
+        for chunk in scanned.feedback.chunks(batch_size) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut kept = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                // Feedback embedded in a line whose response was rejected: the line is
+                // already reported.
+                if e.sub != WHOLE_LINE && errors.rejected_lines.contains(&e.line) {
+                    continue;
+                }
+                batch.push(feedback_of(&scanned.spool, e, &options.limits)?);
+                kept.push(e);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let outcome = writer
+                .write(RecordBatch {
+                    responses: Vec::new(),
+                    feedback: batch,
+                })
+                .await?;
+            for (o, e) in outcome.feedback.iter().zip(kept) {
+                if let ItemOutcome::Rejected(rej) = o {
+                    errors.rejected_lines.insert(e.line);
+                    let field = rej.field().map(|f| {
+                        if e.sub == WHOLE_LINE {
+                            f.to_string()
+                        } else if e.many {
+                            format!("feedback[{}].{f}", e.sub)
+                        } else {
+                            format!("feedback.{f}")
+                        }
+                    });
+                    late.push(LineError {
+                        line: e.line,
+                        field,
+                        reason: rej.reason(),
+                    });
+                }
+            }
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        writer.abandon().await;
+        return Err(e);
+    }
+    late.sort_by_key(|e| e.line);
+    let mut by_line = std::collections::HashMap::new();
+    for e in scanned.responses.iter().chain(&scanned.feedback) {
+        by_line
+            .entry(e.line)
+            .or_insert((e.offset, e.len, e.input_offset));
+    }
+    let any_late = !late.is_empty();
+    for e in late {
+        let (offset, len, input_offset) = by_line.get(&e.line).copied().unwrap_or((0, 0, 0));
+        let bytes = scanned.spool.get(offset, len)?;
+        if let Err(err) = errors.push(
+            e,
+            LineRef {
+                offset: input_offset,
+                len: u64::from(len),
+                bytes: Some(&bytes),
+            },
+        ) {
+            writer.abandon().await;
+            return Err(err);
         }
     }
-    if report.lines == 0 {
-        tx.rollback().await?;
-        return Err(Error::invalid(
-            "input",
-            "no records: the input is empty (expected one JSON object per line)",
-        ));
-    }
-    if errors.total > 0 && !options.keep_going {
-        tx.rollback().await?;
+    if any_late && !options.keep_going {
+        writer.abandon().await;
         let total = errors.total;
         return Err(Error::InvalidImport {
-            errors: errors.into_sorted(),
+            errors: std::mem::take(&mut errors.smallest)
+                .into_sorted_vec()
+                .into_iter()
+                .map(|e| e.0)
+                .collect(),
             total,
         });
     }
-    let committed = tx.commit().await?;
-    report.summary = committed;
-    report.rejected = distinct_rejected(errors);
-    Ok(report)
+    writer.finish().await
 }
 
-fn distinct_rejected(errors: Errors<'_>) -> u64 {
-    errors.total as u64
+/// Writes batches, committing every `commit_every` records.
+struct Writer<'s> {
+    store: &'s dyn FeedbackStore,
+    tx: Option<Box<dyn WriteTx>>,
+    in_tx: usize,
+    commit_every: usize,
+    committed: WriteSummary,
 }
 
-fn join_prefix(prefix: &str, field: &str) -> String {
-    if prefix.is_empty() {
-        field.to_string()
-    } else {
-        format!("{prefix}.{field}")
-    }
-}
-
-fn add_parsed(pending: &mut Pending, parsed: ParsedLine, line: usize, input: Option<String>) {
-    match parsed {
-        ParsedLine::Response(r, feedback) => {
-            let parent = pending.batch.responses.len();
-            pending.batch.responses.push(r);
-            let many = feedback.len() > 1;
-            for (i, f) in feedback.into_iter().enumerate() {
-                pending.batch.feedback.push(f);
-                pending.feedback_origin.push(Origin {
-                    line,
-                    input: input.clone(),
-                    parent: Some(parent),
-                    prefix: if many {
-                        format!("feedback[{i}]")
-                    } else {
-                        "feedback".into()
-                    },
-                });
-            }
-            pending.response_origin.push(Origin {
-                line,
-                input,
-                parent: None,
-                prefix: String::new(),
-            });
+impl Writer<'_> {
+    async fn write(&mut self, batch: RecordBatch) -> Result<crate::store::BatchOutcome> {
+        let n = batch.responses.len() + batch.feedback.len();
+        if self.in_tx > 0 && self.in_tx + n > self.commit_every {
+            self.commit().await?;
         }
-        ParsedLine::Feedback(f) => {
-            pending.batch.feedback.push(f);
-            pending.feedback_origin.push(Origin {
-                line,
-                input,
-                parent: None,
-                prefix: String::new(),
-            });
-        }
-    }
-}
-
-/// Writes the pending batch: responses first, then feedback whose line's response was not
-/// rejected. Unknown-response feedback is deferred; other rejections become line errors.
-async fn flush(
-    tx: &mut dyn WriteTx,
-    pending: &mut Pending,
-    deferred: &mut Vec<(Feedback, Origin)>,
-    errors: &mut Errors<'_>,
-    summary: &mut WriteSummary,
-) -> Result<()> {
-    let Pending {
-        batch,
-        response_origin,
-        feedback_origin,
-    } = std::mem::take(pending);
-    let mut rejected_parent = vec![false; batch.responses.len()];
-    if !batch.responses.is_empty() {
-        let responses = RecordBatch {
-            responses: batch.responses,
-            feedback: Vec::new(),
+        let tx = match &mut self.tx {
+            Some(tx) => tx,
+            None => self.tx.insert(self.store.begin_write().await?),
         };
-        let outcome = tx.write(&responses).await?;
-        summary.add(&outcome);
-        for (i, (o, origin)) in outcome.responses.iter().zip(&response_origin).enumerate() {
-            if let ItemOutcome::Rejected(rej) = o {
-                rejected_parent[i] = true;
-                errors.push(
-                    LineError {
-                        line: origin.line,
-                        field: rej.field().map(str::to_string),
-                        reason: rej.reason(),
-                    },
-                    origin.input.as_deref(),
-                )?;
-            }
+        let outcome = tx.write(&batch).await?;
+        self.in_tx += n;
+        Ok(outcome)
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        if let Some(tx) = self.tx.take() {
+            let s = tx.commit().await?;
+            self.committed.merge(&s);
+        }
+        self.in_tx = 0;
+        Ok(())
+    }
+
+    async fn abandon(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            // The original error is what matters; a failed rollback leaves nothing behind
+            // either (the transaction dies with its connection).
+            let _ = tx.rollback().await;
         }
     }
-    let mut feedback = Vec::with_capacity(batch.feedback.len());
-    let mut origins = Vec::with_capacity(batch.feedback.len());
-    for (f, origin) in batch.feedback.into_iter().zip(feedback_origin) {
-        if origin.parent.is_some_and(|p| rejected_parent[p]) {
-            continue; // the line is already reported through its response
+
+    async fn finish(mut self) -> Result<WriteSummary> {
+        self.commit().await?;
+        Ok(self.committed)
+    }
+}
+
+/// The response of a spooled response line. The line was accepted by the scan, so a parse
+/// failure here means the spool was damaged.
+fn response_of(spool: &Spool, e: &Entry, limits: &Limits) -> Result<ResponseRecord> {
+    match reparse(spool, e, limits)? {
+        ParsedLine::Response(r, _) => Ok(r),
+        ParsedLine::Feedback(_) => Err(spool_damaged(e.line)),
+    }
+}
+
+/// The feedback item an entry stands for.
+fn feedback_of(spool: &Spool, e: &Entry, limits: &Limits) -> Result<Feedback> {
+    match (reparse(spool, e, limits)?, e.sub) {
+        (ParsedLine::Feedback(f), WHOLE_LINE) => Ok(f),
+        (ParsedLine::Response(_, mut list), i) if usize::from(i) < list.len() => {
+            Ok(list.swap_remove(usize::from(i)))
         }
-        feedback.push(f);
-        origins.push(origin);
+        _ => Err(spool_damaged(e.line)),
     }
-    if feedback.is_empty() {
-        return Ok(());
+}
+
+fn reparse(spool: &Spool, e: &Entry, limits: &Limits) -> Result<ParsedLine> {
+    let bytes = spool.get(e.offset, e.len)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| spool_damaged(e.line))?;
+    parse_line(text, e.line, limits).map_err(|_| spool_damaged(e.line))
+}
+
+fn spool_damaged(line: usize) -> Error {
+    Error::Storage {
+        message: format!(
+            "the import's temporary copy of line {line} no longer parses (was the temporary file changed?); nothing from this transaction was committed"
+        ),
+        retryable: false,
+        source: None,
     }
-    let fb_batch = RecordBatch {
-        responses: Vec::new(),
-        feedback,
-    };
-    let outcome = tx.write(&fb_batch).await?;
-    summary.add(&outcome);
-    for ((o, origin), f) in outcome
-        .feedback
-        .into_iter()
-        .zip(origins)
-        .zip(fb_batch.feedback)
-    {
-        match o {
-            ItemOutcome::Rejected(Rejection::UnknownResponse { .. }) => deferred.push((f, origin)),
-            ItemOutcome::Rejected(rej) => errors.push(
-                LineError {
-                    line: origin.line,
-                    field: rej.field().map(|fl| join_prefix(&origin.prefix, fl)),
-                    reason: rej.reason(),
-                },
-                origin.input.as_deref(),
-            )?,
-            _ => {}
-        }
-    }
-    Ok(())
 }

@@ -6,11 +6,14 @@
 mod export;
 mod import;
 mod parse;
+mod paths;
 mod reader;
+mod spool;
 
 pub use export::{export_jsonl, ExportReport};
 pub use import::{import_jsonl, ImportOptions, ImportReport};
 pub use parse::{parse_line, ParsedLine};
+pub use paths::{check_output_path, same_file, sqlite_file, Protected, DATABASE};
 
 /// How many line errors an import error reports in full.
 pub const MAX_REPORTED_ERRORS: usize = 20;

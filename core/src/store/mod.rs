@@ -24,6 +24,8 @@ pub(crate) use postgres::db_err as pg_db_err;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA};
 #[cfg(feature = "sqlite")]
+pub(crate) use sqlite::begin_immediate as sqlite_begin_immediate;
+#[cfg(feature = "sqlite")]
 pub(crate) use sqlite::db_err as sqlite_db_err;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
@@ -55,6 +57,14 @@ use async_trait::async_trait;
 pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
     /// The backend's name (`memory`, `sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+
+    /// Whether concurrent write transactions lock individual rows (PostgreSQL) rather than
+    /// the whole store (memory, SQLite). Multi-batch writers such as the importer then write
+    /// in one global order (sorted ids) so that two of them cannot deadlock; on the other
+    /// stores they keep their input order, which listings then follow.
+    fn locks_rows(&self) -> bool {
+        false
+    }
 
     /// Opens a write transaction. Dropping it without commit rolls it back.
     async fn begin_write(&self) -> Result<Box<dyn WriteTx>>;

@@ -141,6 +141,14 @@ pub struct WriteSummary {
 }
 
 impl WriteSummary {
+    /// Adds the counts of another summary (of a later transaction).
+    pub fn merge(&mut self, other: &WriteSummary) {
+        self.responses_inserted += other.responses_inserted;
+        self.responses_unchanged += other.responses_unchanged;
+        self.feedback_inserted += other.feedback_inserted;
+        self.feedback_unchanged += other.feedback_unchanged;
+    }
+
     /// Adds the counts of `outcome`.
     pub fn add(&mut self, outcome: &BatchOutcome) {
         for o in &outcome.responses {

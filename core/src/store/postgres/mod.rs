@@ -232,6 +232,10 @@ impl FeedbackStore for PgStore {
         "postgres"
     }
 
+    fn locks_rows(&self) -> bool {
+        true
+    }
+
     async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {
         self.check_writable()?;
         let guard = self.inner.writer.clone().lock_owned().await;

@@ -89,10 +89,7 @@ pub(super) async fn append_job_events(
         return Ok(0);
     }
     let _guard = writer.lock().await;
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| db_err("starting a write transaction", e))?;
+    let mut tx = super::busy::begin_immediate(pool, "starting a write transaction").await?;
     let mut added = 0;
     for e in events {
         // In input order, so seq follows the order given; an id the job already has

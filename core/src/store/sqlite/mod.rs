@@ -5,6 +5,8 @@
 //! leases. Timestamps are INTEGER microseconds; feedback rows carry copies of their
 //! response's model and creation time so metrics are one covering-index scan without a join.
 
+mod busy;
+pub(crate) use busy::begin_immediate;
 mod jobs;
 mod metrics;
 mod read;
@@ -275,7 +277,7 @@ impl FeedbackStore for SqliteStore {
 
     async fn save_run(&self, run: &RunRecord) -> Result<()> {
         self.check_writable()?;
-        read::save_run(self.pool(), run).await
+        busy::retry("saving a run", || read::save_run(self.pool(), run)).await
     }
 
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
@@ -288,7 +290,10 @@ impl FeedbackStore for SqliteStore {
 
     async fn put_job(&self, job: &JobRecord, expected_version: Option<u64>) -> Result<u64> {
         self.check_writable()?;
-        read::put_job(self.pool(), job, expected_version).await
+        busy::retry("saving a job", || {
+            read::put_job(self.pool(), job, expected_version)
+        })
+        .await
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
@@ -313,7 +318,10 @@ impl FeedbackStore for SqliteStore {
     async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
         check_job_file(job_id, file)?;
         self.check_writable()?;
-        jobs::put_job_file(self.pool(), job_id, file).await
+        busy::retry("saving a job file", || {
+            jobs::put_job_file(self.pool(), job_id, file)
+        })
+        .await
     }
 
     async fn get_job_file(&self, job_id: &str, name: &str) -> Result<Option<JobFile>> {
@@ -333,12 +341,18 @@ impl FeedbackStore for SqliteStore {
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
         check_lease_args(name, holder, ttl)?;
         self.check_writable()?;
-        jobs::try_lease(self.pool(), name, holder, ttl).await
+        busy::retry("taking a lease", || {
+            jobs::try_lease(self.pool(), name, holder, ttl)
+        })
+        .await
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
         self.check_writable()?;
-        jobs::release_lease(self.pool(), name, holder).await
+        busy::retry("releasing a lease", || {
+            jobs::release_lease(self.pool(), name, holder)
+        })
+        .await
     }
 }
 

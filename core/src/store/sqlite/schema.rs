@@ -58,11 +58,9 @@ pub(super) async fn prepare(pool: &SqlitePool, migrate: bool) -> Result<Option<S
         }
     }
     if migrate {
-        MIGRATOR.run(pool).await.map_err(|e| {
-            let retryable = matches!(&e, sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d))
-                if d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)));
-            Error::storage(format!("migrating the database: {e}"), retryable, e)
-        })?;
+        if applied_version(pool).await? != Some(supported) {
+            migrate_exclusively(pool).await?;
+        }
         return Ok(None);
     }
     match applied_version(pool).await? {
@@ -73,6 +71,36 @@ pub(super) async fn prepare(pool: &SqlitePool, migrate: bool) -> Result<Option<S
             found.map_or_else(|| "none (not initialised)".to_string(), |v| v.to_string())
         ))),
     }
+}
+
+/// Runs the migrator inside one `BEGIN IMMEDIATE` transaction, so processes opening a new
+/// file at the same moment take turns: sqlx's SQLite migrator has no lock of its own, and
+/// two of them would both find no migrations applied and both create the tables ("table
+/// models already exists"). The migrator's per-migration transactions become savepoints of
+/// ours; whoever comes second waits for the write lock (busy timeout), then finds every
+/// migration applied and does nothing.
+async fn migrate_exclusively(pool: &SqlitePool) -> Result<()> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| db_err("migrating the database", e))?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db_err("migrating the database (taking the write lock)", e))?;
+    MIGRATOR.run_direct(&mut *tx).await.map_err(|e| {
+        let retryable = match &e {
+            sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d))
+            | sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(d), _) => d
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+            _ => false,
+        };
+        Error::storage(format!("migrating the database: {e}"), retryable, e)
+    })?;
+    tx.commit()
+        .await
+        .map_err(|e| db_err("migrating the database (commit)", e))
 }
 
 /// Schema version and table check.

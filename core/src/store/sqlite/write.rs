@@ -169,10 +169,7 @@ impl SqliteTx {
         refs: Arc<ResponseRefCache>,
         committed: Arc<tokio::sync::Notify>,
     ) -> Result<Self> {
-        let tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| db_err("starting a write transaction", e))?;
+        let tx = super::busy::begin_immediate(pool, "starting a write transaction").await?;
         Ok(SqliteTx {
             tx,
             _guard: guard,
