@@ -282,13 +282,19 @@ pub struct ImportArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Import the valid lines and write the invalid ones to this file (JSONL with line,
-    /// field, reason and the input). Without it, any invalid line aborts the import.
+    /// field, reason, byte offset and the input). Without it, any invalid line aborts the
+    /// import and nothing is written.
     #[arg(long, value_name = "F")]
     pub reject_file: Option<PathBuf>,
-    /// Lines written per batch.
+    /// Records written per batch.
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch_size: u64,
+    /// With --reject-file, commit after at most N records so other writers get the
+    /// database in between (an import without --reject-file is one transaction).
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub commit_every: u64,
 }
 
 /// Filters shared by export, metrics and problematic.

@@ -52,6 +52,7 @@ pub async fn run(db: &str, json: bool, a: ImportArgs) -> CliResult {
     let options = ImportOptions {
         batch_size: usize::try_from(a.batch_size).unwrap_or(1_000),
         keep_going: rejects.is_some(),
+        commit_every: usize::try_from(a.commit_every).unwrap_or(10_000),
         ..Default::default()
     };
     let bar = bytes_bar(total, json);
