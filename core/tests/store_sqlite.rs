@@ -501,3 +501,81 @@ async fn futures_join_all<T>(
     }
     out
 }
+
+/// Issue 11, item 5: a write that meets another process's write lock waits, retries, and
+/// when the wait gives up says what holds the lock and what to do; nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_wait_for_the_lock_then_give_up_with_advice() {
+    let path = fresh_path();
+    let holder = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    let impatient = SqliteStore::open(
+        &url(&path),
+        &OpenOptions {
+            busy_wait: std::time::Duration::from_millis(800),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let patient = SqliteStore::open(&url(&path), &OpenOptions::default())
+        .await
+        .unwrap();
+    // Another "process" holds the write lock (a separate pool: SQLite arbitrates).
+    let mut tx = holder.begin_write().await.unwrap();
+    tx.write(&RecordBatch {
+        responses: vec![response("held")],
+        feedback: vec![],
+    })
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = impatient
+        .record(&RecordBatch {
+            responses: vec![response("r-impatient")],
+            feedback: vec![],
+        })
+        .await
+        .unwrap_err();
+    let msg = err.with_causes();
+    assert!(err.is_retryable(), "{msg}");
+    assert!(msg.contains("locked by another writer"), "{msg}");
+    assert!(msg.contains("run this again"), "{msg}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let ledger = impatient.ledger();
+    let err = tuneloop::credits::CreditLedger::grant(&ledger, "acme", 10, "g1")
+        .await
+        .unwrap_err();
+    assert!(
+        err.with_causes().contains("run this again"),
+        "{}",
+        err.with_causes()
+    );
+
+    // A patient writer gets through once the holder commits.
+    let waiting = tokio::spawn({
+        let patient = patient.clone();
+        async move {
+            patient
+                .record(&RecordBatch {
+                    responses: vec![response("r-patient")],
+                    feedback: vec![],
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    tx.commit().await.unwrap();
+    waiting.await.unwrap().unwrap();
+    assert!(patient.get_response("r-patient").await.unwrap().is_some());
+    assert!(patient.get_response("r-impatient").await.unwrap().is_none());
+    for s in [holder, impatient, patient] {
+        s.close().await;
+    }
+}

@@ -31,12 +31,15 @@ struct SqliteSource {
     writer: Arc<Mutex<()>>,
     /// Why writes are refused (schema not migrated), if they are.
     read_only_reason: Option<String>,
+    /// How long a write waits for another process's write lock.
+    busy_wait: std::time::Duration,
 }
 
 impl SqliteLedger {
     pub(crate) fn new(
         pool: SqlitePool,
         writer: Arc<Mutex<()>>,
+        busy_wait: std::time::Duration,
         read_only_reason: Option<String>,
     ) -> Self {
         SqliteLedger {
@@ -45,6 +48,7 @@ impl SqliteLedger {
                     pool,
                     writer,
                     read_only_reason,
+                    busy_wait,
                 },
             },
         }
@@ -215,9 +219,12 @@ impl TxSource for SqliteSource {
                 });
             }
             let guard = self.writer.clone().lock_owned().await;
-            let tx =
-                crate::store::sqlite_begin_immediate(&self.pool, "starting a ledger transaction")
-                    .await?;
+            let tx = crate::store::sqlite_begin_immediate(
+                &self.pool,
+                self.busy_wait,
+                "starting a ledger transaction",
+            )
+            .await?;
             return Ok(Box::new(SqliteTx {
                 tx,
                 _guard: Some(guard),

@@ -18,7 +18,7 @@ mod sqlite;
 mod types;
 
 pub use memory::MemoryStore;
-pub use open::{open, OpenOptions};
+pub use open::{open, OpenOptions, DEFAULT_BUSY_WAIT};
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::db_err as pg_db_err;
 #[cfg(feature = "postgres")]

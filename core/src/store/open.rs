@@ -5,6 +5,9 @@ use crate::error::{Error, Result};
 use crate::model::Limits;
 use std::sync::Arc;
 
+/// The default of [`OpenOptions::busy_wait`].
+pub const DEFAULT_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How [`open`] treats the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenOptions {
@@ -15,6 +18,9 @@ pub struct OpenOptions {
     pub migrate: bool,
     /// Size limits applied to every write.
     pub limits: Limits,
+    /// How long a write waits in all for another process's write lock (embedded SQLite)
+    /// before it gives up with an error that says what to do.
+    pub busy_wait: std::time::Duration,
 }
 
 impl Default for OpenOptions {
@@ -23,6 +29,7 @@ impl Default for OpenOptions {
             create_if_missing: true,
             migrate: true,
             limits: Limits::default(),
+            busy_wait: DEFAULT_BUSY_WAIT,
         }
     }
 }

@@ -1,16 +1,14 @@
 //! Waiting for SQLite's write lock. One process writes at a time; the others wait in
 //! SQLite's busy handler (the connection's `busy_timeout`) and, past it, here: a short
-//! write (a credit grant, a job update, a lease) retries until [`BUSY_WAIT`] has passed, then
-//! fails with a message that says what holds the lock and what to do.
+//! write (a credit grant, a job update, a lease) retries until the store's `busy_wait`
+//! ([`crate::store::OpenOptions::busy_wait`]) has passed, then fails with a message that says
+//! what holds the lock and what to do.
 
 use super::db_err;
 use crate::error::{Error, Result};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::future::Future;
 use std::time::{Duration, Instant};
-
-/// How long a write waits for another process's write lock in all.
-pub(crate) const BUSY_WAIT: Duration = Duration::from_secs(60);
 
 /// Whether `e` is SQLITE_BUSY or SQLITE_LOCKED (primary codes 5 and 6; the low byte of an
 /// extended code is its primary code).
@@ -48,9 +46,10 @@ fn gave_up(action: &str, waited: Duration, e: sqlx::Error) -> Error {
     )
 }
 
-/// `BEGIN IMMEDIATE`, waiting up to [`BUSY_WAIT`] for the write lock.
+/// `BEGIN IMMEDIATE`, waiting up to `wait` for the write lock.
 pub(crate) async fn begin_immediate(
     pool: &SqlitePool,
+    wait: Duration,
     action: &str,
 ) -> Result<Transaction<'static, Sqlite>> {
     let started = Instant::now();
@@ -59,7 +58,7 @@ pub(crate) async fn begin_immediate(
         match pool.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => return Ok(tx),
             Err(e) if is_busy_sqlx(&e) => {
-                if started.elapsed() >= BUSY_WAIT {
+                if started.elapsed() >= wait {
                     return Err(gave_up(action, started.elapsed(), e));
                 }
                 tokio::time::sleep(pause).await;
@@ -71,8 +70,8 @@ pub(crate) async fn begin_immediate(
 }
 
 /// Runs a write that fails as a whole (one statement, or a transaction that rolls back),
-/// retrying it while another process holds the write lock, up to [`BUSY_WAIT`].
-pub(crate) async fn retry<T, F, Fut>(action: &str, mut op: F) -> Result<T>
+/// retrying it while another process holds the write lock, up to `wait`.
+pub(crate) async fn retry<T, F, Fut>(wait: Duration, action: &str, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -82,7 +81,7 @@ where
     loop {
         match op().await {
             Err(e) if is_busy(&e) => {
-                if started.elapsed() >= BUSY_WAIT {
+                if started.elapsed() >= wait {
                     return Err(match e {
                         Error::Storage {
                             source: Some(s), ..

@@ -82,6 +82,7 @@ pub(super) async fn get_job_file(
 pub(super) async fn append_job_events(
     pool: &SqlitePool,
     writer: &Mutex<()>,
+    busy_wait: std::time::Duration,
     job_id: &str,
     events: &[JobEventRecord],
 ) -> Result<usize> {
@@ -89,7 +90,8 @@ pub(super) async fn append_job_events(
         return Ok(0);
     }
     let _guard = writer.lock().await;
-    let mut tx = super::busy::begin_immediate(pool, "starting a write transaction").await?;
+    let mut tx =
+        super::busy::begin_immediate(pool, busy_wait, "starting a write transaction").await?;
     let mut added = 0;
     for e in events {
         // In input order, so seq follows the order given; an id the job already has

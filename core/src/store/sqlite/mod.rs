@@ -64,6 +64,8 @@ struct Inner {
     read_only_reason: Option<String>,
     /// Serialises this process's ledger transactions (see [`SqliteStore::ledger`]).
     ledger_writer: Arc<tokio::sync::Mutex<()>>,
+    /// How long writes wait for another process's write lock.
+    busy_wait: Duration,
 }
 
 impl SqliteStore {
@@ -84,7 +86,7 @@ impl SqliteStore {
             rest.is_empty() || rest.starts_with(":memory:") || rest.contains("mode=memory");
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::invalid("database_url", e.to_string()))?
-            .busy_timeout(BUSY_TIMEOUT)
+            .busy_timeout(BUSY_TIMEOUT.min(options.busy_wait))
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Normal)
             // Multi-row inserts keep a statement journal; in memory it costs no file I/O.
@@ -148,6 +150,7 @@ impl SqliteStore {
                 checkpointer,
                 read_only_reason,
                 ledger_writer: Arc::default(),
+                busy_wait: options.busy_wait,
             }),
         })
     }
@@ -171,6 +174,7 @@ impl SqliteStore {
         crate::credits::SqliteLedger::new(
             self.inner.pool.clone(),
             self.inner.ledger_writer.clone(),
+            self.inner.busy_wait,
             self.inner.read_only_reason.clone(),
         )
     }
@@ -230,6 +234,7 @@ impl FeedbackStore for SqliteStore {
             self.inner.limits,
             self.inner.response_refs.clone(),
             self.inner.committed.clone(),
+            self.inner.busy_wait,
         )
         .await?;
         Ok(Box::new(tx))
@@ -277,7 +282,10 @@ impl FeedbackStore for SqliteStore {
 
     async fn save_run(&self, run: &RunRecord) -> Result<()> {
         self.check_writable()?;
-        busy::retry("saving a run", || read::save_run(self.pool(), run)).await
+        busy::retry(self.inner.busy_wait, "saving a run", || {
+            read::save_run(self.pool(), run)
+        })
+        .await
     }
 
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
@@ -290,7 +298,7 @@ impl FeedbackStore for SqliteStore {
 
     async fn put_job(&self, job: &JobRecord, expected_version: Option<u64>) -> Result<u64> {
         self.check_writable()?;
-        busy::retry("saving a job", || {
+        busy::retry(self.inner.busy_wait, "saving a job", || {
             read::put_job(self.pool(), job, expected_version)
         })
         .await
@@ -318,7 +326,7 @@ impl FeedbackStore for SqliteStore {
     async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
         check_job_file(job_id, file)?;
         self.check_writable()?;
-        busy::retry("saving a job file", || {
+        busy::retry(self.inner.busy_wait, "saving a job file", || {
             jobs::put_job_file(self.pool(), job_id, file)
         })
         .await
@@ -331,7 +339,14 @@ impl FeedbackStore for SqliteStore {
     async fn append_job_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
         check_events(events)?;
         self.check_writable()?;
-        jobs::append_job_events(self.pool(), &self.inner.writer, job_id, events).await
+        jobs::append_job_events(
+            self.pool(),
+            &self.inner.writer,
+            self.inner.busy_wait,
+            job_id,
+            events,
+        )
+        .await
     }
 
     async fn list_job_events(&self, job_id: &str) -> Result<Vec<JobEventRecord>> {
@@ -341,7 +356,7 @@ impl FeedbackStore for SqliteStore {
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
         check_lease_args(name, holder, ttl)?;
         self.check_writable()?;
-        busy::retry("taking a lease", || {
+        busy::retry(self.inner.busy_wait, "taking a lease", || {
             jobs::try_lease(self.pool(), name, holder, ttl)
         })
         .await
@@ -349,7 +364,7 @@ impl FeedbackStore for SqliteStore {
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
         self.check_writable()?;
-        busy::retry("releasing a lease", || {
+        busy::retry(self.inner.busy_wait, "releasing a lease", || {
             jobs::release_lease(self.pool(), name, holder)
         })
         .await

@@ -168,8 +168,10 @@ impl SqliteTx {
         limits: Limits,
         refs: Arc<ResponseRefCache>,
         committed: Arc<tokio::sync::Notify>,
+        busy_wait: std::time::Duration,
     ) -> Result<Self> {
-        let tx = super::busy::begin_immediate(pool, "starting a write transaction").await?;
+        let tx =
+            super::busy::begin_immediate(pool, busy_wait, "starting a write transaction").await?;
         Ok(SqliteTx {
             tx,
             _guard: guard,
