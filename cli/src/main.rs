@@ -53,9 +53,10 @@ impl CliError {
 }
 
 impl CliError {
-    /// The message of an error kept by reference (with its cause chain).
+    /// The message of an error kept by reference (with its cause chain), without any
+    /// credential it quotes (a URL's password, a token).
     pub fn from_ref(e: &tuneloop::Error) -> String {
-        e.with_causes()
+        tuneloop::secrets::scrub(&e.with_causes()).into_owned()
     }
 }
 

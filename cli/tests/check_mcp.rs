@@ -200,3 +200,48 @@ fn check_mcp_with_nothing_listening_fails_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_mcp_honours_the_request_timeout_of_tuneloop_toml() {
+    // A server that accepts connections and never answers: every request waits for the
+    // timeout. With `request_timeout_secs = 1` the whole check (the handshake and its
+    // retries) takes seconds; it used to wait 30 s per try whatever the settings said.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tuneloop.toml");
+    std::fs::write(&config, "[mcp]\nrequest_timeout_secs = 1\n").unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let db = format!("sqlite://{}", dir.path().join("none.db").display());
+    for what in [&["check", "mcp"][..], &["check", "all"][..]] {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_tuneloop"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--mcp-url", &url, "--db", &db])
+            .args(what)
+            .env("TUNELOOP_MCP_TOKEN", TOKEN)
+            .env_remove("TUNELOOP_MCP_URL")
+            .env_remove("TUNELOOP_DATABASE_URL")
+            .output()
+            .unwrap();
+        let took = start.elapsed();
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what:?}: {all}");
+        assert!(
+            took < Duration::from_secs(15),
+            "{what:?} took {took:?}: {all}"
+        );
+        assert!(
+            all.contains("did not") && all.contains("within 1s") && all.contains(&url),
+            "{what:?}: {all}"
+        );
+        assert!(!all.contains(TOKEN), "{all}");
+    }
+}

@@ -5,9 +5,13 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "cli-loop-token-1f0a";
@@ -418,4 +422,287 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let all = tuneloop(d, &["--db", db, "check", "all", "--account", "demo"]);
     assert_eq!(all.status.code(), Some(1));
     assert!(text(&all.stdout).contains("✗ mcp"), "{}", text(&all.stdout));
+}
+
+#[test]
+fn fine_tune_without_a_server_says_how_to_set_one_in_one_clean_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tuneloop(dir.path(), &["fine-tune", "--model-id", "support-bot-v2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: fine-tune needs the fine-tuning server: pass --mcp-url URL, set \
+         TUNELOOP_MCP_URL or [mcp] url in tuneloop.toml (or use --dry-run to see the decision \
+         only)\n"
+    );
+}
+
+/// A test double: a TCP relay in front of the reference server, one connection per request
+/// (it asks both sides to close after each). While `drop_create` is set it forwards a
+/// `fine_tuning_create_job` call (the server runs it) and closes the client's connection
+/// without an answer. It records the idempotency keys of the creates it forwards: each key
+/// makes at most one remote job.
+struct Relay {
+    url_port: u16,
+    drop_create: Arc<AtomicBool>,
+    create_keys: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Relay {
+    fn start(upstream_port: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = Relay {
+            url_port: listener.local_addr().unwrap().port(),
+            drop_create: Arc::new(AtomicBool::new(false)),
+            create_keys: Arc::new(Mutex::new(BTreeSet::new())),
+        };
+        let (drop_create, keys) = (relay.drop_create.clone(), relay.create_keys.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (drop_create, keys) = (drop_create.clone(), keys.clone());
+                std::thread::spawn(move || relay_one(client, upstream_port, &drop_create, &keys));
+            }
+        });
+        relay
+    }
+}
+
+/// Reads one HTTP message head (through the blank line) and returns it with whatever body
+/// bytes came along.
+fn read_head(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+            return Some((head, buf[end + 4..].to_vec()));
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The head with `Connection: close` instead of any Connection header.
+fn closing(head: &str) -> String {
+    let mut lines: Vec<&str> = head
+        .trim_end()
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    lines.push("Connection: close");
+    lines.join("\r\n") + "\r\n\r\n"
+}
+
+fn relay_one(
+    mut client: TcpStream,
+    upstream_port: u16,
+    drop_create: &AtomicBool,
+    keys: &Mutex<BTreeSet<String>>,
+) {
+    let Some((head, mut body)) = read_head(&mut client) else {
+        return;
+    };
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    while body.len() < length {
+        let mut chunk = [0u8; 8192];
+        match client.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let message: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let create = message["params"]["name"] == "fine_tuning_create_job";
+    if create {
+        if let Some(key) = message["params"]["arguments"]["idempotency_key"].as_str() {
+            keys.lock().unwrap().insert(key.to_string());
+        }
+    }
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+        return;
+    };
+    if upstream.write_all(closing(&head).as_bytes()).is_err() || upstream.write_all(&body).is_err()
+    {
+        return;
+    }
+    let Some((answer_head, rest)) = read_head(&mut upstream) else {
+        return;
+    };
+    if create && drop_create.load(Ordering::SeqCst) {
+        // The server has run the create; its answer never reaches the client.
+        let _ = std::io::copy(&mut upstream, &mut std::io::sink());
+        let _ = client.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    if client.write_all(closing(&answer_head).as_bytes()).is_err()
+        || client.write_all(&rest).is_err()
+    {
+        return;
+    }
+    let _ = std::io::copy(&mut upstream, &mut client);
+}
+
+/// Issue 11, from the command line: a `fine-tune` whose create answer is lost leaves the job
+/// `starting` with its hold; a `jobs sync` refused at connect (a wrong token, HTTP 401) must
+/// not settle it; the next `fine-tune` must not create a second remote job; a sync with the
+/// right token finds the job and bills it once. Along the way the MCP URL carries a password
+/// and no output, job record or event may show it, nor the token.
+#[test]
+fn a_lost_create_survives_a_refused_sync_and_no_output_shows_a_secret() {
+    let Some((_server, url)) = reference_server() else {
+        return;
+    };
+    let upstream_port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
+    let relay = Relay::start(upstream_port);
+    let secret_url = format!("http://ops:s3cret@127.0.0.1:{}/mcp", relay.url_port);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tuneloop.toml"), CONFIG).unwrap();
+    let db = "sqlite://lost.db";
+    let mut seen = String::new();
+    let mut run = |args: &[&str], token: &str| -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_tuneloop"))
+            .current_dir(d)
+            .args(args)
+            .env("TUNELOOP_MCP_TOKEN", token)
+            .env_remove("TUNELOOP_DATABASE_URL")
+            .env_remove("TUNELOOP_MCP_URL")
+            .output()
+            .unwrap();
+        seen.push_str(&text(&out.stdout));
+        seen.push_str(&text(&out.stderr));
+        out
+    };
+    // Feedback and credits (the simulated demo loop works on support-bot-v2).
+    assert!(run(&["--db", db, "demo"], TOKEN).status.success());
+
+    relay.drop_create.store(true, Ordering::SeqCst);
+    let fine_tune = [
+        "--db",
+        db,
+        "--mcp-url",
+        &secret_url,
+        "--json",
+        "fine-tune",
+        "--model-id",
+        "support-bot-v1",
+        "--force",
+    ];
+    let out = run(&fine_tune, TOKEN);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not answer") && !stderr.contains("()"),
+        "{stderr}"
+    );
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["job"]["status"], "starting", "{outcome:#}");
+    let id = outcome["job"]["id"].as_str().unwrap().to_string();
+    assert_eq!(relay.create_keys.lock().unwrap().len(), 1);
+    relay.drop_create.store(false, Ordering::SeqCst);
+
+    // A rotated token: HTTP 401 at connect. The job must stay starting, its hold kept.
+    let sync = ["--db", db, "--mcp-url", &secret_url, "jobs", "sync"];
+    let out = run(&sync, "rotated-token-77aa");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(&id), "{}", text(&out.stdout));
+    let shown = run(&["--db", db, "--json", "jobs", "show", &id], TOKEN);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["status"], "starting", "{shown:#}");
+    let balance = |run: &mut dyn FnMut(&[&str], &str) -> Output| -> Value {
+        let out = run(
+            &[
+                "--db",
+                db,
+                "--json",
+                "credits",
+                "balance",
+                "--account",
+                "demo",
+            ],
+            TOKEN,
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let held = balance(&mut run);
+    assert_eq!(held["pending"], shown["estimated_cost"], "{held:#}");
+
+    // The next decision finds the job in flight: no second job.
+    let out = run(&fine_tune, TOKEN);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(again["job"].is_null(), "{again:#}");
+    assert_eq!(relay.create_keys.lock().unwrap().len(), 1);
+
+    // The right token: the same key answers with the job the server made; billed once.
+    let out = run(
+        &[
+            "--db",
+            db,
+            "--mcp-url",
+            &secret_url,
+            "--json",
+            "jobs",
+            "sync",
+            &id,
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+        TOKEN,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["status"], "succeeded", "{job:#}");
+    let after = balance(&mut run);
+    assert_eq!(after["pending"], 0, "{after:#}");
+    let demo_cost = held["posted"].as_u64().unwrap();
+    assert_eq!(
+        after["posted"].as_u64(),
+        Some(demo_cost + job["actual_cost"].as_u64().unwrap()),
+        "{after:#}"
+    );
+    assert_eq!(relay.create_keys.lock().unwrap().len(), 1);
+
+    // Nothing shows the password of the URL or the token: outputs, records, events.
+    run(&["--db", db, "--json", "jobs", "show", &id], TOKEN);
+    run(&["--db", db, "jobs", "show", &id], TOKEN);
+    run(&["--db", db, "--json", "jobs", "list"], TOKEN);
+    run(&["--db", db, "jobs", "list"], TOKEN);
+    assert!(seen.contains("ops:***@"), "{seen}");
+    for secret in ["s3cret", TOKEN, "rotated-token-77aa"] {
+        assert!(!seen.contains(secret), "{secret} shown: {seen}");
+    }
+    // Nor the database file itself (job data, events, last errors).
+    for entry in std::fs::read_dir(d).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("lost.db")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in ["s3cret", TOKEN, "rotated-token-77aa"] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{secret} stored in {}",
+                    path.display()
+                );
+            }
+        }
+    }
 }

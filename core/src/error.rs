@@ -95,10 +95,14 @@ pub enum Error {
         code: Option<i64>,
         /// The server's message (or what was wrong with its answer).
         message: String,
-        /// The server answered that it did not carry the call out (an `isError` result, or
-        /// a JSON-RPC "invalid request/method/params" error). `false` when the answer could
-        /// not be read, so whether the call ran is unknown.
+        /// The server answered that it did not carry the request out (an `isError` result,
+        /// or a JSON-RPC "invalid request/method/params" error). `false` when the answer
+        /// could not be read, so whether the call ran is unknown.
         refused: bool,
+        /// The error is the server's answer to the request itself (a JSON-RPC error or an
+        /// `isError` result to that `tools/call`), not to the `initialize` handshake that
+        /// had to succeed first. Only such an answer tells what the tool did with the call.
+        answered: bool,
     },
     /// An account lacks the credits for an operation.
     #[error("insufficient credits on {account}: need {required}, available {available}")]
@@ -158,32 +162,50 @@ impl Error {
         }
     }
 
-    /// Shorthand for [`Error::Mcp`].
+    /// Shorthand for [`Error::Mcp`] that is not an answer to the request itself: a failed
+    /// handshake, or an answer that could not be read or has the wrong shape.
     ///
-    /// A JSON-RPC error whose code says the request itself was rejected (-32600 invalid
-    /// request, -32601 method not found, -32602 invalid params) counts as a refusal; any
-    /// other code, or none (an unreadable answer), leaves the outcome unknown.
+    /// A JSON-RPC error whose code says the request was rejected (-32600 invalid request,
+    /// -32601 method not found, -32602 invalid params) counts as a refusal; any other code,
+    /// or none (an unreadable answer), leaves the outcome unknown.
     pub fn mcp(code: Option<i64>, message: impl Into<String>) -> Self {
         Error::Mcp {
             code,
             message: message.into(),
-            refused: matches!(code, Some(-32602..=-32600)),
+            refused: refusal_code(code),
+            answered: false,
         }
     }
 
-    /// An MCP tool result flagged `isError`: the tool ran and reported a failure.
+    /// A JSON-RPC error the MCP server sent in answer to the request itself (see
+    /// [`Error::mcp`] for which codes are refusals).
+    pub fn mcp_answer(code: i64, message: impl Into<String>) -> Self {
+        Error::Mcp {
+            code: Some(code),
+            message: message.into(),
+            refused: refusal_code(Some(code)),
+            answered: true,
+        }
+    }
+
+    /// An MCP tool result flagged `isError`: the tool itself answered that it failed.
     pub fn tool_refused(message: impl Into<String>) -> Self {
         Error::Mcp {
             code: None,
             message: message.into(),
             refused: true,
+            answered: true,
         }
     }
 
-    /// Whether the other side answered that it did not do what was asked, so the call
-    /// certainly had no effect: an MCP refusal (see [`Error::Mcp`]) or an HTTP 4xx other
-    /// than 404 (an expired session), 408 and 429. Invalid input is a refusal too. A
-    /// timeout, a lost connection or an unreadable answer is not: the call may have run.
+    /// Whether this request certainly had no effect: the other side refused it (an MCP
+    /// refusal, see [`Error::Mcp`], at the tool or at the handshake; an HTTP 4xx other than
+    /// 404 (an expired session), 408 and 429), or it was invalid input. A timeout, a lost
+    /// connection or an unreadable answer is not: the call may have run.
+    ///
+    /// It says nothing about *earlier* requests: a call refused with HTTP 401 at connect
+    /// never reached the tool, so it cannot tell whether a previous attempt of the same
+    /// keyed call ran. For that, see [`Error::is_tool_refusal`].
     pub fn is_refusal(&self) -> bool {
         match self {
             Error::Mcp { refused, .. } => *refused,
@@ -193,6 +215,24 @@ impl Error {
             Error::InvalidInput { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether the MCP tool itself answered the call with a refusal: an `isError` result,
+    /// or a JSON-RPC invalid-request/method/params error in answer to that `tools/call`.
+    ///
+    /// Only this settles a keyed call whose earlier attempts may have run (a create whose
+    /// answer was lost): the server looked the key up and refused. Nothing that happens
+    /// before the call reaches the tool does — an HTTP 401/403/4xx, a failed connection or
+    /// `initialize` handshake, an expired session, a check on our side, no server configured.
+    pub fn is_tool_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::Mcp {
+                refused: true,
+                answered: true,
+                ..
+            }
+        )
     }
 
     /// The message followed by each cause in the `source()` chain that it does not already
@@ -249,6 +289,12 @@ impl Error {
     }
 }
 
+/// JSON-RPC -32600 invalid request, -32601 method not found, -32602 invalid params: the
+/// request was rejected as such, so it did not run.
+fn refusal_code(code: Option<i64>) -> bool {
+    matches!(code, Some(-32602..=-32600))
+}
+
 /// One rejected line of an import.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineError {
@@ -282,4 +328,39 @@ fn import_message(errors: &[LineError], total: usize) -> String {
         let _ = write!(out, "\n  ... and {} more", total - errors.len());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_tools_own_answer_is_a_tool_refusal() {
+        // The tool answered the call: an `isError` result, a JSON-RPC invalid-params error.
+        for e in [
+            Error::tool_refused("tool `t` failed: no such file"),
+            Error::mcp_answer(-32602, "invalid params"),
+        ] {
+            assert!(e.is_tool_refusal() && e.is_refusal(), "{e:?}");
+        }
+        // Refused before the call reached the tool: this request had no effect, but that
+        // says nothing about an earlier attempt of the same call.
+        for e in [
+            Error::transport("refused our token (HTTP 401)", Some(401), false),
+            Error::transport("HTTP 403", Some(403), false),
+            Error::transport("HTTP 400", Some(400), false),
+            Error::mcp(Some(-32602), "refused to initialise"),
+            Error::invalid("mcp.url", "no fine-tuning server is configured"),
+        ] {
+            assert!(e.is_refusal() && !e.is_tool_refusal(), "{e:?}");
+        }
+        // The outcome is unknown: neither.
+        for e in [
+            Error::transport("did not answer", None, true),
+            Error::mcp(None, "malformed answer"),
+            Error::mcp_answer(-32603, "internal error"),
+        ] {
+            assert!(!e.is_refusal() && !e.is_tool_refusal(), "{e:?}");
+        }
+    }
 }

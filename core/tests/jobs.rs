@@ -281,6 +281,54 @@ async fn refused_create_fails_and_releases(w: World) {
     assert_eq!(remote_jobs(&w).await, 0);
 }
 
+/// Issue 11: a create in doubt (its answer lost after the server ran it) is settled only by
+/// the provider's answer to the create. A sync or a cancel refused at the transport layer
+/// (HTTP 401 before the call reaches the provider) leaves the job starting with its hold.
+async fn transport_refusals_never_settle_a_create_in_doubt(w: World) {
+    // A sync refused at connect, then one that gets through: succeeded, charged once.
+    let a = w.jobs.create_draft(&request()).await.unwrap();
+    w.provider
+        .fail_next(ProviderOp::Create, ProviderFault::LostAfter);
+    assert!(w.jobs.start(&a.id).await.is_err());
+    assert_eq!(remote_jobs(&w).await, 1);
+    w.provider
+        .fail_next(ProviderOp::Create, ProviderFault::Unauthorized);
+    let err = w.jobs.sync(&a.id).await.unwrap_err();
+    assert!(err.is_refusal(), "{err}");
+    let stuck = w.jobs.get(&a.id).await.unwrap();
+    assert_eq!(stuck.status, JobStatus::Starting, "{stuck:?}");
+    assert_eq!(stuck.details.error, None);
+    assert_eq!(figures(&w).await.1, a.details.estimated_cost);
+    w.jobs.sync(&a.id).await.unwrap();
+    let a = run_to_success(&w, &a.id).await;
+    assert_settled(&w, &a).await;
+    assert_eq!(remote_jobs(&w).await, 1);
+
+    // A cancel whose create lookup is refused at connect: nothing is decided locally; the
+    // next cancel resolves the create by its key and cancels the remote job.
+    let b = w.jobs.create_draft(&request()).await.unwrap();
+    w.provider
+        .fail_next(ProviderOp::Create, ProviderFault::LostAfter);
+    assert!(w.jobs.start(&b.id).await.is_err());
+    w.provider
+        .fail_next(ProviderOp::Create, ProviderFault::Unauthorized);
+    assert!(w.jobs.cancel(&b.id).await.is_err());
+    let stuck = w.jobs.get(&b.id).await.unwrap();
+    assert_eq!(stuck.status, JobStatus::Starting, "{stuck:?}");
+    assert!(stuck.details.cancel_requested);
+    assert_eq!(figures(&w).await.1, b.details.estimated_cost);
+    let b = w.jobs.cancel(&b.id).await.unwrap();
+    assert_eq!(b.status, JobStatus::Cancelled);
+    let remote = w.sim.list_jobs(None, Some(100)).await.unwrap().jobs;
+    assert_eq!(remote.len(), 2);
+    assert!(remote
+        .iter()
+        .any(|r| r.status == ProviderJobStatus::Cancelled
+            && Some(&r.id) == b.details.provider_job_id.as_ref()));
+    let (_, pending, posted, _) = figures(&w).await;
+    assert_eq!((pending, posted), (0, a.details.actual_cost.unwrap()));
+}
+
 async fn upload_failures(w: World) {
     let draft = w.jobs.create_draft(&request()).await.unwrap();
     // Server down: the start stays resumable, nothing is held yet.
@@ -579,6 +627,7 @@ on_every_backend!(
     crash_between_reserve_and_create,
     lost_or_malformed_create_answers,
     refused_create_fails_and_releases,
+    transport_refusals_never_settle_a_create_in_doubt,
     upload_failures,
     insufficient_credits_keep_the_draft,
     cancels,

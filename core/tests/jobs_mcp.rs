@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tuneloop::credits::CreditLedger;
 use tuneloop::demo::{generate, DemoOptions};
-use tuneloop::jobs::{DraftRequest, FineTuneJob, JobManager, JobStatus, Settlement};
+use tuneloop::jobs::{
+    DraftRequest, FineTuneJob, FineTuneRequest, JobManager, JobStatus, Settlement,
+};
 use tuneloop::mcp::{FineTuningProvider, HttpMcpClient, McpConfig, McpFineTuningProvider};
 use tuneloop::model::ProviderJobStatus;
 use tuneloop::policy::{estimate_cost, Prices};
@@ -39,7 +41,11 @@ struct World {
 }
 
 fn provider_at(url: &str, timeout: Duration) -> Arc<dyn FineTuningProvider> {
-    let mut config = McpConfig::new(url).with_token(Some(TOKEN.into()));
+    provider_with_token(url, TOKEN, timeout)
+}
+
+fn provider_with_token(url: &str, token: &str, timeout: Duration) -> Arc<dyn FineTuningProvider> {
+    let mut config = McpConfig::new(url).with_token(Some(token.into()));
     config.request_timeout = timeout;
     config.connect_timeout = Duration::from_secs(2);
     config.backoff = Duration::from_millis(50);
@@ -304,6 +310,122 @@ async fn crash_while_the_create_is_in_flight(w: World) {
     assert_eq!(w.remote_jobs().await.len(), 1);
 }
 
+/// Issue 11: a create whose answer was lost stays `starting` with its hold. A sync refused
+/// before the call reaches the tool (HTTP 401 at connect for a wrong token; a gateway's HTTP
+/// 403 to the call) says nothing about the create and must not settle it: only the server's
+/// answer to the create (same idempotency key) does. Before the fix the 401 failed the job
+/// and released its hold, and the next decision created a second remote job, never billed.
+async fn lost_create_then_a_refused_sync(w: World) {
+    let jobs = w.jobs();
+    let d = draft(&jobs).await;
+    let held = d.details.estimated_cost;
+    // The create reaches the server (it creates the job); no answer ever comes back.
+    w.proxy.set_fault_on(CREATE, Fault::DropConnection(100));
+    let err = jobs.start(&d.id).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("did not answer")
+            && message.contains("fine_tuning_create_job")
+            && message.contains("connection closed")
+            && !message.contains("()"),
+        "{message}"
+    );
+    w.proxy.set_fault(Fault::None);
+    assert_eq!(w.remote_jobs().await.len(), 1, "the server ran the create");
+    let stuck = jobs.get(&d.id).await.unwrap();
+    assert_eq!(stuck.status, JobStatus::Starting);
+    assert!(stuck.details.create_sent);
+    assert_eq!(w.ledger.balance(ACCOUNT).await.unwrap().pending, held);
+
+    // A sync with a wrong token: HTTP 401 at connect, before anything is sent.
+    let wrong = w.jobs_with(provider_with_token(
+        &w.proxy.url,
+        "not-the-token-3e9d",
+        Duration::from_secs(5),
+    ));
+    let err = wrong.sync(&d.id).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tuneloop::Error::Transport {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let reports = wrong.sync_all().await.unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].error.is_some(), "{reports:?}");
+    // A gateway refusing the create call itself at the HTTP level says nothing either.
+    w.proxy.set_fault_on(CREATE, Fault::Status(403, 100));
+    assert!(jobs.sync(&d.id).await.is_err());
+    w.proxy.set_fault(Fault::None);
+    let stuck = jobs.get(&d.id).await.unwrap();
+    assert_eq!(stuck.status, JobStatus::Starting, "{stuck:?}");
+    assert_eq!(stuck.details.settlement, None);
+    assert_eq!(w.ledger.balance(ACCOUNT).await.unwrap().pending, held);
+
+    // The next decision finds the job in flight and creates nothing.
+    let mut again = FineTuneRequest::new(DraftRequest::new(MODEL, BASE, ACCOUNT));
+    again.force = true;
+    let outcome = jobs.fine_tune(&again).await.unwrap();
+    assert!(outcome.job.is_none(), "{outcome:?}");
+    assert_eq!(w.remote_jobs().await.len(), 1);
+
+    // The right token: the create is answered (same key) with the job the server made.
+    let reports = jobs.sync_all().await.unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].error, None, "{reports:?}");
+    let job = finish(&jobs, &d.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_exact(&w, &[&job]).await;
+    let remote = w.remote_jobs().await;
+    assert_eq!(remote.len(), 1);
+    assert_eq!(
+        job.details.provider_job_id.as_deref(),
+        Some(remote[0].id.as_str())
+    );
+}
+
+/// Issue 11: the password of an MCP URL (`http://user:pw@host/mcp`) and the bearer token
+/// never reach a job record, its events or its errors, whatever fails on the way.
+async fn credentials_never_reach_a_job(w: World) {
+    let url = w.proxy.url.replace("http://", "http://ops:s3cret@");
+    let mut config = McpConfig::new(&url).with_token(Some(TOKEN.into()));
+    config.request_timeout = Duration::from_secs(5);
+    config.backoff = Duration::from_millis(50);
+    let client = Arc::new(HttpMcpClient::new(config).unwrap());
+    assert!(!format!("{client:?}").contains("s3cret"));
+    // A caller naming its provider after the URL, as the CLI once did.
+    let provider = McpFineTuningProvider::new(client).with_name(format!("mcp {url}"));
+    let jobs = w.jobs_with(Arc::new(provider));
+    let d = draft(&jobs).await;
+    let mut seen = String::new();
+    // Every kind of failure on the way: no answer, HTTP 500s, a malformed answer.
+    for fault in [
+        Fault::DropConnection(100),
+        Fault::Status500(100),
+        Fault::Malformed(100),
+    ] {
+        w.proxy.set_fault_on(CREATE, fault);
+        let err = jobs.start(&d.id).await.unwrap_err();
+        seen.push_str(&format!("{err}\n{err:?}\n{}\n", err.with_causes()));
+        let stuck = jobs.get(&d.id).await.unwrap();
+        assert_eq!(stuck.status, JobStatus::Starting);
+        seen.push_str(&serde_json::to_string(&stuck).unwrap());
+    }
+    w.proxy.set_fault(Fault::None);
+    let job = finish(&jobs, &d.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_exact(&w, &[&job]).await;
+    seen.push_str(&serde_json::to_string(&job).unwrap());
+    seen.push_str(&serde_json::to_string(&jobs.events(&d.id).await.unwrap()).unwrap());
+    assert!(seen.contains("ops:***@"), "{seen}");
+    assert!(!seen.contains("s3cret"), "{seen}");
+    assert!(!seen.contains(TOKEN), "{seen}");
+}
+
 async fn cancel_racing_a_success(w: World) {
     let jobs = w.jobs();
     let d = draft(&jobs).await;
@@ -390,4 +512,6 @@ on_sql_backends!(
     is_error_results_fail_the_job_and_release,
     crash_while_the_create_is_in_flight,
     cancel_racing_a_success,
+    lost_create_then_a_refused_sync,
+    credentials_never_reach_a_job,
 );

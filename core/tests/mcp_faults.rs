@@ -212,6 +212,7 @@ async fn is_error_results_carry_the_tools_message() {
             code: None,
             message,
             refused: true,
+            answered: true,
         } => {
             assert!(
                 message.contains("fine_tuning_upload_file") && message.contains("sha256 mismatch"),

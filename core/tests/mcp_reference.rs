@@ -156,6 +156,7 @@ async fn whole_contract_against_the_reference_server() {
             code: None,
             message,
             refused: true,
+            answered: true,
         }) => {
             assert!(message.contains("job not found"), "{message}")
         }

@@ -1,7 +1,8 @@
-//! `tuneloop migrate` and `tuneloop check db`.
+//! `tuneloop migrate`, `tuneloop check db` and `tuneloop check mcp`.
 
-use super::{open_store, open_with, print_json, shown};
+use super::{open_store, open_with, print_json, shown, Ctx};
 use crate::{CliError, CliResult};
+use tuneloop::secrets::redact_url;
 use tuneloop::store::{HealthReport, OpenOptions};
 
 fn version(v: Option<i64>) -> String {
@@ -125,24 +126,28 @@ struct McpReport {
     ok: bool,
 }
 
-/// Connects to `url` (bearer token from TUNELOOP_MCP_TOKEN), lists its tools, and closes.
-pub async fn server_tools(url: &str) -> tuneloop::Result<Vec<tuneloop::mcp::ToolInfo>> {
-    use tuneloop::mcp::{HttpMcpClient, McpClient, McpConfig};
-    let config = McpConfig::new(url).with_token(std::env::var("TUNELOOP_MCP_TOKEN").ok());
+/// Connects with `config` (see [`super::loop_ctx::mcp_config`]), lists the tools, and
+/// closes.
+pub async fn server_tools(
+    config: tuneloop::mcp::McpConfig,
+) -> tuneloop::Result<Vec<tuneloop::mcp::ToolInfo>> {
+    use tuneloop::mcp::{HttpMcpClient, McpClient};
     let client = HttpMcpClient::connect(config).await?;
     let tools = client.list_tools().await;
     let _ = client.close().await;
     tools
 }
 
-pub async fn check_mcp(url: Option<&str>, json: bool) -> CliResult {
+pub async fn check_mcp(ctx: &Ctx, json: bool) -> CliResult {
     use tuneloop::mcp::check_tools;
-    let Some(url) = url else {
+    let Some(config) = super::loop_ctx::mcp_config(ctx) else {
         return Err(CliError::usage(
             "check mcp needs the server: pass --mcp-url URL or set TUNELOOP_MCP_URL",
         ));
     };
-    let tools = match server_tools(url).await {
+    let url = redact_url(&config.url);
+    let url = url.as_str();
+    let tools = match server_tools(config).await {
         Ok(tools) => tools,
         Err(e) => {
             let message = CliError::from(e).message;

@@ -20,13 +20,13 @@ pub async fn run(ctx: &Ctx, account: Option<String>, hours: u32, min: u64) -> Cl
     match open_with(&ctx.db, &options).await {
         Ok(store) => {
             lines.extend(db_checks(store.as_ref(), &ctx.db).await);
-            lines.extend(mcp_checks(ctx.mcp_url.as_deref()).await);
+            lines.extend(mcp_checks(ctx).await);
             lines.extend(credit_checks(store.as_ref(), &account).await);
             lines.extend(feedback_checks(store.as_ref(), None, hours, min).await);
         }
         Err(e) => {
             lines.push(CheckLine::new("database", false, e.message));
-            lines.extend(mcp_checks(ctx.mcp_url.as_deref()).await);
+            lines.extend(mcp_checks(ctx).await);
         }
     }
     report_checks("integration", &lines, ctx.json)
@@ -77,15 +77,16 @@ async fn db_checks(store: &dyn FeedbackStore, db: &str) -> Vec<CheckLine> {
     out
 }
 
-async fn mcp_checks(url: Option<&str>) -> Vec<CheckLine> {
-    let Some(url) = url else {
+async fn mcp_checks(ctx: &Ctx) -> Vec<CheckLine> {
+    let Some(config) = super::loop_ctx::mcp_config(ctx) else {
         return vec![CheckLine::new(
             "mcp",
             false,
             "no fine-tuning server configured: pass --mcp-url, set TUNELOOP_MCP_URL or [mcp] url",
         )];
     };
-    let tools = match super::check::server_tools(url).await {
+    let url = tuneloop::secrets::redact_url(&config.url);
+    let tools = match super::check::server_tools(config).await {
         Ok(t) => t,
         Err(e) => return vec![CheckLine::new("mcp", false, CliError::from_ref(&e))],
     };

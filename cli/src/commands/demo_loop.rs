@@ -76,7 +76,10 @@ pub async fn run(
         .await?;
     let balance_before = ledger.balance(ACCOUNT).await?;
     let mut report = LoopReport {
-        provider: ctx.mcp_url.clone().unwrap_or_else(|| "simulated".into()),
+        provider: ctx
+            .mcp_url
+            .as_deref()
+            .map_or_else(|| "simulated".into(), tuneloop::secrets::redact_url),
         simulated: sim.is_some(),
         decision: None,
         job: None,

@@ -12,7 +12,8 @@ use tuneloop::policy::Decision;
 pub async fn run(ctx: &Ctx, a: FineTuneArgs) -> CliResult {
     if ctx.mcp_url.is_none() && !a.dry_run {
         return Err(CliError::usage(
-            "fine-tune needs the fine-tuning server: pass --mcp-url URL, set TUNELOOP_MCP_URL              or [mcp] url in tuneloop.toml (or use --dry-run to see the decision only)",
+            "fine-tune needs the fine-tuning server: pass --mcp-url URL, set TUNELOOP_MCP_URL \
+             or [mcp] url in tuneloop.toml (or use --dry-run to see the decision only)",
         ));
     }
     let draft = draft_request(ctx, &a.target)?;

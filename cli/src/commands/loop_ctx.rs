@@ -1,33 +1,34 @@
-//! Wiring for the fine-tuning commands: the provider of --mcp-url, the job manager, and a
-//! draft request from flags + tuneloop.toml.
+//! Wiring for the fine-tuning commands: the MCP settings and provider, the job manager, and
+//! a draft request from flags + tuneloop.toml.
 
 use super::{open_store, Ctx};
 use crate::args::JobTargetArgs;
 use crate::{CliError, CliResult};
 use std::sync::Arc;
-use std::time::Duration;
 use tuneloop::jobs::{DraftRequest, JobManager};
-use tuneloop::mcp::{
-    FineTuningProvider, HttpMcpClient, McpConfig, McpFineTuningProvider, UnconfiguredProvider,
-};
+use tuneloop::mcp::{FineTuningProvider, McpConfig, McpFineTuningProvider, UnconfiguredProvider};
 use tuneloop::model::Hyperparameters;
 
-/// The fine-tuning server of --mcp-url (token from TUNELOOP_MCP_TOKEN), or a provider that
-/// refuses every call with a message saying how to configure one.
+/// The MCP server's settings for every command that talks to it (`check mcp`, `check all`,
+/// `fine-tune`, `jobs`, `schedule`, `demo`): the URL of --mcp-url / TUNELOOP_MCP_URL /
+/// `[mcp] url`, the `[mcp]` timeout and retries, the token from TUNELOOP_MCP_TOKEN. `None`
+/// when no server is configured.
+pub fn mcp_config(ctx: &Ctx) -> Option<McpConfig> {
+    let url = ctx.mcp_url.as_ref()?;
+    Some(
+        McpConfig::from_section(url, &ctx.config.mcp)
+            .with_token(std::env::var("TUNELOOP_MCP_TOKEN").ok()),
+    )
+}
+
+/// The fine-tuning server of [`mcp_config`], or a provider that refuses every call with a
+/// message saying how to configure one.
 pub fn provider(ctx: &Ctx) -> CliResult<Arc<dyn FineTuningProvider>> {
-    let Some(url) = &ctx.mcp_url else {
+    let Some(config) = mcp_config(ctx) else {
         return Ok(Arc::new(UnconfiguredProvider));
     };
-    let mut config = McpConfig::new(url).with_token(std::env::var("TUNELOOP_MCP_TOKEN").ok());
-    if let Some(s) = ctx.config.mcp.request_timeout_secs {
-        config.request_timeout = Duration::from_secs(s);
-    }
-    if let Some(n) = ctx.config.mcp.max_retries {
-        config.max_retries = n;
-    }
-    let client = HttpMcpClient::new(config).map_err(CliError::from)?;
     Ok(Arc::new(
-        McpFineTuningProvider::new(Arc::new(client)).with_name(format!("mcp {url}")),
+        McpFineTuningProvider::over_http(config).map_err(CliError::from)?,
     ))
 }
 

@@ -105,7 +105,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         } => check::check_db(db, json).await,
         Command::Check {
             what: CheckWhat::Mcp,
-        } => check::check_mcp(ctx.mcp_url.as_deref(), json).await,
+        } => check::check_mcp(&ctx, json).await,
         Command::Check {
             what:
                 CheckWhat::All {

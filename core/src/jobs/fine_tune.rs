@@ -117,7 +117,7 @@ impl JobManager {
             Err(e) => Ok(FineTuneOutcome {
                 decision,
                 job: Some(self.get(&job.id).await?),
-                start_error: Some(e.with_causes()),
+                start_error: Some(crate::secrets::scrub(&e.with_causes()).into_owned()),
             }),
         }
     }

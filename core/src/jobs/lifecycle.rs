@@ -13,6 +13,7 @@ use crate::dataset::{TRAIN_FILE, VALIDATION_FILE};
 use crate::model::time::now;
 use crate::model::{CreateJobRequest, ProviderJob};
 use crate::policy::estimate_cost;
+use crate::secrets::scrub;
 use crate::store::{JobEventRecord, JobFilter};
 use crate::{Error, Result};
 use chrono::DateTime;
@@ -53,9 +54,10 @@ impl JobManager {
     ///
     /// Failures before the remote job is requested put the job back to `draft` (releasing
     /// its hold) unless they may pass on a retry (then it stays `starting` and the next
-    /// `start` or `sync` resumes). Once the remote job is requested, only a refusal by the
-    /// provider fails the job (releasing the hold); anything else leaves it `starting`, to be
-    /// resumed with the same idempotency key.
+    /// `start` or `sync` resumes). Once the remote job is requested, only the provider's own
+    /// answer refusing the create ([`Error::is_tool_refusal`]) fails the job (releasing the
+    /// hold); anything else — a timeout, a lost answer, an HTTP 401 at connect — leaves it
+    /// `starting`, to be resumed with the same idempotency key.
     pub async fn start(&self, id: &str) -> Result<FineTuneJob> {
         loop {
             let job = self.get(id).await?;
@@ -232,9 +234,13 @@ impl JobManager {
     }
 
     async fn start_failed(&self, job: FineTuneJob, step: Step, e: Error) -> Result<FineTuneJob> {
-        let text = e.with_causes();
+        let text = scrub(&e.with_causes()).into_owned();
         if step == Step::Create {
-            if e.is_refusal() {
+            // An earlier attempt of this create may have made the remote job (its answer
+            // lost). Only the tool's own answer to the create (it looked the key up and
+            // refused) says there is none; a refusal before the call reached the tool (HTTP
+            // 401 at connect, a failed handshake, no server configured) says nothing.
+            if e.is_tool_refusal() {
                 let mut failed = job.clone();
                 failed.status = JobStatus::Failed;
                 failed.details.error = Some(JobError {
@@ -247,10 +253,11 @@ impl JobManager {
                     self.note(&saved, "error", msg).await?;
                     self.settle(saved).await?;
                 }
-            } else {
-                self.remember_error(job, &text).await;
+                return Err(e);
             }
-            return Err(e);
+            self.remember_error(job, &format!("{text}; {CREATE_IN_DOUBT}"))
+                .await;
+            return Err(with_hint(e, CREATE_IN_DOUBT));
         }
         if e.is_retryable() {
             self.remember_error(job, &text).await;
@@ -338,7 +345,7 @@ impl JobManager {
                 Ok(j) => (j.status, None),
                 Err(e) => (
                     self.get(&job.id).await.map_or(job.status, |j| j.status),
-                    Some(e.with_causes()),
+                    Some(scrub(&e.with_causes()).into_owned()),
                 ),
             };
             out.push(SyncReport {
@@ -362,7 +369,7 @@ impl JobManager {
         let remote = match asked {
             Ok(r) => r,
             Err(e) => {
-                self.remember_error(job, &e.with_causes()).await;
+                self.remember_error(job, &scrub(&e.with_causes())).await;
                 return Err(e);
             }
         };
@@ -392,7 +399,7 @@ impl JobManager {
                     id: e.id.clone(),
                     source: "provider".into(),
                     level: e.level.clone(),
-                    message: e.message.clone(),
+                    message: scrub(&e.message).into_owned(),
                     created_at: DateTime::from_timestamp(e.created_at, 0).unwrap_or_else(now),
                 })
                 .collect();
@@ -566,7 +573,10 @@ impl JobManager {
                 let request = self.create_request(&job)?;
                 match self.provider.create_job(&request).await {
                     Ok(remote) => job = self.apply_and_save(job, &remote).await?,
-                    Err(e) if e.is_refusal() => {
+                    // As in `start_failed`: only the tool's own refusal says no remote job
+                    // exists; the cancel stays requested and the next `cancel` or `sync`
+                    // resolves it.
+                    Err(e) if e.is_tool_refusal() => {
                         // The provider refuses the job: there is nothing remote to cancel.
                         let mut next = job.clone();
                         next.status = JobStatus::Cancelled;
@@ -577,7 +587,7 @@ impl JobManager {
                             Err(e) => return Err(e),
                         }
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(with_hint(e, CREATE_IN_DOUBT)),
                 }
             }
             if job.status.is_remote_active() {
@@ -611,6 +621,45 @@ impl JobManager {
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// What a failed create, or a cancel's look-up of it, leaves behind when the provider did
+/// not answer it with a refusal.
+const CREATE_IN_DOUBT: &str = "the job stays `starting` with its credits on hold: `jobs sync` \
+     resends the create with the same idempotency key, which returns the remote job if an \
+     earlier attempt made it";
+
+/// `e` with `hint` added to its message, for the errors whose messages people act on.
+fn with_hint(e: Error, hint: &str) -> Error {
+    match e {
+        Error::Transport {
+            message,
+            status,
+            retryable,
+            source,
+        } => Error::Transport {
+            message: format!("{message}; {hint}"),
+            status,
+            retryable,
+            source,
+        },
+        Error::Mcp {
+            code,
+            message,
+            refused,
+            answered,
+        } => Error::Mcp {
+            code,
+            message: format!("{message}; {hint}"),
+            refused,
+            answered,
+        },
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field,
+            reason: format!("{reason}; {hint}"),
+        },
+        other => other,
     }
 }
 

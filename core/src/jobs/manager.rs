@@ -10,9 +10,11 @@ use crate::mcp::FineTuningProvider;
 use crate::model::time::now;
 use crate::model::{FineTuneMethod, Hyperparameters};
 use crate::policy::{estimate_cost, Decision, Prices};
+use crate::secrets::scrub;
 use crate::store::{FeedbackStore, JobEventRecord, JobFile, JobFilter};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -328,6 +330,7 @@ impl JobManager {
     /// A concurrent change is [`Error::Conflict`]: the caller re-reads and decides again.
     pub(super) async fn save(&self, mut job: FineTuneJob) -> Result<FineTuneJob> {
         job.updated_at = now();
+        scrub_details(&mut job.details);
         let version = self
             .store
             .put_job(&job.to_record()?, Some(job.version))
@@ -343,11 +346,33 @@ impl JobManager {
             id: new_event_id(),
             source: "tuneloop".into(),
             level: level.into(),
-            message,
+            message: scrub_owned(message),
             created_at: now(),
         };
         self.store.append_job_events(&job.id, &[event]).await?;
         Ok(())
+    }
+}
+
+/// `text` without the credentials it quotes (see [`crate::secrets::scrub`]).
+fn scrub_owned(text: String) -> String {
+    match scrub(&text) {
+        Cow::Owned(clean) => clean,
+        Cow::Borrowed(_) => text,
+    }
+}
+
+/// Hides credentials in every text of a job that may quote a URL or an error: the provider's
+/// name (`mcp http://user:pw@host/mcp` from a caller), the errors. Done on every write, so
+/// nothing a caller or a library underneath put there reaches the store.
+fn scrub_details(d: &mut JobDetails) {
+    let texts = [
+        d.provider.as_mut(),
+        d.last_error.as_mut(),
+        d.error.as_mut().map(|e| &mut e.message),
+    ];
+    for text in texts.into_iter().flatten() {
+        *text = scrub_owned(std::mem::take(text));
     }
 }
 

@@ -4,6 +4,7 @@
 //! error; we walk that chain once and keep only what a caller can act on: the HTTP status,
 //! whether the session expired, whether a retry may help. No header (so no token) is kept.
 
+use crate::secrets::scrub;
 use crate::Error;
 use rmcp::service::{ClientInitializeError, ServiceError};
 use rmcp::transport::streamable_http_client::{AuthRequiredError, StreamableHttpError};
@@ -29,6 +30,8 @@ enum Kind {
     Connect(String),
     Timeout,
     Malformed(String),
+    /// The connection broke while a request was out: it may have run.
+    Lost(String),
     Closed,
     Other(String),
 }
@@ -88,38 +91,54 @@ fn reqwest_kind(r: &reqwest::Error) -> Kind {
     if r.is_timeout() {
         Kind::Timeout
     } else if r.is_connect() {
-        // The innermost cause says "Connection refused" and the like.
-        let mut cause = r.source();
-        let mut last = None;
-        while let Some(c) = cause {
-            last = Some(c.to_string());
-            cause = c.source();
-        }
-        Kind::Connect(last.unwrap_or_else(|| "connection failed".into()))
+        Kind::Connect(root_cause(r).unwrap_or_else(|| "connection failed".into()))
     } else if let Some(s) = r.status() {
         Kind::Status(s.as_u16())
     } else if r.is_decode() || r.is_body() {
-        Kind::Malformed(r.to_string())
+        Kind::Malformed(words(r))
+    } else if r.is_request() {
+        // The connection broke after it was open: the request may have been sent whole.
+        Kind::Lost(root_cause(r).unwrap_or_else(|| "connection lost".into()))
     } else {
-        Kind::Other(r.without_url_text())
+        Kind::Other(words(r))
     }
 }
 
-trait WithoutUrl {
-    fn without_url_text(&self) -> String;
+/// The innermost cause ("Connection refused", "connection closed before message
+/// completed"): what actually happened, where reqwest's own text only says what it was doing.
+fn root_cause(r: &reqwest::Error) -> Option<String> {
+    let mut cause = r.source();
+    let mut last = None;
+    while let Some(c) = cause {
+        last = Some(c.to_string());
+        cause = c.source();
+    }
+    last
 }
 
-impl WithoutUrl for reqwest::Error {
-    fn without_url_text(&self) -> String {
-        let mut e = self.to_string();
-        if let Some(url) = self.url() {
-            e = e.replace(url.as_str(), "");
-        }
-        e
+/// reqwest's text without its ` for url (...)` suffix (the caller names the server once,
+/// with its password hidden), followed by the innermost cause.
+fn words(r: &reqwest::Error) -> String {
+    let mut text = r.to_string();
+    if let Some(url) = r.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    match root_cause(r) {
+        Some(cause) if !text.contains(&cause) => format!("{text}: {cause}"),
+        _ => text,
     }
 }
 
+/// The failure `kind` means for a request (`what`) to the server at `url` (as shown: no
+/// password). Texts quoted from underneath are scrubbed of credentials.
 fn failure_for(kind: Kind, url: &str, what: &str) -> Failure {
+    let kind = match kind {
+        Kind::Connect(t) => Kind::Connect(scrub(&t).into_owned()),
+        Kind::Malformed(t) => Kind::Malformed(scrub(&t).into_owned()),
+        Kind::Lost(t) => Kind::Lost(scrub(&t).into_owned()),
+        Kind::Other(t) => Kind::Other(scrub(&t).into_owned()),
+        other => other,
+    };
     let (error, drop_session, session_expired) = match kind {
         Kind::SessionExpired => (
             Error::transport(
@@ -133,7 +152,7 @@ fn failure_for(kind: Kind, url: &str, what: &str) -> Failure {
         Kind::Unauthorized(status) => (
             Error::transport(
                 format!(
-                    "{what}: the MCP server at {url} refused the bearer token (HTTP {status}); \
+                    "{what}: the MCP server at {url} refused our token (HTTP {status}); \
                      check TUNELOOP_MCP_TOKEN"
                 ),
                 Some(status),
@@ -177,9 +196,25 @@ fn failure_for(kind: Kind, url: &str, what: &str) -> Failure {
             false,
             false,
         ),
+        Kind::Lost(cause) => (
+            Error::transport(
+                format!(
+                    "{what}: the MCP server at {url} did not answer: the connection closed \
+                     before an answer came ({cause}); the request may have reached it, so \
+                     whether the call ran is unknown"
+                ),
+                None,
+                true,
+            ),
+            true,
+            false,
+        ),
         Kind::Closed => (
             Error::transport(
-                format!("{what}: the connection to the MCP server at {url} closed"),
+                format!(
+                    "{what}: the connection to the MCP server at {url} closed before it \
+                     answered"
+                ),
                 None,
                 true,
             ),
@@ -203,13 +238,18 @@ fn failure_for(kind: Kind, url: &str, what: &str) -> Failure {
     }
 }
 
-/// A failed request on an open session.
+/// A failed request on an open session. `url` is the server's URL as shown (no password).
 pub(crate) fn service_failure(e: ServiceError, url: &str, what: &str) -> Failure {
     match e {
+        // The server's own answer to this request.
         ServiceError::McpError(data) => Failure {
-            error: Error::mcp(
-                Some(i64::from(data.code.0)),
-                format!("{what}: JSON-RPC error {}: {}", data.code.0, data.message),
+            error: Error::mcp_answer(
+                i64::from(data.code.0),
+                format!(
+                    "{what}: JSON-RPC error {}: {}",
+                    data.code.0,
+                    scrub(&data.message)
+                ),
             ),
             drop_session: false,
             session_expired: false,
@@ -231,16 +271,18 @@ pub(crate) fn service_failure(e: ServiceError, url: &str, what: &str) -> Failure
     }
 }
 
-/// A failed `initialize` handshake.
+/// A failed `initialize` handshake. `url` is the server's URL as shown (no password).
 pub(crate) fn init_failure(e: ClientInitializeError, url: &str) -> Failure {
     let what = "connect";
     let mut f = match e {
+        // An answer to the handshake, not to any tool call: never a tool's refusal.
         ClientInitializeError::JsonRpcError(data) => Failure {
             error: Error::mcp(
                 Some(i64::from(data.code.0)),
                 format!(
                     "{what}: the MCP server at {url} refused to initialise: JSON-RPC error {}: {}",
-                    data.code.0, data.message
+                    data.code.0,
+                    scrub(&data.message)
                 ),
             ),
             drop_session: true,
@@ -274,6 +316,50 @@ mod tests {
         let f = failure_for(Kind::Unauthorized(401), "http://x/mcp", "call t");
         assert!(!f.error.is_retryable());
         assert!(f.error.to_string().contains("401"), "{}", f.error);
+    }
+
+    #[test]
+    fn a_lost_answer_says_what_happened_in_words() {
+        let f = failure_for(
+            Kind::Lost("connection closed before message completed".into()),
+            "http://ops:***@x/mcp",
+            "tool `fine_tuning_create_job`",
+        );
+        let text = f.error.to_string();
+        assert!(
+            text.contains("fine_tuning_create_job")
+                && text.contains("did not answer")
+                && text.contains("connection closed before message completed")
+                && text.contains("whether the call ran is unknown")
+                && !text.contains("()"),
+            "{text}"
+        );
+        assert!(f.error.is_retryable() && !f.error.is_refusal());
+    }
+
+    #[test]
+    fn quoted_causes_lose_their_credentials() {
+        let f = failure_for(
+            Kind::Other("error sending request for url (http://ops:s3cret@x/mcp)".into()),
+            "http://ops:***@x/mcp",
+            "tools/list",
+        );
+        let text = f.error.to_string();
+        assert!(
+            !text.contains("s3cret") && text.contains("ops:***@x"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refused_token_is_no_tool_refusal() {
+        let f = failure_for(Kind::Unauthorized(401), "http://x/mcp", "connect");
+        assert!(f.error.is_refusal() && !f.error.is_tool_refusal());
+        let text = f.error.to_string();
+        assert!(
+            text.contains("TUNELOOP_MCP_TOKEN") && !text.contains("***"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::classify::{init_failure, service_failure, Failure};
 use super::{install_crypto_provider, McpClient, McpConfig, ToolInfo};
+use crate::secrets::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -27,8 +28,15 @@ use std::sync::Arc;
 ///   session; the expired call is resent only if it is retry-safe. The SDK's own silent
 ///   resend is switched off so that this rule holds.
 /// - The bearer token is sent on every request and never appears in errors or `Debug`.
+///   With a token, a user and password in the URL are not sent (a request carries one
+///   `Authorization` header: the token); without one they go as HTTP Basic credentials. The
+///   password never appears in errors or `Debug` either (`user:***@`).
 pub struct HttpMcpClient {
     config: McpConfig,
+    /// The URL as messages show it: its password hidden.
+    shown_url: String,
+    /// The URL requests go to.
+    endpoint: String,
     http: reqwest::Client,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
 }
@@ -64,15 +72,26 @@ impl HttpMcpClient {
 
     /// Checks the configuration without connecting; the first call opens the session.
     pub fn new(config: McpConfig) -> Result<Self> {
-        let url = reqwest::Url::parse(&config.url).map_err(|e| {
-            Error::invalid("mcp.url", format!("`{}` is not a URL: {e}", config.url))
-        })?;
+        let shown_url = redact_url(&config.url);
+        let mut url = reqwest::Url::parse(&config.url)
+            .map_err(|e| Error::invalid("mcp.url", format!("`{shown_url}` is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::invalid(
                 "mcp.url",
-                format!("`{}` is not an http(s) URL", config.url),
+                format!("`{shown_url}` is not an http(s) URL"),
             ));
         }
+        // reqwest turns a URL's user and password into a Basic `Authorization` header, which
+        // would go along with the bearer token's: servers and gateways read either one.
+        let endpoint =
+            if config.token.is_some() && (!url.username().is_empty() || url.password().is_some()) {
+                // Cannot fail on an http(s) URL, which has a host.
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.to_string()
+            } else {
+                config.url.clone()
+            };
         if config.request_timeout.is_zero() {
             return Err(Error::invalid("mcp.request_timeout", "must be above zero"));
         }
@@ -88,6 +107,8 @@ impl HttpMcpClient {
             })?;
         Ok(HttpMcpClient {
             config,
+            shown_url,
+            endpoint,
             http,
             session: tokio::sync::Mutex::new(None),
         })
@@ -100,7 +121,7 @@ impl HttpMcpClient {
 
     async fn open(&self) -> std::result::Result<Session, Failure> {
         let mut transport_config =
-            StreamableHttpClientTransportConfig::with_uri(self.config.url.as_str());
+            StreamableHttpClientTransportConfig::with_uri(self.endpoint.as_str());
         // We renew expired sessions ourselves, so that a call that is not retry-safe is
         // never sent twice.
         transport_config.reinit_on_expired_session = false;
@@ -111,12 +132,12 @@ impl HttpMcpClient {
             StreamableHttpClientTransport::with_client(self.http.clone(), transport_config);
         match tokio::time::timeout(self.config.request_timeout, ().serve(transport)).await {
             Ok(Ok(service)) => Ok(Session { service }),
-            Ok(Err(e)) => Err(init_failure(e, &self.config.url)),
+            Ok(Err(e)) => Err(init_failure(e, &self.shown_url)),
             Err(_) => Err(Failure {
                 error: Error::transport(
                     format!(
                         "connect: the MCP server at {} did not finish the handshake within {:?}",
-                        self.config.url, self.config.request_timeout
+                        self.shown_url, self.config.request_timeout
                     ),
                     None,
                     true,
@@ -160,12 +181,13 @@ impl HttpMcpClient {
         let call = f(session.service.peer().clone());
         let failure = match tokio::time::timeout(self.config.request_timeout, call).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => service_failure(e, &self.config.url, what),
+            Ok(Err(e)) => service_failure(e, &self.shown_url, what),
             Err(_) => Failure {
                 error: Error::transport(
                     format!(
-                        "{what}: the MCP server at {} did not answer within {:?}",
-                        self.config.url, self.config.request_timeout
+                        "{what}: the MCP server at {} did not answer within {:?}; whether the \
+                         call ran is unknown",
+                        self.shown_url, self.config.request_timeout
                     ),
                     None,
                     true,
@@ -200,7 +222,7 @@ impl HttpMcpClient {
                             "{what}: the MCP session at {} expired before the call ran; it was \
                              not resent because it is not retry-safe (the next call opens a new \
                              session)",
-                            self.config.url
+                            self.shown_url
                         ),
                         Some(404),
                         true,
@@ -234,7 +256,8 @@ fn tool_value(name: &str, result: CallToolResult) -> Result<Value> {
             text.join("\n")
         };
         return Err(Error::tool_refused(format!(
-            "tool `{name}` failed: {message}"
+            "tool `{name}` failed: {}",
+            crate::secrets::scrub(&message)
         )));
     }
     if let Some(value) = result.structured_content {
@@ -320,6 +343,11 @@ mod tests {
         let client = HttpMcpClient::new(config).unwrap();
         let text = format!("{client:?}");
         assert!(!text.contains("sk-live-abc123"), "{text}");
+        let config = McpConfig::new("http://ops:s3cret@127.0.0.1:1/mcp");
+        let text = format!("{:?}", HttpMcpClient::new(config).unwrap());
+        assert!(!text.contains("s3cret"), "{text}");
+        let err = HttpMcpClient::new(McpConfig::new("ftp://ops:s3cret@host/mcp")).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
         for url in ["not a url", "ftp://host/mcp"] {
             match HttpMcpClient::new(McpConfig::new(url)) {
                 Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "mcp.url"),

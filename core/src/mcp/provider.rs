@@ -1,8 +1,9 @@
 //! [`McpFineTuningProvider`]: the fine-tuning tool contract over any [`McpClient`].
 
 use super::tools::names;
-use super::{FineTuningProvider, McpClient};
+use super::{FineTuningProvider, HttpMcpClient, McpClient, McpConfig};
 use crate::model::{CreateJobRequest, JobEvent, JobPage, ProviderJob, UploadedFile};
+use crate::secrets::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -33,7 +34,17 @@ impl McpFineTuningProvider {
         }
     }
 
-    /// The same, with another name for messages (e.g. the server's URL).
+    /// A provider over a new [`HttpMcpClient`] for `config` (no connection yet: the first
+    /// call opens the session), named `mcp <url>` with the URL's password hidden. The one
+    /// way every front builds its provider from settings ([`McpConfig::from_section`]).
+    pub fn over_http(config: McpConfig) -> Result<Self> {
+        let name = format!("mcp {}", redact_url(&config.url));
+        let client = HttpMcpClient::new(config)?;
+        Ok(McpFineTuningProvider::new(Arc::new(client)).with_name(name))
+    }
+
+    /// The same, with another name for messages (e.g. the server's URL, without its
+    /// password: the name is stored with every job started on this provider).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self

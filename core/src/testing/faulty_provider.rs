@@ -36,6 +36,9 @@ pub enum ProviderFault {
     Refused,
     /// An unreadable answer, after the provider ran the call.
     MalformedAfter,
+    /// Refused at the transport layer before the call reaches the provider: HTTP 401 at
+    /// connect, as a wrong or rotated token gets. Says nothing about earlier calls.
+    Unauthorized,
 }
 
 /// Test double: a [`FineTuningProvider`] that forwards to a real one with armed faults.
@@ -104,6 +107,11 @@ impl FaultyProvider {
                 format!("injected fault: provider down ({op:?})"),
                 None,
                 true,
+            )),
+            Some(ProviderFault::Unauthorized) => Err(Error::transport(
+                format!("injected fault: the server refused our token (HTTP 401) ({op:?})"),
+                Some(401),
+                false,
             )),
             Some(ProviderFault::Refused) => Err(Error::tool_refused(format!(
                 "injected fault: {op:?} refused"

@@ -18,12 +18,18 @@ pub enum Fault {
     None,
     /// Answer HTTP 500 to the next `n`.
     Status500(u32),
+    /// Answer this HTTP status to the next `n` without forwarding them (a gateway in front
+    /// of the server refusing the request, e.g. 403).
+    Status(u16, u32),
     /// Answer 200 with a body that is not JSON to the next `n`.
     Malformed(u32),
     /// Answer 404 (session expired) to the next one that carries a session id.
     ExpireSessionOnce,
     /// Forward the next `n` (the server runs them) but lose the answers: reply HTTP 502.
     LoseAnswer(u32),
+    /// Forward the next `n` (the server runs them), then close the connection without any
+    /// answer, as a network cut or a crashed gateway does after the request left.
+    DropConnection(u32),
     /// Forward the next `n` at once (the server runs them) but hold their answers for this
     /// many milliseconds, past a client's timeout.
     Delay(u64, u32),
@@ -167,6 +173,10 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
                     Fault::Malformed(n) if n > 0 => (Some(fault), Fault::Malformed(n - 1)),
                     Fault::ExpireSessionOnce if has_session => (Some(fault), Fault::None),
                     Fault::LoseAnswer(n) if n > 0 => (Some(fault), Fault::LoseAnswer(n - 1)),
+                    Fault::Status(code, n) if n > 0 => (Some(fault), Fault::Status(code, n - 1)),
+                    Fault::DropConnection(n) if n > 0 => {
+                        (Some(fault), Fault::DropConnection(n - 1))
+                    }
                     Fault::Delay(ms, n) if n > 0 => (Some(fault), Fault::Delay(ms, n - 1)),
                     other => (None, other),
                 };
@@ -185,6 +195,20 @@ async fn handle(State(s): State<Shared>, request: Request) -> Response {
                 "text/plain",
                 "injected 500",
             )
+        }
+        Some(Fault::Status(code, _)) => {
+            return Response::builder()
+                .status(StatusCode::from_u16(code).unwrap())
+                .header("content-type", "text/plain")
+                .body(Body::from(format!("injected {code}")))
+                .unwrap()
+        }
+        Some(Fault::DropConnection(_)) => {
+            let _ = forward(&s, method, &headers, body.to_vec()).await;
+            // Unwinding out of the handler ends the task serving this connection, so the
+            // socket closes with no answer at all; `resume_unwind` skips the panic hook, so
+            // the test output stays clean.
+            std::panic::resume_unwind(Box::new("injected: connection dropped"));
         }
         Some(Fault::Malformed(_)) => {
             return plain(
