@@ -59,6 +59,7 @@ macro_rules! __store_conformance_list {
             rollback_and_drop_discard,
             duplicate_ids_within_a_batch,
             invalid_items_rejected,
+            out_of_range_timestamps_rejected,
             list_filters_and_paging,
             metrics_match_reference,
             problematic_match_reference,
@@ -454,6 +455,68 @@ pub async fn invalid_items_rejected(store: Store) {
         "{err:?}"
     );
     assert_eq!(store.stats().await.unwrap().responses, 0);
+}
+
+/// Record times outside 2000-01-01 ..< 2100-01-01 are invalid on every write path (both
+/// ends exact to the microsecond), and the rejection names the field and the range.
+pub async fn out_of_range_timestamps_rejected(store: Store) {
+    let expect_invalid = |got: crate::Result<WriteSummary>, field: &str, at: &str| match got {
+        Err(Error::InvalidInput { field: f, reason }) => {
+            assert_eq!(f, field, "{at}");
+            assert!(
+                reason.contains("outside the supported range 2000-01-01..2100-01-01"),
+                "{at}: {reason}"
+            );
+        }
+        other => panic!("{at}: {other:?}"),
+    };
+    for at in [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "1999-12-31T23:59:59.999999Z",
+        "2100-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+    ] {
+        let got = store.record_response(response("r-out", "m1", at)).await;
+        expect_invalid(got, "response.created_at", at);
+    }
+    store
+        .record_response(response("r-first", "m1", "2000-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .record_response(response("r-last", "m1", "2099-12-31T23:59:59.999999Z"))
+        .await
+        .unwrap();
+    for at in ["1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z"] {
+        let got = store
+            .record_feedback(thumbs("f-out", "r-first", false, at))
+            .await;
+        expect_invalid(got, "feedback.created_at", at);
+    }
+    // Inside a transaction the item is rejected and the others are written.
+    let mut tx = store.begin_write().await.unwrap();
+    let out = tx
+        .write(&batch(
+            vec![
+                response("r-old", "m1", "0001-01-01T00:00:00Z"),
+                response("r-ok", "m1", "2026-09-01T10:00:00Z"),
+            ],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &out.responses[0],
+            ItemOutcome::Rejected(Rejection::Invalid { field, .. }) if field == "created_at"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out.responses[1], ItemOutcome::Inserted);
+    tx.commit().await.unwrap();
+    let s = store.stats().await.unwrap();
+    assert_eq!((s.responses, s.feedback), (3, 0));
 }
 
 pub async fn list_filters_and_paging(store: Store) {
