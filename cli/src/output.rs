@@ -100,6 +100,18 @@ pub fn metrics_table(report: &MetricsReport) -> String {
     table.to_string()
 }
 
+/// The line saying that old responses were left out of a capped series, if any were.
+pub fn omitted_note(omitted: u64, series: &str, cap: &str) -> Option<String> {
+    (omitted > 0).then(|| {
+        format!(
+            "Note: {} older response{} left out of the {series}, which keeps the newest {cap} \
+             ending at the newest data.",
+            thousands(omitted),
+            if omitted == 1 { " is" } else { "s are" }
+        )
+    })
+}
+
 /// The per-bucket figures of one model.
 pub fn bucket_table(m: &ModelMetrics, bucket: Bucket) -> Option<String> {
     let buckets = m.buckets.as_ref()?;

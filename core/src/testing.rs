@@ -59,6 +59,7 @@ macro_rules! __store_conformance_list {
             rollback_and_drop_discard,
             duplicate_ids_within_a_batch,
             invalid_items_rejected,
+            out_of_range_timestamps_rejected,
             list_filters_and_paging,
             metrics_match_reference,
             problematic_match_reference,
@@ -69,6 +70,8 @@ macro_rules! __store_conformance_list {
             job_events_append_in_order_without_repeats,
             leases_are_exclusive_and_renewable,
             leases_under_concurrency,
+            leases_of_dead_holders_are_taken_over,
+            lease_keeper_renews_and_reports_loss,
             concurrent_writers,
             timestamps_keep_microseconds
         );
@@ -454,6 +457,68 @@ pub async fn invalid_items_rejected(store: Store) {
         "{err:?}"
     );
     assert_eq!(store.stats().await.unwrap().responses, 0);
+}
+
+/// Record times outside 2000-01-01 ..< 2100-01-01 are invalid on every write path (both
+/// ends exact to the microsecond), and the rejection names the field and the range.
+pub async fn out_of_range_timestamps_rejected(store: Store) {
+    let expect_invalid = |got: crate::Result<WriteSummary>, field: &str, at: &str| match got {
+        Err(Error::InvalidInput { field: f, reason }) => {
+            assert_eq!(f, field, "{at}");
+            assert!(
+                reason.contains("outside the supported range 2000-01-01..2100-01-01"),
+                "{at}: {reason}"
+            );
+        }
+        other => panic!("{at}: {other:?}"),
+    };
+    for at in [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "1999-12-31T23:59:59.999999Z",
+        "2100-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+    ] {
+        let got = store.record_response(response("r-out", "m1", at)).await;
+        expect_invalid(got, "response.created_at", at);
+    }
+    store
+        .record_response(response("r-first", "m1", "2000-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .record_response(response("r-last", "m1", "2099-12-31T23:59:59.999999Z"))
+        .await
+        .unwrap();
+    for at in ["1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z"] {
+        let got = store
+            .record_feedback(thumbs("f-out", "r-first", false, at))
+            .await;
+        expect_invalid(got, "feedback.created_at", at);
+    }
+    // Inside a transaction the item is rejected and the others are written.
+    let mut tx = store.begin_write().await.unwrap();
+    let out = tx
+        .write(&batch(
+            vec![
+                response("r-old", "m1", "0001-01-01T00:00:00Z"),
+                response("r-ok", "m1", "2026-09-01T10:00:00Z"),
+            ],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &out.responses[0],
+            ItemOutcome::Rejected(Rejection::Invalid { field, .. }) if field == "created_at"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out.responses[1], ItemOutcome::Inserted);
+    tx.commit().await.unwrap();
+    let s = store.stats().await.unwrap();
+    assert_eq!((s.responses, s.feedback), (3, 0));
 }
 
 pub async fn list_filters_and_paging(store: Store) {
@@ -921,6 +986,165 @@ pub async fn leases_under_concurrency(store: Store) {
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
+}
+
+/// A lease records its holder; one whose process is gone from this host is taken over at
+/// once, a live one, another host's or an opaque holder's is not; a lapsed one is taken.
+pub async fn leases_of_dead_holders_are_taken_over(store: Store) {
+    use std::time::Duration;
+    let ttl = Duration::from_secs(600);
+    let me = LeaseHolder::this_process();
+    let mine = me.encode();
+    assert_eq!(store.get_lease("nothing").await.unwrap(), None);
+
+    // An opaque holder (an older version's `host-pid`, a caller's id) is only waited out.
+    store
+        .try_lease("opaque", "web-1-4242", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    match claim_lease(&*store, "opaque", &mine, ttl).await.unwrap() {
+        LeaseClaim::Busy(Some(l)) => assert_eq!(l.holder, "web-1-4242"),
+        other => panic!("{other:?}"),
+    }
+
+    // A live process of this host (this one, as another instance) keeps its lease, and the
+    // stored lease names it.
+    let other_instance = LeaseHolder {
+        started: me.started - chrono::Duration::seconds(1),
+        ..me.clone()
+    };
+    let live = other_instance.encode();
+    let held = store.try_lease("live", &live, ttl).await.unwrap().unwrap();
+    match claim_lease(&*store, "live", &mine, ttl).await.unwrap() {
+        LeaseClaim::Busy(Some(l)) => {
+            assert_eq!(l, held);
+            assert_eq!(l.holder_info(), Some(other_instance.clone()));
+            let who = l.describe();
+            assert!(
+                who.contains(&format!("pid {} on {}", me.pid, me.host)),
+                "{who}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.get_lease("live").await.unwrap(), Some(held));
+    // A take-over replaces only the holder it names.
+    assert_eq!(
+        store
+            .take_over_lease("live", "someone-else", &mine, ttl)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_over_lease("absent", "someone-else", &mine, ttl)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A lapsed lease is taken, whoever held it.
+    store
+        .try_lease("lapsed", "web-1-4242", Duration::from_millis(30))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    match claim_lease(&*store, "lapsed", &mine, ttl).await.unwrap() {
+        LeaseClaim::Held { lease, taken_from } => {
+            assert_eq!(lease.holder, mine);
+            assert_eq!(taken_from, None);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A dead process needs /proc to be recognised; elsewhere it is only waited out.
+    if me.pid_ns.is_none() {
+        return;
+    }
+    let Ok(mut child) = std::process::Command::new("true").spawn() else {
+        return;
+    };
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let dead = LeaseHolder {
+        pid: dead_pid,
+        pid_start: None,
+        ..me.clone()
+    };
+    let before = store
+        .try_lease("dead", &dead.encode(), ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    match claim_lease(&*store, "dead", &mine, ttl).await.unwrap() {
+        LeaseClaim::Held { lease, taken_from } => {
+            assert_eq!(lease.holder, mine);
+            assert!(lease.acquired_at >= before.acquired_at);
+            assert_eq!(taken_from, Some(before));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.get_lease("dead").await.unwrap().unwrap().holder, mine);
+    // The same pid on another host is that host's business.
+    let far = LeaseHolder {
+        host: format!("not-{}", me.host),
+        ..dead
+    };
+    store
+        .try_lease("far", &far.encode(), ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        claim_lease(&*store, "far", &mine, ttl).await.unwrap(),
+        LeaseClaim::Busy(Some(_))
+    ));
+}
+
+/// A kept lease stays its holder's past its TTL; when another holder takes it, the keeper
+/// says so; a stopped keeper renews nothing.
+pub async fn lease_keeper_renews_and_reports_loss(store: Store) {
+    use std::time::Duration;
+    let ttl = Duration::from_secs(1);
+    assert!(matches!(
+        claim_lease(&*store, "kept", "a", ttl).await.unwrap(),
+        LeaseClaim::Held { .. }
+    ));
+    let mut keeper = LeaseKeeper::start(store.clone(), "kept", "a", ttl);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(store.try_lease("kept", "b", ttl).await.unwrap(), None);
+    let lease = store.get_lease("kept").await.unwrap().unwrap();
+    assert_eq!(lease.holder, "a");
+    assert!(lease.expires_at > crate::model::time::now());
+    // Taken from under it (as from a holder judged dead): the keeper reports the loss.
+    store
+        .take_over_lease("kept", "a", "b", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let why = tokio::time::timeout(Duration::from_secs(10), keeper.lost())
+        .await
+        .expect("the loss is reported");
+    assert!(why.contains("`b`"), "{why}");
+    keeper.stop();
+    assert_eq!(store.get_lease("kept").await.unwrap().unwrap().holder, "b");
+
+    let short = Duration::from_millis(300);
+    store
+        .try_lease("stopped", "c", short)
+        .await
+        .unwrap()
+        .unwrap();
+    LeaseKeeper::start(store.clone(), "stopped", "c", short).stop();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(store
+        .try_lease("stopped", "d", short)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 pub async fn concurrent_writers(store: Store) {

@@ -12,7 +12,7 @@ use tuneloop::mcp::SimulatedProvider;
 use tuneloop::model::parse_timestamp;
 use tuneloop::policy::{PolicyConfig, Prices};
 use tuneloop::schedule::weekly::{run_weekly, WeeklyOptions, LEASE};
-use tuneloop::store::{FeedbackStore, FeedbackStoreExt, MemoryStore};
+use tuneloop::store::{FeedbackStore, FeedbackStoreExt, LeaseHolder, MemoryStore};
 
 async fn setup() -> (Arc<MemoryStore>, Arc<SimulatedProvider>, JobManager) {
     let store = Arc::new(MemoryStore::new());
@@ -146,4 +146,113 @@ async fn one_instance_at_a_time() {
     assert_eq!(ran, 1);
     // A dry run creates no job.
     assert!(jobs.list(&Default::default()).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_run_names_the_holder_and_a_dead_holder_is_replaced() {
+    let (store, _sim, jobs) = setup().await;
+    let me = LeaseHolder::this_process();
+    let mut o = options("2026-11-30T03:00:00Z");
+    o.holder = me.encode();
+    o.dry_run = true;
+    // Another live instance of this host (this process, started earlier) holds it.
+    let other = LeaseHolder {
+        started: me.started - chrono::Duration::minutes(5),
+        ..me.clone()
+    };
+    store
+        .try_lease(LEASE, &other.encode(), Duration::from_secs(3_600))
+        .await
+        .unwrap()
+        .unwrap();
+    let report = run_weekly(&jobs, &o).await.unwrap();
+    let why = report.skipped.clone().unwrap();
+    assert!(
+        why.starts_with("another instance is running the weekly job: "),
+        "{why}"
+    );
+    assert!(
+        why.contains(&format!("pid {} on {}", me.pid, me.host)),
+        "{why}"
+    );
+    assert!(why.contains(", since "), "{why}");
+    assert_eq!(
+        report.held_by.as_ref().map(|l| l.holder.clone()),
+        Some(other.encode())
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["held_by"]["holder"], other.encode());
+
+    // Its process is gone (a child that exited): the next run takes the lease over, runs,
+    // and releases it.
+    if me.pid_ns.is_none() {
+        return;
+    }
+    store.release_lease(LEASE, &other.encode()).await.unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = LeaseHolder {
+        pid: child.id(),
+        pid_start: None,
+        ..me.clone()
+    };
+    child.wait().unwrap();
+    store
+        .try_lease(LEASE, &dead.encode(), Duration::from_secs(3_600))
+        .await
+        .unwrap()
+        .unwrap();
+    let report = run_weekly(&jobs, &o).await.unwrap();
+    assert_eq!(report.skipped, None, "{report:?}");
+    assert_eq!(report.took_over_from.map(|l| l.holder), Some(dead.encode()));
+    assert!(store.get_run(&report.run_id).await.unwrap().is_some());
+    assert_eq!(store.get_lease(LEASE).await.unwrap(), None, "released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_loses_its_lease_stops() {
+    let (store, _sim, jobs) = setup().await;
+    let mut o = options("2026-11-30T03:00:00Z");
+    o.dry_run = true;
+    o.lease_ttl = Duration::from_millis(300);
+    // As soon as the run holds the lease, another holder takes it from under it.
+    let thief = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(l) = store.get_lease(LEASE).await.unwrap() {
+                    if l.holder == "instance-a" {
+                        let taken = store
+                            .take_over_lease(LEASE, "instance-a", "thief", Duration::from_secs(60))
+                            .await
+                            .unwrap();
+                        return taken.is_some();
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let result = run_weekly(&jobs, &o).await;
+    let stolen = thief.await.unwrap();
+    assert!(stolen);
+    // The analysis alone takes far longer than the keeper's 100 ms between renewals.
+    match result {
+        Err(tuneloop::Error::Conflict { kind, reason, .. }) => {
+            assert_eq!(kind, "lease");
+            assert!(
+                reason.contains("lease was lost (taken by `thief`"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(store
+        .get_run("weekly-20261130T0300Z")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.get_lease(LEASE).await.unwrap().unwrap().holder,
+        "thief"
+    );
 }

@@ -3,6 +3,7 @@
 use super::suggest::{compute, Analysis, RuleTables};
 use super::{check_range, day, open_store, print_json};
 use crate::args::{AnalyzeArgs, RangeArgs};
+use crate::output::omitted_note;
 use crate::{CliError, CliResult};
 use tuneloop::model::{format_timestamp, PatternTrend};
 use tuneloop::store::{FeedbackStore, RunRecord};
@@ -22,6 +23,9 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
             "patterns": analysis.patterns,
             "trends": analysis.trends,
         });
+        if analysis.omitted_responses > 0 {
+            out["omitted_responses"] = analysis.omitted_responses.into();
+        }
         if let Some(id) = &run_id {
             out["run_id"] = serde_json::Value::String(id.clone());
         }
@@ -30,7 +34,7 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
     if let Some(id) = &run_id {
         outln!("Saved run {id}.");
     }
-    let patterns = analysis.patterns;
+    let patterns = &analysis.patterns;
     if patterns.is_empty() {
         outln!("No responses with negative feedback in range.");
         return Ok(());
@@ -63,6 +67,14 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
                 None => outln!("  - {}: {}", e.response_id, e.query),
             }
         }
+    }
+    let note = omitted_note(
+        analysis.omitted_responses,
+        "trends' weekly series",
+        "520 weeks",
+    );
+    if let Some(note) = note {
+        outln!("\n{note}");
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{check_range, open_store, print_json};
 use crate::args::MetricsArgs;
-use crate::output::{bucket_table, metrics_table};
+use crate::output::{bucket_table, metrics_table, omitted_note};
 use crate::CliResult;
 use tuneloop::model::{Bucket, MetricsQuery};
 
@@ -30,6 +30,13 @@ pub async fn run(db: &str, json: bool, a: MetricsArgs) -> CliResult {
             if let Some(table) = bucket_table(m, bucket) {
                 outln!("\n{}", m.model_id);
                 outln!("{table}");
+            }
+            let cap = match bucket {
+                Bucket::Day => "3,660 days",
+                Bucket::Week => "520 weeks",
+            };
+            if let Some(note) = omitted_note(m.omitted_from_buckets, "series", cap) {
+                outln!("{note}");
             }
         }
     }

@@ -9,6 +9,7 @@ use tuneloop::jobs::JobManager;
 use tuneloop::model::{format_timestamp, Timestamp};
 use tuneloop::schedule::weekly::{run_weekly, WeeklyOptions, WeeklyReport};
 use tuneloop::schedule::Schedule;
+use tuneloop::store::LeaseHolder;
 
 pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {
     let expr = a
@@ -24,14 +25,23 @@ pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {
     // Without a server there is nothing to start: decide only.
     let dry_run = a.dry_run || ctx.mcp_url.is_none();
     let jobs = manager(ctx).await?;
-    let holder = format!(
-        "{}-{}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
-        std::process::id()
-    );
+    // Host, pid and start: another instance can say who holds the lease, and one on this
+    // host can take it over at once if this process dies.
+    let holder = LeaseHolder::this_process().encode();
     if a.once {
         let report = run_once(ctx, &jobs, chrono::Utc::now(), true, dry_run, &holder).await?;
-        return print_report(ctx, &report);
+        print_report(ctx, &report)?;
+        // A cron wrapper must see that nothing ran: exit 3, distinct from a failure (1).
+        if let Some(held) = &report.held_by {
+            return Err(CliError {
+                exit: 3,
+                message: format!(
+                    "the weekly job did not run: another instance holds its lease ({})",
+                    held.describe()
+                ),
+            });
+        }
+        return Ok(());
     }
     if !ctx.json {
         outln!(
@@ -98,6 +108,12 @@ fn print_report(ctx: &Ctx, r: &WeeklyReport) -> CliResult {
         return Ok(());
     }
     outln!("{} (slot {})", r.run_id, format_timestamp(&r.slot));
+    if let Some(old) = &r.took_over_from {
+        outln!(
+            "  lease        taken over from {} (its process is gone)",
+            old.describe()
+        );
+    }
     outln!(
         "  analysis     {} error patterns; saved as {}",
         r.patterns,

@@ -2,6 +2,7 @@
 
 use super::{check_range, open_store, print_json};
 use crate::args::{RangeArgs, RuleFileArgs, SuggestArgs};
+use crate::output::omitted_note;
 use crate::{CliError, CliResult};
 use tuneloop::analysis::categorize::Lexicon;
 use tuneloop::analysis::pipeline::{analyze_store, AnalysisOptions};
@@ -70,9 +71,21 @@ pub async fn run(db: &str, json: bool, a: SuggestArgs) -> CliResult {
     let store = open_store(db).await?;
     let analysis = compute(store.as_ref(), &a.range, tables).await?;
     if json {
-        return print_json(&serde_json::json!({ "suggestions": analysis.suggestions }));
+        let mut out = serde_json::json!({ "suggestions": analysis.suggestions });
+        if analysis.omitted_responses > 0 {
+            out["omitted_responses"] = analysis.omitted_responses.into();
+        }
+        return print_json(&out);
     }
     print_suggestions(&analysis.suggestions, usize::MAX);
+    let note = omitted_note(
+        analysis.omitted_responses,
+        "trends' weekly series",
+        "520 weeks",
+    );
+    if let Some(note) = note {
+        outln!("\n{note}");
+    }
     Ok(())
 }
 

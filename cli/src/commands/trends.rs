@@ -2,7 +2,7 @@
 
 use super::{check_range, open_store, print_json};
 use crate::args::TrendsArgs;
-use crate::output::trends_table;
+use crate::output::{omitted_note, trends_table};
 use crate::CliResult;
 use tuneloop::analysis::weekly::category_trends;
 use tuneloop::model::{Polarity, TrendQuery};
@@ -48,5 +48,8 @@ pub async fn run(db: &str, json: bool, a: TrendsArgs) -> CliResult {
          Mann-Kendall at α = {}, slope = Sen's slope.",
         query.alpha
     );
+    if let Some(note) = omitted_note(report.omitted_responses, "weekly series", "520 weeks") {
+        outln!("{note}");
+    }
     Ok(())
 }

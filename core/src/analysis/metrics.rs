@@ -2,6 +2,7 @@
 //! category counts, optional day/week series.
 
 use super::stats::{wilson_interval, Z95};
+use super::{MAX_SERIES_DAYS, MAX_SERIES_WEEKS};
 use crate::model::time::{from_micros, to_micros};
 use crate::model::{
     Bucket, BucketMetrics, Feedback, MetricsQuery, MetricsReport, ModelMetrics, Polarity,
@@ -131,26 +132,46 @@ pub fn assemble_report(tallies: ModelTallies, bucket: Option<Bucket>) -> Metrics
     let models = totals
         .into_iter()
         .map(|(model_id, total)| {
-            let series = bucket.map(|b| {
-                let per = buckets.remove(&model_id).unwrap_or_default();
-                contiguous_series(per, b)
-            });
+            let (series, omitted_from_buckets) = match bucket {
+                Some(b) => {
+                    let per = buckets.remove(&model_id).unwrap_or_default();
+                    let (series, omitted) = contiguous_series(per, b);
+                    (Some(series), omitted)
+                }
+                None => (None, 0),
+            };
             ModelMetrics {
                 model_id,
                 figures: total.finish(),
                 buckets: series,
+                omitted_from_buckets,
             }
         })
         .collect();
     MetricsReport { models }
 }
 
-fn contiguous_series(per: BTreeMap<i64, Tally>, bucket: Bucket) -> Vec<BucketMetrics> {
-    let (Some(first), Some(last)) = (per.keys().next().copied(), per.keys().next_back().copied())
-    else {
-        return Vec::new();
+/// The most buckets a series holds (see [`MAX_SERIES_DAYS`], [`MAX_SERIES_WEEKS`]).
+pub fn max_buckets(bucket: Bucket) -> usize {
+    match bucket {
+        Bucket::Day => MAX_SERIES_DAYS,
+        Bucket::Week => MAX_SERIES_WEEKS,
+    }
+}
+
+/// The series from the first to the last bucket with data, gaps filled with zeros, within
+/// the newest [`max_buckets`]; returns it with the responses of the buckets left out.
+fn contiguous_series(per: BTreeMap<i64, Tally>, bucket: Bucket) -> (Vec<BucketMetrics>, u64) {
+    let Some(last) = per.keys().next_back().copied() else {
+        return (Vec::new(), 0);
     };
     let step = bucket_len_micros(bucket);
+    let cap = max_buckets(bucket) as i64;
+    let cutoff = last.saturating_sub((cap - 1) * step);
+    // Start at the oldest bucket with data inside the cap, so a stray old response costs no
+    // run of empty buckets.
+    let first = per.range(cutoff..).next().map_or(last, |(t, _)| *t);
+    let omitted = per.range(..first).map(|(_, t)| t.responses).sum();
     let mut out = Vec::new();
     let mut t = first;
     while t <= last {
@@ -164,7 +185,7 @@ fn contiguous_series(per: BTreeMap<i64, Tally>, bucket: Bucket) -> Vec<BucketMet
         });
         t += step;
     }
-    out
+    (out, omitted)
 }
 
 /// Metrics over plain records: the reference definition every backend matches.
@@ -242,5 +263,43 @@ mod tests {
         );
         let d = bucket_start(&t, Bucket::Day);
         assert_eq!(crate::model::format_timestamp(&d), "2026-09-03T00:00:00Z");
+    }
+
+    #[test]
+    fn bucket_series_keep_the_newest_buckets() {
+        let day = |d: i64| d * DAY_MICROS;
+        let per: BTreeMap<i64, Tally> = [0, 10, 5_000]
+            .into_iter()
+            .map(|d| {
+                let t = Tally {
+                    responses: 2,
+                    ..Default::default()
+                };
+                (day(d), t)
+            })
+            .collect();
+        // Days 0 and 10 are older than the newest 3,660 days: the series is day 5,000 alone.
+        let (series, omitted) = contiguous_series(per.clone(), Bucket::Day);
+        assert_eq!(series.len(), 1);
+        assert_eq!(omitted, 4);
+        assert_eq!(series.last().map(|b| to_micros(&b.start)), Some(day(5_000)));
+        // A bucket inside the cap starts the series, however far back.
+        let mut wide = per.clone();
+        wide.insert(day(5_000 - 3_659), Tally::default());
+        let (series, omitted) = contiguous_series(wide, Bucket::Day);
+        assert_eq!(series.len(), MAX_SERIES_DAYS);
+        assert_eq!(omitted, 4);
+        // Weeks: the same keys as week starts (any step-aligned keys work here).
+        let weeks: BTreeMap<i64, Tally> = [0, 100, 600]
+            .into_iter()
+            .map(|w| (w * 7 * DAY_MICROS, Tally::default()))
+            .collect();
+        let (series, _) = contiguous_series(weeks, Bucket::Week);
+        assert_eq!(series.len(), 501);
+        // Under the cap nothing is cut.
+        let recent: BTreeMap<i64, Tally> = per.into_iter().filter(|(t, _)| *t < day(20)).collect();
+        let (series, omitted) = contiguous_series(recent, Bucket::Day);
+        assert_eq!(series.len(), 11);
+        assert_eq!(omitted, 0);
     }
 }

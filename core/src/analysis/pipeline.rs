@@ -21,6 +21,14 @@ pub struct Analysis {
     pub trends: Vec<CategoryTrend>,
     /// Suggestions, highest priority first.
     pub suggestions: Vec<Suggestion>,
+    /// Responses in range left out of the weekly series (trends of categories and patterns)
+    /// because they are older than its newest 520 weeks. Absent from JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_responses: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What to analyse and with which rule tables.
@@ -68,13 +76,15 @@ pub fn analyze(
     };
     let mut patterns = find_patterns(responses, feedback, &pattern_options);
     pattern_trends(&mut patterns, responses, feedback, &query);
-    let trends = category_trends(responses, feedback, &query).trends;
+    let report = category_trends(responses, feedback, &query);
+    let trends = report.trends;
     let corrections = corrections_by_category(responses, feedback);
     let suggestions = suggest(&patterns, &trends, &corrections, &options.rules);
     Analysis {
         patterns,
         trends,
         suggestions,
+        omitted_responses: report.omitted_responses,
     }
 }
 

@@ -69,6 +69,10 @@ pub fn mann_kendall(series: &[f64]) -> MannKendall {
 }
 
 /// [`mann_kendall`] at significance level `alpha`.
+///
+/// Sen's slope keeps all n(n − 1)/2 pairwise slopes, so memory and time grow as n²: 520
+/// values take ~1 MB, 100,000 would take 40 GB. The analysis never passes more than
+/// [`crate::analysis::MAX_SERIES_WEEKS`] values; a caller with longer series should cut them.
 pub fn mann_kendall_at(series: &[f64], alpha: f64) -> MannKendall {
     let n = series.len();
     if n < 2 {

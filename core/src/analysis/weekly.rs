@@ -4,23 +4,33 @@
 //! [`series_trend`] turns one group's series into a [`CategoryTrend`]-shaped result, so other
 //! groupings reuse both. [`category_trends`] is the per-category report of `tuneloop trends`.
 
+use super::metrics::bucket_start_micros;
 use super::trend::{mann_kendall_at, pettitt};
+use super::MAX_SERIES_WEEKS;
+use crate::model::time::{from_micros, to_micros};
 use crate::model::{
-    CategoryTrend, ChangePoint, ErrorPattern, Feedback, PatternTrend, Polarity, ResponseRecord,
-    Timestamp, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
+    Bucket, CategoryTrend, ChangePoint, ErrorPattern, Feedback, PatternTrend, Polarity,
+    ResponseRecord, Timestamp, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
 };
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use std::collections::{BTreeMap, HashMap};
+
+const WEEK_MICROS: i64 = 7 * 86_400_000_000;
 
 /// Weekly counts shared by every group, plus each group's negatives per week.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeeklySeries<K> {
-    /// ISO week labels (`2026-W36`), contiguous from the first to the last week with responses.
+    /// ISO week labels (`2026-W36`), contiguous from the first to the last week with responses,
+    /// at most [`MAX_SERIES_WEEKS`] of them (the newest).
     pub weeks: Vec<String>,
     /// Responses created in each week.
     pub responses: Vec<u64>,
     /// Per group: negative feedback items on responses created in each week.
     pub negatives: BTreeMap<K, Vec<u64>>,
+    /// Responses matching the query but older than the first week, left out of the series
+    /// (and their feedback with them) because the series keeps the newest
+    /// [`MAX_SERIES_WEEKS`] weeks.
+    pub omitted_responses: u64,
 }
 
 /// The ISO week label of a time (UTC), e.g. `2026-W36`.
@@ -29,16 +39,16 @@ pub fn iso_week_label(t: &Timestamp) -> String {
     format!("{}-W{:02}", w.year(), w.week())
 }
 
-fn monday_of(t: &Timestamp) -> NaiveDate {
-    let d = t.date_naive();
-    d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
-}
-
 /// Builds weekly series of negatives grouped by `group`.
 ///
 /// Only responses matching `query` (model, since, until) count. A negative feedback item (its
 /// polarity) on such a response adds 1 to each distinct key `group` returns for it, in the week
 /// the response was created; feedback on other responses is ignored.
+///
+/// The series ends at the newest week with a response and spans at most
+/// [`MAX_SERIES_WEEKS`] weeks: older responses are counted in
+/// [`WeeklySeries::omitted_responses`] and left out, so one stray old timestamp cannot make the
+/// series (and the O(n²) trend tests on it) arbitrarily long.
 pub fn weekly_series<K, F>(
     responses: &[ResponseRecord],
     feedback: &[Feedback],
@@ -49,35 +59,51 @@ where
     K: Ord + Clone,
     F: FnMut(&Feedback, &ResponseRecord) -> Vec<K>,
 {
-    let selected: Vec<(&ResponseRecord, NaiveDate)> = responses
+    // Week starts in microseconds: integer arithmetic, so no stored time can overflow a
+    // calendar computation.
+    let selected: Vec<(&ResponseRecord, i64)> = responses
         .iter()
         .filter(|r| query.model.as_deref().is_none_or(|m| r.model_id == m))
         .filter(|r| query.since.is_none_or(|s| r.created_at >= s))
         .filter(|r| query.until.is_none_or(|u| r.created_at < u))
-        .map(|r| (r, monday_of(&r.created_at)))
+        .map(|r| {
+            (
+                r,
+                bucket_start_micros(to_micros(&r.created_at), Bucket::Week),
+            )
+        })
         .collect();
-    let (Some(first), Some(last)) = (
-        selected.iter().map(|(_, m)| *m).min(),
-        selected.iter().map(|(_, m)| *m).max(),
-    ) else {
+    let Some(last) = selected.iter().map(|(_, m)| *m).max() else {
         return WeeklySeries {
             weeks: Vec::new(),
             responses: Vec::new(),
             negatives: BTreeMap::new(),
+            omitted_responses: 0,
         };
     };
-    let n = ((last - first).num_days() / 7) as usize + 1;
+    let cutoff = last.saturating_sub((MAX_SERIES_WEEKS as i64 - 1) * WEEK_MICROS);
+    // The series starts at the oldest week with a response inside the cap, not at the cap
+    // itself: a stray old response then costs no run of empty weeks.
+    let first = selected
+        .iter()
+        .map(|(_, m)| *m)
+        .filter(|m| *m >= cutoff)
+        .min()
+        .unwrap_or(last);
+    // At most MAX_SERIES_WEEKS, since cutoff <= first <= last.
+    let n = ((last - first) / WEEK_MICROS) as usize + 1;
     let weeks: Vec<String> = (0..n)
-        .map(|i| {
-            let d = first + chrono::Duration::weeks(i as i64);
-            let w = d.iso_week();
-            format!("{}-W{:02}", w.year(), w.week())
-        })
+        .map(|i| iso_week_label(&from_micros(first + i as i64 * WEEK_MICROS)))
         .collect();
     let mut counts = vec![0u64; n];
+    let mut omitted_responses = 0;
     let mut by_id: HashMap<&str, (usize, &ResponseRecord)> = HashMap::with_capacity(selected.len());
     for (r, monday) in &selected {
-        let i = ((*monday - first).num_days() / 7) as usize;
+        if *monday < first {
+            omitted_responses += 1;
+            continue;
+        }
+        let i = ((*monday - first) / WEEK_MICROS) as usize;
         counts[i] += 1;
         by_id.insert(r.id.as_str(), (i, r));
     }
@@ -101,23 +127,31 @@ where
         weeks,
         responses: counts,
         negatives,
+        omitted_responses,
     }
 }
 
 /// The trend of one group's series: rates, Mann-Kendall on them, emerging flag, change point.
 ///
 /// `name` goes into [`CategoryTrend::category`]. `negatives` must be as long as
-/// `series.weeks`.
+/// `series.weeks`. Only the newest [`MAX_SERIES_WEEKS`] weeks are used, whoever built the
+/// series, so the O(n²) tests stay bounded.
 pub fn series_trend<K>(
     name: String,
     series: &WeeklySeries<K>,
     negatives: &[u64],
     query: &TrendQuery,
 ) -> CategoryTrend {
-    let weekly: Vec<WeeklyPoint> = series
+    let n = series
         .weeks
+        .len()
+        .min(series.responses.len())
+        .min(negatives.len());
+    let skip = n.saturating_sub(MAX_SERIES_WEEKS);
+    let negatives = &negatives[skip..n];
+    let weekly: Vec<WeeklyPoint> = series.weeks[skip..n]
         .iter()
-        .zip(&series.responses)
+        .zip(&series.responses[skip..n])
         .zip(negatives)
         .map(|((week, &responses), &neg)| WeeklyPoint {
             week: week.clone(),
@@ -185,7 +219,10 @@ pub fn category_trends(
         .map(|(name, neg)| series_trend(name.clone(), &series, neg, query))
         .collect();
     sort_trends(&mut trends, query.alpha);
-    TrendReport { trends }
+    TrendReport {
+        trends,
+        omitted_responses: series.omitted_responses,
+    }
 }
 
 /// Sets each pattern's [`ErrorPattern::trend`]: the weekly rate of negatives on its member
@@ -363,6 +400,50 @@ mod tests {
         patterns[0].trend = None;
         let json = serde_json::to_value(&patterns[0]).unwrap();
         assert!(json["trend"].is_null());
+    }
+
+    #[test]
+    fn the_series_keeps_the_newest_weeks_only() {
+        // Week 0 and week 600 (plus one response right at the cap's edge): the series is the
+        // newest MAX_SERIES_WEEKS weeks; the response of week 0 is counted as omitted.
+        // Without the edge response it would start at week 600 itself.
+        let t0 = ts("2010-01-04T10:00:00Z"); // a Monday
+        let at = |w: i64| t0 + chrono::Duration::weeks(w);
+        let edge = 600 - (MAX_SERIES_WEEKS as i64 - 1);
+        let rs = vec![
+            ResponseRecord::new("old", "m", "q", "r", at(0)),
+            ResponseRecord::new("edge", "m", "q", "r", at(edge)),
+            ResponseRecord::new("new", "m", "q", "r", at(600)),
+        ];
+        let fb: Vec<Feedback> = rs
+            .iter()
+            .map(|r| {
+                let kind = FeedbackKind::Thumbs { up: false };
+                Feedback::new(format!("f-{}", r.id), r.id.clone(), kind, r.created_at)
+            })
+            .collect();
+        let q = TrendQuery::default();
+        let series = weekly_series(&rs, &fb, &q, |_, _| vec!["all"]);
+        assert_eq!(series.weeks.len(), MAX_SERIES_WEEKS);
+        assert_eq!(series.omitted_responses, 1);
+        assert_eq!(series.weeks[0], iso_week_label(&at(edge)));
+        assert_eq!(series.weeks.last(), Some(&iso_week_label(&at(600))));
+        assert_eq!(series.responses.iter().sum::<u64>(), 2);
+        assert_eq!(series.negatives["all"].iter().sum::<u64>(), 2);
+        let without_edge: Vec<ResponseRecord> =
+            rs.iter().filter(|r| r.id != "edge").cloned().collect();
+        let series = weekly_series(&without_edge, &fb, &q, |_, _| vec!["all"]);
+        assert_eq!(series.weeks, [iso_week_label(&at(600))]);
+        assert_eq!(series.omitted_responses, 1);
+        // A series built by hand longer than the cap is cut too.
+        let long = WeeklySeries {
+            weeks: vec!["w".to_string(); 2 * MAX_SERIES_WEEKS],
+            responses: vec![1; 2 * MAX_SERIES_WEEKS],
+            negatives: BTreeMap::from([("x", vec![1u64; 2 * MAX_SERIES_WEEKS])]),
+            omitted_responses: 0,
+        };
+        let t = series_trend("x".into(), &long, &long.negatives["x"], &q);
+        assert_eq!(t.weekly.len(), MAX_SERIES_WEEKS);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! End-user feedback on a response: thumbs, stars, or full (rating, categories, comment,
 //! corrected answer).
 
-use super::response::{check_id, check_text};
+use super::response::{check_id, check_text, check_time};
 use super::time::{format_timestamp, parse_timestamp, Timestamp};
 use super::{Category, Limits};
 use crate::error::{Error, Result};
@@ -222,10 +222,12 @@ impl Feedback {
         }
     }
 
-    /// Checks ids, ratings and sizes; the error names the field.
+    /// Checks ids, ratings, sizes and that `created_at` is in the supported range
+    /// ([`super::SUPPORTED_RANGE`]); the error names the field.
     pub fn validate(&self, limits: &Limits) -> Result<()> {
         check_id("id", &self.id, limits)?;
         check_id("response_id", &self.response_id, limits)?;
+        check_time("created_at", &self.created_at)?;
         if let Some(u) = &self.user_id {
             check_id("user_id", u, limits)?;
         }

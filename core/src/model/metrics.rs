@@ -60,9 +60,15 @@ pub struct ModelMetrics {
     /// Its figures over the whole range.
     #[serde(flatten)]
     pub figures: QualityFigures,
-    /// Per-bucket figures when a bucket was asked for (contiguous, oldest first).
+    /// Per-bucket figures when a bucket was asked for (contiguous, oldest first), ending at
+    /// the newest bucket with data and at most 3,660 days or 520 weeks long
+    /// ([`crate::analysis::MAX_SERIES_DAYS`], [`crate::analysis::MAX_SERIES_WEEKS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buckets: Option<Vec<BucketMetrics>>,
+    /// Responses counted in the totals but older than the first bucket, so in no bucket
+    /// (only when the series was cut to its cap). Absent from JSON when 0.
+    #[serde(default, skip_serializing_if = "super::trend::is_zero")]
+    pub omitted_from_buckets: u64,
 }
 
 /// Figures for one time bucket.

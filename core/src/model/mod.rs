@@ -26,7 +26,10 @@ pub use metrics::{
 };
 pub use response::{Message, ResponseRecord, Role};
 pub use suggestion::Suggestion;
-pub use time::{format_timestamp, parse_timestamp, Timestamp};
+pub use time::{
+    format_timestamp, in_supported_range, parse_timestamp, Timestamp, SUPPORTED_FROM_MICROS,
+    SUPPORTED_RANGE, SUPPORTED_UNTIL_MICROS,
+};
 pub use trend::{
     CategoryTrend, ChangePoint, PatternTrend, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
 };

@@ -90,10 +90,12 @@ impl ResponseRecord {
         }
     }
 
-    /// Checks ids and sizes against `limits`; the error names the field.
+    /// Checks ids and sizes against `limits`, and that `created_at` is in the supported
+    /// range ([`super::SUPPORTED_RANGE`]); the error names the field.
     pub fn validate(&self, limits: &Limits) -> Result<()> {
         check_id("id", &self.id, limits)?;
         check_id("model_id", &self.model_id, limits)?;
+        check_time("created_at", &self.created_at)?;
         check_text("query", &self.query, limits.max_text_bytes, false)?;
         check_text("response", &self.response, limits.max_text_bytes, true)?;
         if self.conversation.len() > limits.max_conversation_turns {
@@ -156,6 +158,11 @@ pub(crate) fn check_id(field: &str, value: &str, limits: &Limits) -> Result<()> 
         return Err(Error::invalid(field, "contains control characters"));
     }
     Ok(())
+}
+
+/// Every stored record time goes through here, so every backend refuses the same times.
+pub(crate) fn check_time(field: &str, t: &Timestamp) -> Result<()> {
+    super::time::check_supported(t).map_err(|reason| Error::invalid(field, reason))
 }
 
 pub(crate) fn check_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<()> {

@@ -86,7 +86,7 @@ pub struct CategoryTrend {
     pub slope: f64,
     /// Two-sided Mann-Kendall p-value.
     pub p_value: f64,
-    /// Contiguous weeks, oldest first.
+    /// Contiguous weeks, oldest first; at most the newest 520.
     pub weekly: Vec<WeeklyPoint>,
     /// Negatives in the last `window` weeks and none in the `window` weeks before.
     pub emerging: bool,
@@ -113,4 +113,13 @@ pub struct PatternTrend {
 pub struct TrendReport {
     /// One entry per category.
     pub trends: Vec<CategoryTrend>,
+    /// Responses in range left out of the weekly series because they are older than its
+    /// first week: a series keeps the newest 520 weeks
+    /// ([`crate::analysis::MAX_SERIES_WEEKS`]). Absent from JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_responses: u64,
+}
+
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -29,7 +29,8 @@ pub struct ScheduleConfig {
     pub cron: String,
     /// Models the job considers for fine-tuning (empty: every model in the store).
     pub models: Vec<String>,
-    /// How long one run may hold the job's lease before another instance may take over.
+    /// How long the weekly lease outlives an instance that stops renewing it (it crashed or
+    /// hung). A run renews it every third of this while it works, so it can be short.
     pub lease_minutes: u32,
 }
 
@@ -38,7 +39,7 @@ impl Default for ScheduleConfig {
         ScheduleConfig {
             cron: DEFAULT_CRON.to_string(),
             models: Vec::new(),
-            lease_minutes: 60,
+            lease_minutes: 2,
         }
     }
 }

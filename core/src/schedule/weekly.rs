@@ -8,7 +8,7 @@ use crate::jobs::{DraftRequest, FineTuneOutcome, FineTuneRequest, JobManager, Sy
 use crate::model::time::now;
 use crate::model::{Hyperparameters, Timestamp};
 use crate::policy::PolicyConfig;
-use crate::store::RunRecord;
+use crate::store::{claim_lease, Lease, LeaseClaim, LeaseKeeper, RunRecord};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::time::Duration;
@@ -33,9 +33,13 @@ pub struct WeeklyOptions {
     pub dataset: DatasetConfig,
     /// Decide only; create no job (also what happens without a fine-tuning server).
     pub dry_run: bool,
-    /// This instance's id, for the lease.
+    /// This instance's id, for the lease: [`crate::store::LeaseHolder::encode`] of
+    /// [`crate::store::LeaseHolder::this_process`] lets another instance on this host take
+    /// the lease over at once if this process dies; any other string is only waited out.
     pub holder: String,
-    /// How long the lease is held at most.
+    /// How long the lease outlives a holder that stops renewing it. The run renews it every
+    /// third of this while it works ([`LeaseKeeper`]), so it can be short (the CLI's
+    /// default: 2 minutes).
     pub lease_ttl: Duration,
 }
 
@@ -65,6 +69,13 @@ pub struct WeeklyReport {
     /// Why it did nothing (another instance holds the lease, the slot already ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The lease another instance holds, when that is why the run was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<Lease>,
+    /// The lease of a holder found dead (its process gone from this host) that this run
+    /// took over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_over_from: Option<Lease>,
     /// The saved analysis run (`runs show ID`).
     pub analysis_run_id: Option<String>,
     /// Error patterns found.
@@ -90,6 +101,8 @@ pub async fn run_weekly(jobs: &JobManager, options: &WeeklyOptions) -> Result<We
         run_id: run_id(options.slot),
         slot: options.slot,
         skipped: None,
+        held_by: None,
+        took_over_from: None,
         analysis_run_id: None,
         patterns: 0,
         top_suggestions: Vec::new(),
@@ -99,14 +112,30 @@ pub async fn run_weekly(jobs: &JobManager, options: &WeeklyOptions) -> Result<We
     if options.rerun {
         report.run_id = format!("{}-once-{}", report.run_id, now().timestamp_micros());
     }
-    let Some(_lease) = store
-        .try_lease(LEASE, &options.holder, options.lease_ttl)
-        .await?
-    else {
-        report.skipped = Some("another instance is running the weekly job".into());
-        return Ok(report);
+    match claim_lease(store.as_ref(), LEASE, &options.holder, options.lease_ttl).await? {
+        LeaseClaim::Held { taken_from, .. } => report.took_over_from = taken_from,
+        LeaseClaim::Busy(held) => {
+            let who = held
+                .as_ref()
+                .map(|l| format!(": {}", l.describe()))
+                .unwrap_or_default();
+            report.skipped = Some(format!("another instance is running the weekly job{who}"));
+            report.held_by = held;
+            return Ok(report);
+        }
+    }
+    // Renewed while the run works, so a short TTL suffices and a crash frees it quickly.
+    let mut keeper = LeaseKeeper::start(store.clone(), LEASE, &options.holder, options.lease_ttl);
+    let result = tokio::select! {
+        r = run_locked(jobs, options, &mut report) => r,
+        // Another instance has the lease now: stop rather than run the job twice at once.
+        why = keeper.lost() => Err(Error::Conflict {
+            kind: "lease",
+            id: LEASE.to_string(),
+            reason: format!("the weekly run stopped: its lease was lost ({why})"),
+        }),
     };
-    let result = run_locked(jobs, options, &mut report).await;
+    keeper.stop();
     let released = store.release_lease(LEASE, &options.holder).await;
     result?;
     released?;

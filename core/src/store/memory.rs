@@ -551,6 +551,34 @@ impl FeedbackStore for MemoryStore {
             _ => Ok(false),
         }
     }
+
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>> {
+        Ok(self.shared.read().leases.get(name).cloned())
+    }
+
+    async fn take_over_lease(
+        &self,
+        name: &str,
+        from_holder: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Lease>> {
+        super::job_rules::check_lease_args(name, holder, ttl)?;
+        let now = crate::model::time::now();
+        let mut inner = self.shared.write();
+        match inner.leases.get_mut(name) {
+            Some(l) if l.holder == from_holder => {
+                *l = Lease {
+                    name: name.to_string(),
+                    holder: holder.to_string(),
+                    acquired_at: now,
+                    expires_at: super::job_rules::expiry(now, ttl),
+                };
+                Ok(Some(l.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Per-model counters over interned categories; turned into [`Tally`] at the end.

@@ -9,6 +9,7 @@ mod batch_plan;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod day_tallies;
 mod job_rules;
+mod lease;
 pub(crate) mod memory;
 mod open;
 #[cfg(feature = "postgres")]
@@ -17,6 +18,7 @@ mod postgres;
 mod sqlite;
 mod types;
 
+pub use lease::{claim_lease, LeaseClaim, LeaseHolder, LeaseKeeper};
 pub use memory::MemoryStore;
 pub use open::{open, OpenOptions, DEFAULT_BUSY_WAIT};
 #[cfg(feature = "postgres")]
@@ -187,6 +189,35 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
         Err(Error::Unsupported {
             backend: self.backend(),
             operation: "release_lease",
+        })
+    }
+
+    /// The lease `name` as stored (it may have lapsed), `None` when there is none: who holds
+    /// it and until when, to report or to judge whether its holder is gone.
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>> {
+        let _ = name;
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "get_lease",
+        })
+    }
+
+    /// Replaces the lease `name` held by `from_holder` (lapsed or not) with one held by
+    /// `holder` from now until now + `ttl`, only if `from_holder` still has it; returns the
+    /// new lease, or `None` when the lease is absent or someone else's. Atomic like
+    /// [`FeedbackStore::try_lease`]. For taking over from a holder known to be dead
+    /// ([`claim_lease`]); never call it on a live holder's lease.
+    async fn take_over_lease(
+        &self,
+        name: &str,
+        from_holder: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Lease>> {
+        let _ = (name, from_holder, holder, ttl);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "take_over_lease",
         })
     }
 

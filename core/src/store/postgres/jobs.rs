@@ -231,3 +231,48 @@ pub(super) async fn release_lease(pool: &PgPool, name: &str, holder: &str) -> Re
         .map_err(|e| db_err("releasing a lease", e))?;
     Ok(done.rows_affected() > 0)
 }
+
+pub(super) async fn get_lease(pool: &PgPool, name: &str) -> Result<Option<Lease>> {
+    // No stored lease can hold a NUL, and binding one would fail the statement.
+    if name.contains('\0') {
+        return Ok(None);
+    }
+    sqlx::query("SELECT name, holder, acquired_at, expires_at FROM leases WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| db_err("reading a lease", e))?
+        .map(|r| decode_lease(&r))
+        .transpose()
+}
+
+/// One statement, so the check (the holder is still `from_holder`) and the take are atomic:
+/// a concurrent take-over of the same row waits for this one and then finds another holder.
+pub(super) async fn take_over_lease(
+    pool: &PgPool,
+    name: &str,
+    from_holder: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Option<Lease>> {
+    check_no_nul(&[("lease.name", name), ("lease.holder", holder)])?;
+    if from_holder.contains('\0') {
+        return Ok(None);
+    }
+    let now: Timestamp = now();
+    sqlx::query(
+        "UPDATE leases SET holder = $1, acquired_at = $2, expires_at = $3 \
+         WHERE name = $4 AND holder = $5 \
+         RETURNING name, holder, acquired_at, expires_at",
+    )
+    .bind(holder)
+    .bind(to_micros(&now))
+    .bind(to_micros(&expiry(now, ttl)))
+    .bind(name)
+    .bind(from_holder)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| db_err("taking over a lease", e))?
+    .map(|r| decode_lease(&r))
+    .transpose()
+}

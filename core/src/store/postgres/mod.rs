@@ -348,6 +348,24 @@ impl FeedbackStore for PgStore {
         jobs::release_lease(self.pool(), name, holder).await
     }
 
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>> {
+        // The leases table comes with a migration; an unmigrated database has none to read.
+        self.check_writable()?;
+        jobs::get_lease(self.pool(), name).await
+    }
+
+    async fn take_over_lease(
+        &self,
+        name: &str,
+        from_holder: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        check_lease_args(name, holder, ttl)?;
+        self.check_writable()?;
+        jobs::take_over_lease(self.pool(), name, from_holder, holder, ttl).await
+    }
+
     fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {
         Some(Arc::new(PgStore::ledger(self)))
     }

@@ -194,3 +194,39 @@ pub(super) async fn release_lease(pool: &SqlitePool, name: &str, holder: &str) -
         .map_err(|e| db_err("releasing a lease", e))?;
     Ok(done.rows_affected() > 0)
 }
+
+pub(super) async fn get_lease(pool: &SqlitePool, name: &str) -> Result<Option<Lease>> {
+    sqlx::query("SELECT name, holder, acquired_at, expires_at FROM leases WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| db_err("reading a lease", e))?
+        .map(|r| decode_lease(&r))
+        .transpose()
+}
+
+/// One statement, so the check (the holder is still `from_holder`) and the take are atomic.
+pub(super) async fn take_over_lease(
+    pool: &SqlitePool,
+    name: &str,
+    from_holder: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Option<Lease>> {
+    let now: Timestamp = now();
+    sqlx::query(
+        "UPDATE leases SET holder = ?1, acquired_at = ?2, expires_at = ?3 \
+         WHERE name = ?4 AND holder = ?5 \
+         RETURNING name, holder, acquired_at, expires_at",
+    )
+    .bind(holder)
+    .bind(to_micros(&now))
+    .bind(to_micros(&expiry(now, ttl)))
+    .bind(name)
+    .bind(from_holder)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| db_err("taking over a lease", e))?
+    .map(|r| decode_lease(&r))
+    .transpose()
+}
