@@ -156,8 +156,11 @@ impl Redactor {
     /// replacement in `counts`. Borrowed when nothing was found.
     ///
     /// Overlapping detections are resolved leftmost first, then longest, then by kind
-    /// priority (the order of [`Redactor::kinds`]). Existing placeholders of known kinds are
-    /// never matched again. A placeholder changes the word boundaries around it (`…1111sk-…`
+    /// priority (the order of [`Redactor::kinds`]); an unlikely reading (a card number that
+    /// starts inside a neighbouring number, say) gives way to a likely one it overlaps, and
+    /// a detection that overlaps the chosen one only in part extends it, so that no
+    /// character of a detected item is left in clear. Existing placeholders of known kinds
+    /// are never matched again. A placeholder changes the word boundaries around it (`…1111sk-…`
     /// becomes `[CREDIT_CARD]sk-…`), so the text is scanned again until nothing new is found:
     /// redaction is idempotent. This ends because every pass turns at least one character
     /// into an untouchable placeholder.
@@ -186,11 +189,7 @@ impl Redactor {
                 self.placeholder_re
                     .find_iter(text)
                     .filter(|m| self.placeholders.iter().any(|p| p == m.as_str()))
-                    .map(|m| Candidate {
-                        start: m.start(),
-                        end: m.end(),
-                        kind: PROTECTED,
-                    }),
+                    .map(|m| Candidate::new(m.start(), m.end(), PROTECTED)),
             );
         }
         let chosen = resolve(cands);
@@ -212,7 +211,9 @@ impl Redactor {
 }
 
 /// Keeps non-overlapping candidates: leftmost, then longest, then lowest kind index; a
-/// protected placeholder beats anything overlapping it.
+/// protected placeholder beats anything overlapping it, and a weak candidate anything
+/// strong overlapping it. A candidate that overlaps the chosen one in part is merged into
+/// it: leaving its other part in clear would leak part of what was detected.
 fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
     cands.retain(|c| c.end > c.start);
     let protected: Vec<(usize, usize)> = cands
@@ -225,6 +226,9 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
             c.kind == PROTECTED || !protected.iter().any(|&(s, e)| c.start < e && s < c.end)
         });
     }
+    if cands.iter().any(|c| c.weak) {
+        drop_weak_overlaps(&mut cands);
+    }
     cands.sort_unstable_by(|a, b| {
         a.start
             .cmp(&b.start)
@@ -232,12 +236,34 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
             .then(a.kind.cmp(&b.kind))
     });
     let mut chosen: Vec<Candidate> = Vec::with_capacity(cands.len());
-    let mut cursor = 0;
     for c in cands {
-        if c.start >= cursor {
-            cursor = c.end;
-            chosen.push(c);
+        match chosen.last_mut() {
+            Some(last) if c.start < last.end => last.end = last.end.max(c.end),
+            _ => chosen.push(c),
         }
     }
     chosen
+}
+
+/// Drops the weak candidates that overlap a strong one.
+fn drop_weak_overlaps(cands: &mut Vec<Candidate>) {
+    let mut strong: Vec<(usize, usize)> = cands
+        .iter()
+        .filter(|c| !c.weak)
+        .map(|c| (c.start, c.end))
+        .collect();
+    strong.sort_unstable();
+    // Furthest end among the strong candidates starting before each index: a weak one
+    // overlaps a strong one exactly when one starting before its end ends after its start.
+    let reach: Vec<usize> = strong
+        .iter()
+        .scan(0, |r, &(_, e)| {
+            *r = e.max(*r);
+            Some(*r)
+        })
+        .collect();
+    cands.retain(|c| {
+        let before_end = strong.partition_point(|&(s, _)| s < c.end);
+        !c.weak || before_end == 0 || reach[before_end - 1] <= c.start
+    });
 }

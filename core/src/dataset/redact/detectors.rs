@@ -48,6 +48,20 @@ pub struct Candidate {
     pub start: usize,
     pub end: usize,
     pub kind: u16,
+    /// A reading that another, overlapping one beats: a card that starts or ends inside a
+    /// neighbouring number, is grouped unlike a card or has no card-issuer prefix.
+    pub weak: bool,
+}
+
+impl Candidate {
+    pub fn new(start: usize, end: usize, kind: u16) -> Self {
+        Self {
+            start,
+            end,
+            kind,
+            weak: false,
+        }
+    }
 }
 
 /// The compiled built-in patterns.
@@ -57,11 +71,17 @@ pub struct Builtins {
     api_key: Regex,
     bearer: Regex,
     iban: Regex,
-    card: Regex,
     ssn: Regex,
     phone: Regex,
+    /// `phone` anchored at both ends: whether a shortened match is still a phone.
+    phone_whole: Regex,
     ipv4: Regex,
 }
+
+const PHONE_PATTERN: &str = concat!(
+    r"\+[0-9]{1,3}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{2,5}){2,5}\b",
+    r"|(?:\b1[ .-])?(?:\([0-9]{3}\) ?|\b[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}\b",
+);
 
 fn compile(pattern: &str) -> Regex {
     // The patterns are constants covered by tests, so a failure here is a programming error.
@@ -94,13 +114,9 @@ impl Builtins {
             )),
             bearer: compile(r"\b(?i:bearer)\s+([A-Za-z0-9._~+/-]{16,}=*)"),
             iban: compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"),
-            // No word boundaries: `card_4111…` is still a card; only glued digits are not.
-            card: compile(r"[0-9](?:[ -]?[0-9]){12,18}"),
             ssn: compile(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"),
-            phone: compile(concat!(
-                r"\+[0-9]{1,3}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{2,5}){2,5}\b",
-                r"|(?:\b1[ .-])?(?:\([0-9]{3}\) ?|\b[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}\b",
-            )),
+            phone: compile(PHONE_PATTERN),
+            phone_whole: compile(&format!("^(?:{PHONE_PATTERN})$")),
             ipv4: compile(r"\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b"),
         }
     }
@@ -142,10 +158,7 @@ impl Builtins {
             });
         }
         if digits >= 7 && n.phone {
-            push_checked(&self.phone, text, PHONE, out, |t, s, e| {
-                let n = digit_count(&t[s..e]);
-                (7..=15).contains(&n) && isolated(t.as_bytes(), s, e)
-            });
+            self.scan_phones(text, out);
         }
         if digits >= 8 && n.iban {
             self.scan_iban(text, out);
@@ -156,7 +169,7 @@ impl Builtins {
             });
         }
         if digits >= 13 && n.card {
-            self.scan_cards(text, out);
+            scan_cards(text, out);
         }
     }
 
@@ -164,37 +177,35 @@ impl Builtins {
     fn push_bearer(&self, text: &str, out: &mut Vec<Candidate>) {
         for c in self.bearer.captures_iter(text) {
             if let Some(m) = c.get(1) {
-                out.push(Candidate {
-                    start: m.start(),
-                    end: m.end(),
-                    kind: API_KEY,
-                });
+                out.push(Candidate::new(m.start(), m.end(), API_KEY));
             }
         }
     }
 
-    /// Card numbers: the pattern may take in a following number (`4111 … 1111 0`), so on a
-    /// failed Luhn check the candidate is shortened digit by digit, longest first.
-    fn scan_cards(&self, text: &str, out: &mut Vec<Candidate>) {
+    /// Phone numbers. The pattern takes in any following groups of 2–5 digits, so a match
+    /// may run into a number after the phone (`+44 20 7946 0958 17:30` up to `17`) or past
+    /// 15 digits: then the match is shortened at each separator, longest first, to the
+    /// longest phone that neither stops inside a number nor breaks a date, time or amount.
+    fn scan_phones(&self, text: &str, out: &mut Vec<Candidate>) {
         let b = text.as_bytes();
         let mut at = 0;
-        while let Some(m) = self.card.find_at(text, at) {
+        while let Some(m) = self.phone.find_at(text, at) {
             let s = m.start();
-            let found = if s > 0 && b[s - 1].is_ascii_digit() {
-                None
-            } else {
-                (s + 1..=m.end())
-                    .rev()
-                    .filter(|&e| b[e - 1].is_ascii_digit())
-                    .find(|&e| (e == b.len() || !b[e].is_ascii_digit()) && luhn_ok(&text[s..e]))
-            };
+            let found =
+                std::iter::once(m.end())
+                    .chain((s + 1..m.end()).rev().filter(|&e| {
+                        matches!(b[e], b' ' | b'.' | b'-') && b[e - 1].is_ascii_digit()
+                    }))
+                    .find(|&e| {
+                        (7..=15).contains(&digit_count(&text[s..e]))
+                        && isolated(b, s, e)
+                        && !splits_date_or_time(b, e)
+                        // The whole match is a match; a shortened one must still be a phone.
+                        && (e == m.end() || self.phone_whole.is_match(&text[s..e]))
+                    });
             match found {
                 Some(e) => {
-                    out.push(Candidate {
-                        start: s,
-                        end: e,
-                        kind: CREDIT_CARD,
-                    });
+                    out.push(Candidate::new(s, e, PHONE));
                     at = e;
                 }
                 None => at = next_char(text, s),
@@ -213,11 +224,7 @@ impl Builtins {
                 .find(|&e| iban_ok(&text[s..e]));
             match found {
                 Some(e) => {
-                    out.push(Candidate {
-                        start: s,
-                        end: e,
-                        kind: IBAN,
-                    });
+                    out.push(Candidate::new(s, e, IBAN));
                     at = e;
                 }
                 None => at = next_char(text, s),
@@ -234,11 +241,10 @@ impl Default for Builtins {
 
 /// Appends every match of `re`.
 pub fn push_all(re: &Regex, text: &str, kind: u16, out: &mut Vec<Candidate>) {
-    out.extend(re.find_iter(text).map(|m| Candidate {
-        start: m.start(),
-        end: m.end(),
-        kind,
-    }));
+    out.extend(
+        re.find_iter(text)
+            .map(|m| Candidate::new(m.start(), m.end(), kind)),
+    );
 }
 
 /// Appends the matches of `re` that pass `ok`; after a rejected match the search resumes one
@@ -253,11 +259,7 @@ fn push_checked(
     let mut at = 0;
     while let Some(m) = re.find_at(text, at) {
         if ok(text, m.start(), m.end()) {
-            out.push(Candidate {
-                start: m.start(),
-                end: m.end(),
-                kind,
-            });
+            out.push(Candidate::new(m.start(), m.end(), kind));
             at = m.end();
         } else {
             at = next_char(text, m.start());
@@ -279,6 +281,126 @@ fn isolated(b: &[u8], start: usize, end: usize) -> bool {
     let before = start >= 2 && sep(b[start - 1]) && b[start - 2].is_ascii_digit();
     let after = end + 1 < b.len() && sep(b[end]) && b[end + 1].is_ascii_digit();
     !before && !after
+}
+
+/// Punctuation that joins two digits into one number: `17:30`, `2024-03-15`, `15/03/2024`,
+/// `1,234.56`.
+fn glue(c: u8) -> bool {
+    matches!(c, b'.' | b',' | b':' | b'/' | b'-')
+}
+
+/// The length of the maximal digit run starting at `i`.
+fn run_len(b: &[u8], i: usize) -> usize {
+    b[i.min(b.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count()
+}
+
+/// Whether a match ending at `e`, after a digit, stops inside a time (`17:30`), a date with
+/// slashes (`15/03/2024`, `2024/03/15`) or an amount (`1,234`) that its last digits begin.
+/// (Dates with `-` or `.` are refused by [`isolated`], like any number continuing that way.)
+fn splits_date_or_time(b: &[u8], e: usize) -> bool {
+    let Some(&sep) = b.get(e) else { return false };
+    let mut s = e;
+    while s > 0 && b[s - 1].is_ascii_digit() {
+        s -= 1;
+    }
+    let (first, second) = (e - s, run_len(b, e + 1));
+    match sep {
+        b':' => (1..=2).contains(&first) && second == 2,
+        b'/' => {
+            let third = b
+                .get(e + 1 + second)
+                .filter(|&&c| c == b'/')
+                .map_or(0, |_| run_len(b, e + second + 2));
+            let day_first = (1..=2).contains(&first) && (2..=4).contains(&third);
+            let year_first = first == 4 && (1..=2).contains(&third);
+            (1..=2).contains(&second) && (day_first || year_first)
+        }
+        b',' => (1..=3).contains(&first) && second == 3,
+        _ => false,
+    }
+}
+
+/// Card numbers: 13–19 digits, plain or in groups joined by single spaces or dashes, that
+/// pass the Luhn check and are not part of a longer digit run. Groups of one number and
+/// groups of its neighbours chain up the same way (`17:30 4111 1111 1111 1111` holds the
+/// chain `30 4111 1111 1111 1111`), so every run of whole groups in a chain is a reading;
+/// readings that are unlikely cards are weak, and the resolution lets an overlapping
+/// strong reading win over them. No word boundaries: `card_4111…` is still a card.
+fn scan_cards(text: &str, out: &mut Vec<Candidate>) {
+    let b = text.as_bytes();
+    let mut chain: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += run_len(b, i);
+        let joined = chain
+            .last()
+            .is_some_and(|&(_, e)| e + 1 == start && matches!(b[e], b' ' | b'-'));
+        if !joined {
+            card_readings(text, &chain, out);
+            chain.clear();
+        }
+        chain.push((start, i));
+    }
+    card_readings(text, &chain, out);
+}
+
+/// The Luhn-valid runs of 13–19 digits made of whole groups of `chain`.
+fn card_readings(text: &str, chain: &[(usize, usize)], out: &mut Vec<Candidate>) {
+    let b = text.as_bytes();
+    if chain.iter().map(|&(s, e)| e - s).sum::<usize>() < 13 {
+        return;
+    }
+    for (i, &(start, first_end)) in chain.iter().enumerate() {
+        let mut digits = 0;
+        for (j, &(_, end)) in chain.iter().enumerate().skip(i) {
+            digits += end - chain[j].0;
+            if digits > 19 {
+                break;
+            }
+            if digits < 13 {
+                continue;
+            }
+            let groups = &chain[i..=j];
+            let seps = || groups[1..].iter().map(|&(s, _)| b[s - 1]);
+            // Groups joined by both spaces and dashes have ≥ 3 digits each: a date and an
+            // SSN (`2024-03-15 123-45-5604`) are not a card.
+            let one_joint =
+                seps().all(|c| Some(c) == seps().next()) || groups.iter().all(|&(s, e)| e - s >= 3);
+            // Digit runs start and end on ASCII digits: slicing there cannot split a char.
+            if !one_joint || !luhn_ok(&text[start..end]) {
+                continue;
+            }
+            // 4-4-4-4, 4-6-5 (Amex), 4-6-4 (Diners), 4-4-4-4-3 …
+            let card_grouping = groups.len() == 1
+                || (first_end - start == 4
+                    && groups[1..].iter().all(|&(s, e)| (3..=6).contains(&(e - s))));
+            // A neighbour joined by punctuation the card does not use for its own groups
+            // (`17:` before it, `/2024` after it) makes its edge group part of that number.
+            let own = |c: u8| seps().any(|s| s == c);
+            let glued_before = start >= 2
+                && glue(b[start - 1])
+                && !own(b[start - 1])
+                && b[start - 2].is_ascii_digit();
+            let glued_after =
+                end + 1 < b.len() && glue(b[end]) && !own(b[end]) && b[end + 1].is_ascii_digit();
+            // Payment cards start with 2–6 (Mastercard, Visa, Amex, Diners, Discover, JCB …).
+            let issuer = matches!(b[start], b'2'..=b'6');
+            out.push(Candidate {
+                start,
+                end,
+                kind: CREDIT_CARD,
+                weak: glued_before || glued_after || !card_grouping || !issuer,
+            });
+        }
+    }
 }
 
 const TOKEN: u8 = 1;
@@ -334,11 +456,7 @@ fn scan_secrets(b: &[u8], out: &mut Vec<Candidate>) {
 fn check_secret(b: &[u8], start: usize, end: usize, out: &mut Vec<Candidate>) {
     // A token glued to a longer word (`é`, `.`) is still checked: only its own bytes count.
     if is_secret(&b[start..end]) {
-        out.push(Candidate {
-            start,
-            end,
-            kind: SECRET,
-        });
+        out.push(Candidate::new(start, end, SECRET));
     }
 }
 
@@ -390,8 +508,8 @@ fn is_ipv6_byte(c: u8) -> bool {
 
 /// IPv6 addresses (full, `::`-compressed, IPv4-suffixed), found around each ':' and checked
 /// with the standard library's parser. Times (`10:30:00`) and paths (`std::io`) do not parse
-/// or are glued to a word; an address also needs a digit and a group of ≥ 3 hex digits, so
-/// short tokens such as `ab::cd` stay.
+/// or are glued to a word; an address also needs a digit, a group of ≥ 3 hex digits and two
+/// groups, so short tokens such as `ab::cd` and a number after `::` (`::4111`) stay.
 fn scan_ipv6(text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
     let mut done = 0usize;
@@ -408,29 +526,40 @@ fn scan_ipv6(text: &str, out: &mut Vec<Candidate>) {
             e += 1;
         }
         done = e;
-        while e > s && b[e - 1] == b'.' {
+        // Punctuation around an address (`ip:2001:db8::1.`) is not part of it, unless it is
+        // the `::` of a compressed form; a `::` that does not parse is tried as punctuation.
+        while e > s && (b[e - 1] == b'.' || (b[e - 1] == b':' && (e < s + 2 || b[e - 2] != b':'))) {
             e -= 1;
         }
-        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-        if (s > 0 && word(b[s - 1])) || (e < b.len() && word(b[e])) {
-            continue;
+        while s < e && (b[s] == b'.' || (b[s] == b':' && (s + 1 >= e || b[s + 1] != b':'))) {
+            s += 1;
         }
-        let cand = &text[s..e];
-        if cand.bytes().filter(|&c| c == b':').count() < 2
-            || !cand.bytes().any(|c| c.is_ascii_digit())
-            || !cand
-                .split([':', '.'])
-                .any(|g| g.len() >= 3 && g.bytes().all(|c| c.is_ascii_hexdigit()))
-            || Ipv6Addr::from_str(cand).is_err()
-        {
-            continue;
+        let lead = if b[s..e].starts_with(b"::") { 2 } else { 0 };
+        let trail = if b[s..e].ends_with(b"::") { 2 } else { 0 };
+        let found = [(s, e), (s + lead, e), (s, e - trail), (s + lead, e - trail)]
+            .into_iter()
+            .take(if lead + trail == 0 { 1 } else { 4 })
+            .find(|&(s, e)| s < e && ipv6_ok(text, s, e));
+        if let Some((s, e)) = found {
+            out.push(Candidate::new(s, e, IP_ADDRESS));
         }
-        out.push(Candidate {
-            start: s,
-            end: e,
-            kind: IP_ADDRESS,
-        });
     }
+}
+
+fn ipv6_ok(text: &str, s: usize, e: usize) -> bool {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    if (s > 0 && word(b[s - 1])) || (e < b.len() && word(b[e])) {
+        return false;
+    }
+    let cand = &text[s..e];
+    cand.bytes().filter(|&c| c == b':').count() >= 2
+        && cand.split(':').filter(|g| !g.is_empty()).count() >= 2
+        && cand.bytes().any(|c| c.is_ascii_digit())
+        && cand
+            .split([':', '.'])
+            .any(|g| g.len() >= 3 && g.bytes().all(|c| c.is_ascii_hexdigit()))
+        && Ipv6Addr::from_str(cand).is_ok()
 }
 
 #[cfg(test)]
@@ -481,6 +610,13 @@ mod tests {
             "(sk-|ghp_|AKIA|AIza|hf_|eyJ|xoxb-|glpat-)[A-Za-z0-9_.-]{0,40}",
             "[a-z0-9.]{1,8}@[a-z]{1,8}\\.(com|io)",
             "[0-9a-f]{1,4}:[0-9a-f]{0,4}:[0-9a-f:.]{0,12}",
+            // Numbers and punctuation that items meet: times, dates, amounts, order numbers.
+            "[ ,;(#/:.-]{0,2}[0-9]{1,2}:[0-9]{2}[ ,;)#/:.-]{0,2}",
+            "[ ,;(#/:.-]{0,2}[0-9]{4}-[0-9]{2}-[0-9]{2}[ ,;)#/:.-]{0,2}",
+            "[ ,;(#/:.-]{0,2}[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}[ ,;)#/:.-]{0,2}",
+            "[ ,;(#/:.-]{0,2}\\$?[0-9]{1,3},[0-9]{3}(\\.[0-9]{2})?[ ,;)#/:.-]{0,2}",
+            "[ #]{0,2}[0-9]{4,8}[ -]{0,1}",
+            "[ -]{1,2}[0-9]{1,5}",
             prop::sample::select(vec![
                 "4111 1111 1111 1111",
                 "5500-0000-0000-0004",
@@ -490,6 +626,10 @@ mod tests {
                 "192.168.1.20",
                 "2001:db8::8a2e:370:7334",
                 "123-45-6789",
+                "123-45-5604",
+                "4111111111111111",
+                "3782 822463 10005",
+                "+4915112345678",
                 "+44 20 7946 0958",
                 "+1 (555) 123-4567",
                 "(555) 987-6543",
@@ -553,5 +693,90 @@ mod tests {
         );
         assert_eq!(found("mapped ::ffff:192.0.2.128"), ["::ffff:192.0.2.128"]);
         assert!(found("at 10:30:00 use std::io and ab::cd, ratio 3:2").is_empty());
+        // Punctuation around an address, a `::` included, is not part of it.
+        assert_eq!(
+            found("ip:2001:db8::8a2e:370:7334: or ::2001:db8::1::."),
+            ["2001:db8::8a2e:370:7334", "2001:db8::1"]
+        );
+        // One group after `::` is a number next to punctuation, not an address.
+        assert!(found("::4111 1111::").is_empty());
+    }
+
+    fn spans(t: &str, found: &[Candidate]) -> Vec<(String, bool)> {
+        found
+            .iter()
+            .map(|c| (t[c.start..c.end].to_string(), c.weak))
+            .collect()
+    }
+
+    #[test]
+    fn phones_stop_before_a_time_date_or_amount_and_at_15_digits() {
+        let bi = Builtins::new();
+        let found = |t: &str| {
+            let mut v = Vec::new();
+            bi.scan_phones(t, &mut v);
+            spans(t, &v)
+        };
+        let phone = vec![("+44 20 7946 0958".to_string(), false)];
+        for after in [
+            "17:30",
+            "9:00:00",
+            "15/03/2024",
+            "2024/03/15",
+            "2024-03-15",
+            "12,345",
+            "12345",
+        ] {
+            assert_eq!(
+                found(&format!("+44 20 7946 0958 {after}")),
+                phone,
+                "{after}"
+            );
+        }
+        // Neither a date, a time nor an amount: the last group is the phone's.
+        assert_eq!(found("+44 20 7946 0958/0959"), phone);
+        assert_eq!(
+            found("+44 20 7946 0958 12/34"),
+            [("+44 20 7946 0958 12".to_string(), false)]
+        );
+    }
+
+    #[test]
+    fn card_readings_that_reach_into_a_neighbour_are_weak() {
+        let found = |t: &str| {
+            let mut v = Vec::new();
+            scan_cards(t, &mut v);
+            spans(t, &v)
+        };
+        let card = |s: &str, weak| (s.to_string(), weak);
+        assert_eq!(
+            found("17:30 4111 1111 1111 1111"),
+            [
+                card("30 4111 1111 1111", true),
+                card("4111 1111 1111 1111", false)
+            ]
+        );
+        // Card grouping and issuer prefix: an order number before, a year after.
+        assert_eq!(
+            found("48213377 4111 1111 1111 1111 2024"),
+            [
+                card("48213377 4111 1111", true),
+                card("4111 1111 1111 1111", false),
+                card("1111 1111 1111 2024", true)
+            ]
+        );
+        assert_eq!(
+            found("17:30,4111 1111 1111 1111"),
+            [card("4111 1111 1111 1111", true)]
+        );
+        // Mixed spaces and dashes: a date and an SSN are no card, a card is.
+        assert!(found("2024-03-15 123-45-5604").is_empty());
+        assert_eq!(
+            found("4111 1111-1111 1111"),
+            [card("4111 1111-1111 1111", false)]
+        );
+        assert!(found("4111 1111 1111 1111 1")
+            .iter()
+            .all(|(s, w)| *w || s == "4111 1111 1111 1111"));
     }
 }
