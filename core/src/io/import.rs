@@ -58,6 +58,8 @@ struct RejectRecord<'a> {
 struct Errors<'w> {
     smallest: BinaryHeap<LineErrorByLine>,
     total: usize,
+    /// Lines with an error: two bad feedback items on one line are one rejected line.
+    lines: std::collections::HashSet<usize>,
     rejects: Option<&'w mut (dyn Write + Send)>,
 }
 
@@ -77,6 +79,7 @@ impl Ord for LineErrorByLine {
 impl Errors<'_> {
     fn push(&mut self, e: LineError, input: Option<&str>) -> Result<()> {
         self.total += 1;
+        self.lines.insert(e.line);
         if let Some(w) = self.rejects.as_deref_mut() {
             let rec = RejectRecord {
                 line: e.line,
@@ -144,6 +147,7 @@ pub async fn import_jsonl<R: BufRead + Send>(
     let mut errors = Errors {
         smallest: BinaryHeap::new(),
         total: 0,
+        lines: Default::default(),
         rejects,
     };
     let mut tx = store.begin_write().await?;
@@ -287,7 +291,7 @@ pub async fn import_jsonl<R: BufRead + Send>(
 }
 
 fn distinct_rejected(errors: Errors<'_>) -> u64 {
-    errors.total as u64
+    errors.lines.len() as u64
 }
 
 fn join_prefix(prefix: &str, field: &str) -> String {

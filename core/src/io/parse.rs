@@ -9,6 +9,7 @@ use crate::error::{Error, LineError};
 use crate::model::{
     parse_timestamp, Category, Feedback, Limits, Message, ResponseRecord, Role, Timestamp, Variant,
 };
+use chrono::Datelike;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -713,9 +714,23 @@ fn reject_misplaced(line: usize, fields: &[(&str, bool)], reason: &str) -> Resul
     }
 }
 
+/// A timestamp export can write back: an offset can carry `0000-01-01` into year -1 or
+/// `9999-12-31` into year 10000, which RFC 3339's four-digit years cannot express in UTC.
+fn timestamp(text: &str) -> Result<Timestamp, String> {
+    let t = parse_timestamp(text)?;
+    if (0..=9999).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(format!(
+            "{} falls outside the years 0000 to 9999 once converted to UTC",
+            quote(text.trim())
+        ))
+    }
+}
+
 fn required_time(value: Option<String>, line: usize, kind: &str) -> Result<Timestamp, LineError> {
     let text = required(value, line, "created_at", kind)?;
-    parse_timestamp(&text).map_err(|r| line_err(line, "created_at", r))
+    timestamp(&text).map_err(|r| line_err(line, "created_at", r))
 }
 
 fn parse_response(raw: RawLine, line: usize, limits: &Limits) -> Result<ParsedLine, LineError> {
@@ -782,9 +797,7 @@ fn parse_response(raw: RawLine, line: usize, limits: &Limits) -> Result<ParsedLi
             }
         }
         let created = match f.created_at {
-            Some(t) => {
-                parse_timestamp(&t).map_err(|r| line_err(line, join(&prefix, "created_at"), r))?
-            }
+            Some(t) => timestamp(&t).map_err(|r| line_err(line, join(&prefix, "created_at"), r))?,
             None => record.created_at,
         };
         let fb = build_feedback(
