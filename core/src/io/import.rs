@@ -371,6 +371,8 @@ async fn write(
     options: &ImportOptions,
     errors: &mut Errors<'_>,
 ) -> Result<WriteSummary> {
+    let mut late: Vec<LineError> = Vec::new();
+    prejudge_embedded(store, scanned, &options.limits, errors, &mut late).await?;
     if store.locks_rows() {
         // Stable: the first line of a repeated id is written first, the others judged
         // against it.
@@ -392,11 +394,18 @@ async fn write(
     };
     // Store rejections come in id order; they are written to the reject file in line order
     // once the store has judged everything.
-    let mut late: Vec<LineError> = Vec::new();
     let result = async {
-        for chunk in scanned.responses.chunks(batch_size) {
+        for all in scanned.responses.chunks(batch_size) {
+            // A line whose embedded feedback was already judged a conflict stores nothing.
+            let chunk: Vec<&Entry> = all
+                .iter()
+                .filter(|e| !errors.rejected_lines.contains(&e.line))
+                .collect();
+            if chunk.is_empty() {
+                continue;
+            }
             let mut batch = Vec::with_capacity(chunk.len());
-            for e in chunk {
+            for e in &chunk {
                 batch.push(response_of(&scanned.spool, e, &options.limits)?);
             }
             let outcome = writer
@@ -405,7 +414,7 @@ async fn write(
                     feedback: Vec::new(),
                 })
                 .await?;
-            for (o, e) in outcome.responses.iter().zip(chunk) {
+            for (o, e) in outcome.responses.iter().zip(chunk.iter().copied()) {
                 if let ItemOutcome::Rejected(rej) = o {
                     errors.rejected_lines.insert(e.line);
                     late.push(LineError {
@@ -420,9 +429,9 @@ async fn write(
             let mut batch = Vec::with_capacity(chunk.len());
             let mut kept = Vec::with_capacity(chunk.len());
             for e in chunk {
-                // Feedback embedded in a line whose response was rejected: the line is
-                // already reported.
-                if e.sub != WHOLE_LINE && errors.rejected_lines.contains(&e.line) {
+                // A line already rejected (its response, or its feedback judged before
+                // writing) stores nothing more.
+                if errors.rejected_lines.contains(&e.line) {
                     continue;
                 }
                 batch.push(feedback_of(&scanned.spool, e, &options.limits)?);
@@ -500,6 +509,74 @@ async fn write(
         });
     }
     writer.finish().await
+}
+
+/// Judges the feedback embedded in response lines before anything is written, so that a
+/// line whose feedback conflicts (with stored feedback, or with another line of this import)
+/// is rejected whole: its response is not stored either. The store would find the same
+/// conflicts, but only after the line's response had gone in.
+async fn prejudge_embedded(
+    store: &dyn FeedbackStore,
+    scanned: &Scanned,
+    limits: &Limits,
+    errors: &mut Errors<'_>,
+    late: &mut Vec<LineError>,
+) -> Result<()> {
+    if scanned.feedback.iter().all(|e| e.sub == WHOLE_LINE) {
+        return Ok(());
+    }
+    let field_of = |e: &Entry| {
+        if e.sub == WHOLE_LINE {
+            "id".to_string()
+        } else if e.many {
+            format!("feedback[{}].id", e.sub)
+        } else {
+            "feedback.id".to_string()
+        }
+    };
+    let mut reject = |errors: &mut Errors<'_>, e: &Entry, reason: String| {
+        errors.rejected_lines.insert(e.line);
+        late.push(LineError {
+            line: e.line,
+            field: Some(field_of(e)),
+            reason,
+        });
+    };
+    // Entries are in line order here: the first line with an id is the one that counts.
+    let mut first: std::collections::HashMap<&str, &Entry> = std::collections::HashMap::new();
+    for e in &scanned.feedback {
+        match first.get(&*e.id) {
+            None => {
+                first.insert(&e.id, e);
+            }
+            Some(f) if f.sub != WHOLE_LINE || e.sub != WHOLE_LINE => {
+                let (a, b) = (
+                    feedback_of(&scanned.spool, f, limits)?,
+                    feedback_of(&scanned.spool, e, limits)?,
+                );
+                if a.content_hash() != b.content_hash() {
+                    let reason = crate::store::feedback_conflict(&a, &b).replace(
+                        "is already stored with",
+                        &format!("is already in this import (line {}) with", f.line),
+                    );
+                    reject(errors, e, reason);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for e in scanned.feedback.iter().filter(|e| e.sub != WHOLE_LINE) {
+        if errors.rejected_lines.contains(&e.line) {
+            continue;
+        }
+        if let Some(stored) = store.get_feedback(&e.id).await? {
+            let new = feedback_of(&scanned.spool, e, limits)?;
+            if stored.content_hash() != new.content_hash() {
+                reject(errors, e, crate::store::feedback_conflict(&stored, &new));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes batches, committing every `commit_every` records.

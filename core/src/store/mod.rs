@@ -19,6 +19,7 @@ mod sqlite;
 mod types;
 
 pub use lease::{claim_lease, LeaseClaim, LeaseHolder, LeaseKeeper};
+pub(crate) use memory::feedback_diff as feedback_conflict;
 pub use memory::MemoryStore;
 pub use open::{open, OpenOptions, DEFAULT_BUSY_WAIT};
 #[cfg(feature = "postgres")]
