@@ -209,7 +209,8 @@ async fn run_locked(jobs: &JobManager, o: &WeeklyOptions, report: &mut WeeklyRep
         request.holder = Some(o.holder.clone());
         let (outcome, error) = match jobs.fine_tune(&request).await {
             Ok(out) => (Some(out), None),
-            Err(e) => (None, Some(e.with_causes())),
+            // Saved with the run: no credential an error quotes may be stored.
+            Err(e) => (None, Some(crate::secrets::scrub(&e.with_causes()).into_owned())),
         };
         report.decisions.push(ModelDecision {
             model_id: model,
