@@ -10,14 +10,9 @@ use tuneloop::model::{parse_timestamp, Bucket, Timestamp};
 pub struct Cli {
     /// Database URL: sqlite://PATH, postgres://USER:PASSWORD@HOST:PORT/DB[?schema=NAME&sslmode=require]
     /// (PostgreSQL/Supabase) or memory://
-    /// [default: `[database] url` of tuneloop.toml, else sqlite://tuneloop.db]
-    #[arg(
-        long,
-        global = true,
-        env = "TUNELOOP_DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// [default: TUNELOOP_DATABASE_URL, else `[database] url` of tuneloop.toml, else
+    /// sqlite://tuneloop.db]
+    #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
 
     /// Settings file (default ./tuneloop.toml when it exists); flags and the environment win
@@ -26,15 +21,9 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// MCP fine-tuning server (Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp;
-    /// default: `[mcp] url` of tuneloop.toml). Its bearer token is read from TUNELOOP_MCP_TOKEN
+    /// default: TUNELOOP_MCP_URL, else `[mcp] url` of tuneloop.toml). Its bearer token is read from TUNELOOP_MCP_TOKEN
     /// and never printed.
-    #[arg(
-        long,
-        global = true,
-        env = "TUNELOOP_MCP_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    #[arg(long, global = true, value_name = "URL")]
     pub mcp_url: Option<String>,
 
     /// Print machine-readable JSON on stdout instead of text.

@@ -27,11 +27,18 @@ use clap::Parser;
 use std::fmt;
 use std::process::ExitCode;
 
-/// A failure and the exit code it maps to: 2 for the caller's input, 1 for the rest.
+/// A failure and the exit code it maps to: 2 for the caller's input, 1 for the rest (3 for a
+/// weekly run skipped because another instance holds its lease).
 #[derive(Debug)]
 pub struct CliError {
     pub exit: u8,
+    /// A stable code: the library error's [`tuneloop::Error::code`], or `invalid_input` /
+    /// `failed` for what the command line itself found.
+    pub code: &'static str,
+    /// What went wrong, with the command line's hints; never a credential.
     pub message: String,
+    /// The underlying causes, outermost first.
+    pub causes: Vec<String>,
 }
 
 impl CliError {
@@ -39,7 +46,9 @@ impl CliError {
     pub fn usage(message: impl Into<String>) -> Self {
         CliError {
             exit: 2,
+            code: "invalid_input",
             message: message.into(),
+            causes: Vec::new(),
         }
     }
 
@@ -47,32 +56,65 @@ impl CliError {
     pub fn failure(message: impl Into<String>) -> Self {
         CliError {
             exit: 1,
+            code: "failed",
             message: message.into(),
+            causes: Vec::new(),
         }
     }
-}
 
-impl CliError {
     /// The message of an error kept by reference (with its cause chain), without any
     /// credential it quotes (a URL's password, a token).
     pub fn from_ref(e: &tuneloop::Error) -> String {
         tuneloop::secrets::scrub(&e.with_causes()).into_owned()
+    }
+
+    /// The message and its causes on one line, for people.
+    pub fn full_message(&self) -> String {
+        let mut out = self.message.clone();
+        for c in &self.causes {
+            if !out.contains(c.as_str()) {
+                out.push_str(": ");
+                out.push_str(c);
+            }
+        }
+        out
+    }
+
+    /// `{"error":{"code","message","causes":[...]}}`, what `--json` prints on stderr.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "causes": self.causes,
+            }
+        })
+        .to_string()
     }
 }
 
 impl From<tuneloop::Error> for CliError {
     fn from(e: tuneloop::Error) -> Self {
         // Keep the cause chain: "storage error: ..." alone rarely says what to fix.
+        let scrub = |s: String| tuneloop::secrets::scrub(&s).into_owned();
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(c) = source {
+            causes.push(scrub(c.to_string()));
+            source = c.source();
+        }
         CliError {
             exit: if e.is_invalid_input() { 2 } else { 1 },
-            message: CliError::from_ref(&e),
+            code: e.code(),
+            message: scrub(e.to_string()),
+            causes,
         }
     }
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.full_message())
     }
 }
 
@@ -116,15 +158,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let json = cli.json;
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // Last line of defence: no credential quoted by a library error reaches the terminal.
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: {}",
-                tuneloop::secrets::scrub(&e.message)
-            );
+            // Last line of defence: no credential quoted by a library error reaches the
+            // terminal.
+            let text = if json {
+                e.to_json()
+            } else {
+                format!("error: {}", e.full_message())
+            };
+            let _ = writeln!(std::io::stderr(), "{}", tuneloop::secrets::scrub(&text));
             ExitCode::from(e.exit)
         }
     }

@@ -630,7 +630,7 @@ fn custom_rule_tables_from_files() {
         &["--db", &url, "--json", "analyze", "--lexicon", lex_arg],
     );
     assert!(!stdout(ok(&base)).contains("\"off_topic\""));
-    assert!(stdout(ok(&custom)).contains("\"category\": \"off_topic\""));
+    assert!(stdout(ok(&custom)).contains("\"category\":\"off_topic\""));
 
     // A bad file: exit 2 naming the file and the field, before the database is touched.
     let bad = write(

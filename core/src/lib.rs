@@ -46,16 +46,16 @@ pub mod dataset;
 pub mod demo;
 mod error;
 pub mod io;
-#[cfg(feature = "mcp")]
 pub mod jobs;
-#[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod model;
 pub mod policy;
 pub mod schedule;
 pub mod secrets;
+pub mod service;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::{Error, LineError, Result};
+pub use service::{Builder, McpSettings, Options, Tuneloop};

@@ -17,12 +17,10 @@ use crate::store::*;
 use std::sync::Arc;
 
 mod faulty_ledger;
-#[cfg(feature = "mcp")]
 mod faulty_provider;
 mod ledger;
 
 pub use faulty_ledger::{FaultPoint, FaultyLedger, LedgerOp};
-#[cfg(feature = "mcp")]
 pub use faulty_provider::{FaultyProvider, ProviderFault, ProviderOp};
 pub use ledger::*;
 

@@ -72,7 +72,7 @@ pub async fn check_db(db: &str, json: bool) -> CliResult {
             }
             return Err(CliError::failure(format!(
                 "database check failed: {}",
-                e.message
+                e.full_message()
             )));
         }
     };
@@ -150,7 +150,7 @@ pub async fn check_mcp(ctx: &Ctx, json: bool) -> CliResult {
     let tools = match server_tools(config).await {
         Ok(tools) => tools,
         Err(e) => {
-            let message = CliError::from(e).message;
+            let message = CliError::from(e).full_message();
             if json {
                 print_json(&McpReport {
                     url: url.to_string(),

@@ -25,7 +25,7 @@ pub async fn run(ctx: &Ctx, account: Option<String>, hours: u32, min: u64) -> Cl
             lines.extend(feedback_checks(store.as_ref(), None, hours, min).await);
         }
         Err(e) => {
-            lines.push(CheckLine::new("database", false, e.message));
+            lines.push(CheckLine::new("database", false, e.full_message()));
             lines.extend(mcp_checks(ctx).await);
         }
     }

@@ -69,7 +69,7 @@ pub async fn run(db: &str, json: bool, model: Option<&str>, hours: u32, min: u64
     };
     let lines = match open_with(db, &options).await {
         Ok(store) => feedback_checks(store.as_ref(), model, hours, min).await,
-        Err(e) => vec![CheckLine::new("database", false, e.message)],
+        Err(e) => vec![CheckLine::new("database", false, e.full_message())],
     };
     report_checks("feedback", &lines, json)
 }

@@ -205,7 +205,7 @@ pub async fn check(db: &str, json: bool, account: &str) -> CliResult {
     };
     let lines = match open_with(db, &options).await {
         Ok(store) => credit_checks(store.as_ref(), account).await,
-        Err(e) => vec![CheckLine::new("ledger", false, e.message)],
+        Err(e) => vec![CheckLine::new("ledger", false, e.full_message())],
     };
     report_checks("credits", &lines, json)
 }

@@ -1,42 +1,27 @@
 //! `tuneloop export`.
 
-use super::{check_range, open_store, print_json};
+use super::{print_json, Ctx};
 use crate::args::ExportArgs;
-use crate::{CliError, CliResult};
-use std::fs::File;
+use crate::CliResult;
 use std::io::{BufWriter, Write};
-use tuneloop::io::export_jsonl;
-use tuneloop::store::ResponseFilter;
+use tuneloop::service::ExportOptions;
 
-pub async fn run(db: &str, json: bool, a: ExportArgs) -> CliResult {
-    check_range(&a.range)?;
-    let filter = ResponseFilter {
-        model: a.range.model.clone(),
+pub async fn run(ctx: &Ctx, a: ExportArgs) -> CliResult {
+    let options = ExportOptions {
+        model: a.range.model,
         since: a.range.since,
         until: a.range.until,
     };
-    if let (Some(out), Some(db_file)) = (&a.out, tuneloop::io::sqlite_file(db)) {
-        tuneloop::io::check_output_path(
-            "--out",
-            out,
-            &[tuneloop::io::Protected {
-                path: &db_file,
-                what: tuneloop::io::DATABASE,
-            }],
-        )?;
-    }
-    let store = open_store(db).await?;
+    let tl = ctx.open().await?;
     let Some(out) = a.out else {
         let mut w = BufWriter::new(std::io::stdout());
-        let result = export_jsonl(store.as_ref(), &mut w, &filter)
-            .await
-            .and_then(|r| {
-                w.flush().map_err(|source| tuneloop::Error::Io {
-                    path: "output".into(),
-                    source,
-                })?;
-                Ok(r)
-            });
+        let result = tl.export_jsonl(&mut w, &options).await.and_then(|r| {
+            w.flush().map_err(|source| tuneloop::Error::Io {
+                path: "standard output".into(),
+                source,
+            })?;
+            Ok(r)
+        });
         return match result {
             Ok(_) => Ok(()),
             // `tuneloop export | head` is fine: the reader has what it wanted.
@@ -45,44 +30,14 @@ pub async fn run(db: &str, json: bool, a: ExportArgs) -> CliResult {
             {
                 Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(super::flag_hint(e)),
         };
     };
-
-    // Write beside the target and rename, so a failed export never leaves half a file.
-    let file_name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    let tmp = out.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let file = File::create(&tmp)
-        .map_err(|e| CliError::usage(format!("cannot create {}: {e}", out.display())))?;
-    let mut w = BufWriter::new(file);
-    let result = export_jsonl(store.as_ref(), &mut w, &filter).await;
-    let result = result.and_then(|r| {
-        w.flush()
-            .and_then(|_| w.get_ref().sync_all())
-            .map_err(|source| tuneloop::Error::Io {
-                path: out.display().to_string(),
-                source,
-            })?;
-        Ok(r)
-    });
-    drop(w);
-    let report = match result.and_then(|r| {
-        std::fs::rename(&tmp, &out).map_err(|source| tuneloop::Error::Io {
-            path: out.display().to_string(),
-            source,
-        })?;
-        Ok(r)
-    }) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-    };
-    if json {
+    let report = tl
+        .export_file(&out, &options)
+        .await
+        .map_err(super::flag_hint)?;
+    if ctx.json {
         return print_json(&report);
     }
     outln!(

@@ -181,7 +181,8 @@ async fn finish(
                 }
             }
             let mut err = CliError::from(e);
-            err.message = format!("{what} of job {id} failed: {}", err.message);
+            err.message = format!("{what} of job {id} failed: {}", err.full_message());
+            err.causes.clear();
             Err(err)
         }
     }

@@ -1,23 +1,25 @@
 //! `tuneloop metrics`.
 
-use super::{check_range, open_store, print_json};
+use super::{print_json, Ctx};
 use crate::args::MetricsArgs;
 use crate::output::{bucket_table, metrics_table, omitted_note};
 use crate::CliResult;
 use tuneloop::model::{Bucket, MetricsQuery};
 
-pub async fn run(db: &str, json: bool, a: MetricsArgs) -> CliResult {
-    check_range(&a.range)?;
-    let bucket: Option<Bucket> = a.bucket.map(Into::into);
+pub async fn run(ctx: &Ctx, a: MetricsArgs) -> CliResult {
     let query = MetricsQuery {
         model: a.range.model,
         since: a.range.since,
         until: a.range.until,
-        bucket,
+        bucket: a.bucket.map(Into::into),
     };
-    let store = open_store(db).await?;
-    let report = store.metrics(&query).await?;
-    if json {
+    let report = ctx
+        .open()
+        .await?
+        .metrics(&query)
+        .await
+        .map_err(super::flag_hint)?;
+    if ctx.json {
         return print_json(&report);
     }
     if report.models.is_empty() {
@@ -25,7 +27,7 @@ pub async fn run(db: &str, json: bool, a: MetricsArgs) -> CliResult {
         return Ok(());
     }
     outln!("{}", metrics_table(&report));
-    if let Some(bucket) = bucket {
+    if let Some(bucket) = query.bucket {
         for m in &report.models {
             if let Some(table) = bucket_table(m, bucket) {
                 outln!("\n{}", m.model_id);

@@ -27,12 +27,15 @@ use serde::Serialize;
 use std::sync::Arc;
 use tuneloop::model::{format_timestamp, Timestamp};
 use tuneloop::store::{self, FeedbackStore, OpenOptions};
+use tuneloop::Tuneloop;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> CliResult {
-    let result = dispatch(cli).await;
-    // Close every store the command opened, so an embedded database is checkpointed and
-    // left as one tidy file.
+    let ctx = Ctx::new(&cli)?;
+    let result = dispatch(&ctx, cli).await;
+    // Close what the command opened, so an embedded database is checkpointed and left as
+    // one tidy file.
+    let closed = ctx.close().await;
     let opened = std::mem::take(&mut *OPENED.lock().unwrap_or_else(|e| e.into_inner()));
     for store in opened {
         if let Err(e) = store.close().await {
@@ -41,49 +44,81 @@ pub async fn run(cli: Cli) -> CliResult {
             }
         }
     }
-    result
+    result.and(closed)
 }
 
 /// Stores opened by this process, closed by [`run`] when the command ends.
 static OPENED: std::sync::Mutex<Vec<Arc<dyn FeedbackStore>>> = std::sync::Mutex::new(Vec::new());
 
-/// What every command may need: the resolved database and MCP server, `--json`, and
-/// `tuneloop.toml`.
+/// What every command may need: the facade's options (flags, then the environment, then
+/// `tuneloop.toml`), `--json`, and the handle once a command opens it.
 #[derive(Debug, Clone)]
 pub struct Ctx {
+    /// What [`Ctx::open`] opens.
+    pub options: tuneloop::Options,
     pub db: String,
     pub mcp_url: Option<String>,
     pub json: bool,
     pub config: tuneloop::config::Config,
+    handle: tokio::sync::OnceCell<Tuneloop>,
 }
 
-async fn dispatch(cli: Cli) -> CliResult {
-    let config = tuneloop::config::Config::load(cli.config.as_deref()).map_err(|e| match e {
-        tuneloop::Error::InvalidInput { field, reason } => {
-            CliError::usage(format!("{field}: {reason}"))
+impl Ctx {
+    fn new(cli: &Cli) -> CliResult<Self> {
+        let config =
+            tuneloop::config::Config::load(cli.config.as_deref()).map_err(|e| match e {
+                tuneloop::Error::InvalidInput { field, reason } => {
+                    CliError::usage(format!("{field}: {reason}"))
+                }
+                other => CliError::usage(format!("cannot read the settings file: {other}")),
+            })?;
+        let options = tuneloop::Options {
+            database_url: cli.db.clone(),
+            mcp: cli
+                .mcp_url
+                .as_ref()
+                .map(|url| tuneloop::McpSettings::from_section(url, &config.mcp)),
+            config: config.clone(),
+            ..Default::default()
         }
-        other => CliError::usage(format!("cannot read the settings file: {other}")),
-    })?;
-    // clap has applied TUNELOOP_DATABASE_URL / TUNELOOP_MCP_URL to the flags already, so
-    // flag > environment > file > default.
-    let ctx = Ctx {
-        db: cli
-            .db
-            .clone()
-            .or_else(|| config.database.url.clone())
-            .unwrap_or_else(|| tuneloop::config::DEFAULT_DATABASE_URL.to_string()),
-        mcp_url: cli.mcp_url.clone().or_else(|| config.mcp.url.clone()),
-        json: cli.json,
-        config,
-    };
+        // flag > environment > file > default: the core's one rule.
+        .with_process_env();
+        Ok(Ctx {
+            db: options.resolved_database_url(),
+            mcp_url: options.resolved_mcp().map(|m| m.url),
+            json: cli.json,
+            config,
+            options,
+            handle: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The handle over the configured database, opened (creating and migrating an
+    /// embedded database) on first use.
+    pub async fn open(&self) -> CliResult<&Tuneloop> {
+        self.handle
+            .get_or_try_init(|| async { Tuneloop::open(self.options.clone()).await })
+            .await
+            .map_err(CliError::from)
+    }
+
+    async fn close(&self) -> CliResult {
+        if let Some(handle) = self.handle.get() {
+            handle.close().await?;
+        }
+        Ok(())
+    }
+}
+
+async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
     let db = ctx.db.as_str();
     let json = ctx.json;
     match cli.command {
-        Command::Import(a) => import::run(db, json, a).await,
-        Command::Export(a) => export::run(db, json, a).await,
-        Command::Metrics(a) => metrics::run(db, json, a).await,
-        Command::Problematic(a) => problematic::run(db, json, a).await,
-        Command::Trends(a) => trends::run(db, json, a).await,
+        Command::Import(a) => import::run(ctx, a).await,
+        Command::Export(a) => export::run(ctx, a).await,
+        Command::Metrics(a) => metrics::run(ctx, a).await,
+        Command::Problematic(a) => problematic::run(ctx, a).await,
+        Command::Trends(a) => trends::run(ctx, a).await,
         Command::Analyze(a) => analyze::run(db, json, a).await,
         Command::Suggest(a) => suggest::run(db, json, a).await,
         Command::Runs { what } => match what {
@@ -105,7 +140,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         } => check::check_db(db, json).await,
         Command::Check {
             what: CheckWhat::Mcp,
-        } => check::check_mcp(&ctx, json).await,
+        } => check::check_mcp(ctx, json).await,
         Command::Check {
             what:
                 CheckWhat::All {
@@ -113,30 +148,30 @@ async fn dispatch(cli: Cli) -> CliResult {
                     hours,
                     min,
                 },
-        } => check_all::run(&ctx, account, hours, min).await,
+        } => check_all::run(ctx, account, hours, min).await,
         Command::Check {
             what: CheckWhat::Credits { account },
         } => credits::check(db, json, &account).await,
         Command::Check {
             what: CheckWhat::Feedback { model, hours, min },
         } => check_feedback::run(db, json, model.as_deref(), hours, min).await,
-        Command::Demo(a) => demo::run(&ctx, a).await,
+        Command::Demo(a) => demo::run(ctx, a).await,
         Command::Dataset(a) => dataset::run(db, json, &ctx.config.dataset, a).await,
         Command::Validate(a) => validate::run(json, a),
-        Command::FineTune(a) => fine_tune::run(&ctx, a).await,
+        Command::FineTune(a) => fine_tune::run(ctx, a).await,
         Command::Jobs { what } => match what {
             JobsCommand::List {
                 model,
                 status,
                 limit,
-            } => jobs::list(&ctx, model, status, limit).await,
-            JobsCommand::Show { id } => jobs::show(&ctx, &id).await,
-            JobsCommand::Create(t) => jobs::create(&ctx, t).await,
-            JobsCommand::Start { id } => jobs::start(&ctx, &id).await,
-            JobsCommand::Cancel { id } => jobs::cancel(&ctx, &id).await,
-            JobsCommand::Sync { id, wait, timeout } => jobs::sync(&ctx, id, wait, timeout).await,
+            } => jobs::list(ctx, model, status, limit).await,
+            JobsCommand::Show { id } => jobs::show(ctx, &id).await,
+            JobsCommand::Create(t) => jobs::create(ctx, t).await,
+            JobsCommand::Start { id } => jobs::start(ctx, &id).await,
+            JobsCommand::Cancel { id } => jobs::cancel(ctx, &id).await,
+            JobsCommand::Sync { id, wait, timeout } => jobs::sync(ctx, id, wait, timeout).await,
         },
-        Command::Schedule(a) => schedule::run(&ctx, a).await,
+        Command::Schedule(a) => schedule::run(ctx, a).await,
     }
 }
 
@@ -151,8 +186,9 @@ pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn Fee
         err.message = format!(
             "cannot open database {}: {}",
             shown(db),
-            tuneloop::secrets::scrub(&err.message)
+            tuneloop::secrets::scrub(&err.full_message())
         );
+        err.causes.clear();
         err
     })?;
     OPENED
@@ -165,6 +201,24 @@ pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn Fee
 /// A database or server URL as it may be shown: the password hidden.
 pub fn shown(url: &str) -> String {
     tuneloop::secrets::redact_url(url)
+}
+
+/// A library error with the command line's words: a field of the options becomes the
+/// flag that sets it (`reject_file` → `--reject-file`).
+pub fn flag_hint(e: tuneloop::Error) -> CliError {
+    let flag = |field: &str| match field {
+        "since" | "until" | "out" | "reject_file" | "model" | "limit" | "bucket" => {
+            Some(format!("--{}", field.replace('_', "-")))
+        }
+        _ => None,
+    };
+    match e {
+        tuneloop::Error::InvalidInput { field, reason } => match flag(&field) {
+            Some(f) => CliError::usage(format!("{f}: {reason}")),
+            None => tuneloop::Error::InvalidInput { field, reason }.into(),
+        },
+        other => other.into(),
+    }
 }
 
 /// A command's error, with an unknown model said as what to do about it (exit 2).
@@ -191,9 +245,10 @@ pub fn check_range(range: &RangeArgs) -> CliResult {
     Ok(())
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// Prints `value` as JSON on stdout: exactly `serde_json::to_string` of the facade's
+/// result, one line.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult {
-    let text = serde_json::to_string_pretty(value)
+    let text = serde_json::to_string(value)
         .map_err(|e| CliError::failure(format!("cannot serialise the result: {e}")))?;
     outln!("{text}");
     Ok(())

@@ -35,10 +35,12 @@ pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {
         if let Some(held) = &report.held_by {
             return Err(CliError {
                 exit: 3,
+                code: "lease_held",
                 message: format!(
                     "the weekly job did not run: another instance holds its lease ({})",
                     held.describe()
                 ),
+                causes: Vec::new(),
             });
         }
         return Ok(());
@@ -70,7 +72,7 @@ pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {
             Err(e) => eprintln!(
                 "error: the weekly run of {} failed: {}",
                 format_timestamp(&next),
-                e.message
+                e.full_message()
             ),
         }
     }

@@ -1,15 +1,12 @@
 //! `tuneloop trends`.
 
-use super::{check_range, open_store, print_json};
+use super::{print_json, Ctx};
 use crate::args::TrendsArgs;
 use crate::output::{omitted_note, trends_table};
 use crate::CliResult;
-use tuneloop::analysis::weekly::category_trends;
-use tuneloop::model::{Polarity, TrendQuery};
-use tuneloop::store::{FeedbackFilter, FeedbackStoreExt, ResponseFilter};
+use tuneloop::model::TrendQuery;
 
-pub async fn run(db: &str, json: bool, a: TrendsArgs) -> CliResult {
-    check_range(&a.range)?;
+pub async fn run(ctx: &Ctx, a: TrendsArgs) -> CliResult {
     let query = TrendQuery {
         model: a.range.model,
         since: a.range.since,
@@ -17,25 +14,13 @@ pub async fn run(db: &str, json: bool, a: TrendsArgs) -> CliResult {
         alpha: a.alpha,
         window: a.window,
     };
-    let store = open_store(db).await?;
-    let responses = store
-        .all_responses(&ResponseFilter {
-            model: query.model.clone(),
-            since: query.since,
-            until: query.until,
-        })
-        .await?;
-    // Only negatives count; the time range applies to the responses (the analysis keeps the
-    // feedback on the listed responses), not to when the feedback was given.
-    let feedback = store
-        .all_feedback(&FeedbackFilter {
-            model: query.model.clone(),
-            polarity: Some(Polarity::Negative),
-            ..Default::default()
-        })
-        .await?;
-    let report = category_trends(&responses, &feedback, &query);
-    if json {
+    let report = ctx
+        .open()
+        .await?
+        .trends(&query)
+        .await
+        .map_err(super::flag_hint)?;
+    if ctx.json {
         return print_json(&report);
     }
     if report.trends.is_empty() {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::io::Write;
 
 /// What an export wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ExportReport {
     /// Response lines.
     pub responses: u64,

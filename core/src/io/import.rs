@@ -52,7 +52,7 @@ impl Default for ImportOptions {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ImportReport {
     /// Non-blank lines read.
     pub lines: u64,

@@ -36,14 +36,17 @@
 //! # });
 //! ```
 
+#[cfg(feature = "mcp")]
 mod classify;
 mod config;
+#[cfg(feature = "mcp")]
 mod http;
 mod provider;
 pub mod simulated;
 mod tools;
 
 pub use config::McpConfig;
+#[cfg(feature = "mcp")]
 pub use http::HttpMcpClient;
 pub use provider::McpFineTuningProvider;
 pub use simulated::SimulatedProvider;
@@ -130,6 +133,7 @@ pub trait FineTuningProvider: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<JobEvent>>;
 }
 
+#[cfg(feature = "mcp")]
 /// Installs rustls' `ring` crypto provider as the process default, if none is installed yet.
 ///
 /// The HTTP client needs one; [`HttpMcpClient::connect`] calls this itself, and a program

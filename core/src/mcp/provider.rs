@@ -1,9 +1,10 @@
 //! [`McpFineTuningProvider`]: the fine-tuning tool contract over any [`McpClient`].
 
 use super::tools::names;
-use super::{FineTuningProvider, HttpMcpClient, McpClient, McpConfig};
+use super::{FineTuningProvider, McpClient};
+#[cfg(feature = "mcp")]
+use super::{HttpMcpClient, McpConfig};
 use crate::model::{CreateJobRequest, JobEvent, JobPage, ProviderJob, UploadedFile};
-use crate::secrets::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -37,8 +38,9 @@ impl McpFineTuningProvider {
     /// A provider over a new [`HttpMcpClient`] for `config` (no connection yet: the first
     /// call opens the session), named `mcp <url>` with the URL's password hidden. The one
     /// way every front builds its provider from settings ([`McpConfig::from_section`]).
+    #[cfg(feature = "mcp")]
     pub fn over_http(config: McpConfig) -> Result<Self> {
-        let name = format!("mcp {}", redact_url(&config.url));
+        let name = format!("mcp {}", crate::secrets::redact_url(&config.url));
         let client = HttpMcpClient::new(config)?;
         Ok(McpFineTuningProvider::new(Arc::new(client)).with_name(name))
     }

@@ -15,15 +15,28 @@ pub enum Bucket {
 }
 
 /// Which responses metrics are computed over.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetricsQuery {
     /// Only this model.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Responses created at or after this time.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub since: Option<Timestamp>,
     /// Responses created before this time.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub until: Option<Timestamp>,
     /// Adds a per-bucket series to each model.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket: Option<Bucket>,
 }
 
@@ -97,13 +110,25 @@ impl MetricsReport {
 }
 
 /// Which problematic responses to list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ProblematicQuery {
     /// Only this model.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Responses created at or after this time.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub since: Option<Timestamp>,
     /// Responses created before this time.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub until: Option<Timestamp>,
     /// At most this many.
     pub limit: usize,

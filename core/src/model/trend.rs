@@ -1,6 +1,6 @@
 //! Queries and reports for error-category trends over ISO weeks.
 
-use super::time::Timestamp;
+use super::time::{serde_ts, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Which way a weekly rate moves (two-sided Mann-Kendall at the query's α).
@@ -27,13 +27,25 @@ impl TrendDirection {
 }
 
 /// What trends are computed over.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrendQuery {
     /// Only responses of this model (and the rate's denominator is that model's responses).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Responses created at or after this time.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub since: Option<Timestamp>,
     /// Responses created before this time.
+    #[serde(
+        default,
+        with = "serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub until: Option<Timestamp>,
     /// Significance level of the Mann-Kendall and Pettitt tests.
     pub alpha: f64,

@@ -9,7 +9,6 @@
 //! assert_eq!(s.next_after(after).unwrap(), parse_timestamp("2026-11-30T03:00:00Z").unwrap());
 //! ```
 
-#[cfg(feature = "mcp")]
 pub mod weekly;
 
 use crate::model::Timestamp;

@@ -210,7 +210,10 @@ async fn run_locked(jobs: &JobManager, o: &WeeklyOptions, report: &mut WeeklyRep
         let (outcome, error) = match jobs.fine_tune(&request).await {
             Ok(out) => (Some(out), None),
             // Saved with the run: no credential an error quotes may be stored.
-            Err(e) => (None, Some(crate::secrets::scrub(&e.with_causes()).into_owned())),
+            Err(e) => (
+                None,
+                Some(crate::secrets::scrub(&e.with_causes()).into_owned()),
+            ),
         };
         report.decisions.push(ModelDecision {
             model_id: model,

@@ -1,0 +1,62 @@
+//! Quality over time: metrics, problematic responses, category trends.
+
+use super::records::check_range;
+use super::Tuneloop;
+use crate::analysis::weekly::category_trends;
+use crate::error::Result;
+use crate::model::{
+    MetricsQuery, MetricsReport, Polarity, ProblematicQuery, ProblematicResponse, TrendQuery,
+    TrendReport,
+};
+use crate::store::{FeedbackFilter, FeedbackStoreExt, ResponseFilter};
+use serde::{Deserialize, Serialize};
+
+/// The responses users were most unhappy with, worst first (`problematic`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProblematicReport {
+    /// Worst first (see docs/formats.md).
+    pub responses: Vec<ProblematicResponse>,
+}
+
+impl Tuneloop {
+    /// Quality per model over the responses created in `[since, until)`: feedback counts,
+    /// positive rate with its 95 % Wilson interval, categories, and per-bucket series.
+    pub async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
+        check_range(query.since, query.until)?;
+        self.store().metrics(query).await
+    }
+
+    /// The responses users were most unhappy with, worst first.
+    pub async fn problematic(&self, query: &ProblematicQuery) -> Result<ProblematicReport> {
+        check_range(query.since, query.until)?;
+        let responses = self.store().problematic(query).await?;
+        Ok(ProblematicReport { responses })
+    }
+
+    /// Weekly trends of each error category's negative rate (Mann-Kendall, Sen's slope).
+    pub async fn trends(&self, query: &TrendQuery) -> Result<TrendReport> {
+        check_range(query.since, query.until)?;
+        let store = self.store();
+        let responses = store
+            .all_responses(&ResponseFilter {
+                model: query.model.clone(),
+                since: query.since,
+                until: query.until,
+            })
+            .await?;
+        // Only negatives count; the time range applies to the responses (the analysis keeps
+        // the feedback on the listed responses), not to when the feedback was given.
+        let feedback = store
+            .all_feedback(&FeedbackFilter {
+                model: query.model.clone(),
+                polarity: Some(Polarity::Negative),
+                ..Default::default()
+            })
+            .await?;
+        let query = query.clone();
+        super::blocking("the trend analysis", move || {
+            category_trends(&responses, &feedback, &query)
+        })
+        .await
+    }
+}
