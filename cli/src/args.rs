@@ -30,6 +30,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Print tables at their full width instead of fitting the terminal (100 columns when
+    /// the output is not a terminal).
+    #[arg(long, global = true)]
+    pub wide: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -143,6 +143,7 @@ fn main() -> ExitCode {
     use std::io::Write;
     // clap prints help/version (exit 0) or a usage error (exit 2) itself.
     let cli = args::Cli::parse();
+    output::set_wide(cli.wide);
     // rustls needs a process-wide crypto provider before any HTTP client is built.
     tuneloop::mcp::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread()

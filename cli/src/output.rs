@@ -1,7 +1,41 @@
 //! Text rendering: tables, series and lists meant for people.
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `--wide`: tables at their natural width instead of fitting the terminal.
+static WIDE: AtomicBool = AtomicBool::new(false);
+
+/// Columns a table may use when standard output is not a terminal (a pipe, a file).
+const DEFAULT_WIDTH: u16 = 100;
+
+/// Sets `--wide` for the rest of the process.
+pub fn set_wide(wide: bool) {
+    WIDE.store(wide, Ordering::Relaxed);
+}
+
+/// Whether `--wide` was given.
+pub fn wide() -> bool {
+    WIDE.load(Ordering::Relaxed)
+}
+
+/// The width text may use: the terminal's, else 100 columns; unbounded with `--wide`.
+pub fn text_width() -> usize {
+    if wide() {
+        return usize::MAX;
+    }
+    terminal_width().map_or(usize::from(DEFAULT_WIDTH), usize::from)
+}
+
+fn terminal_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // comfy-table asks the terminal; a table with no content reports what it found.
+    Table::new().width()
+}
 use tuneloop::model::{
     format_timestamp, Bucket, MetricsReport, ModelMetrics, ProblematicResponse, QualityFigures,
     TrendDirection, TrendReport,
@@ -57,16 +91,28 @@ pub fn top_categories(categories: &BTreeMap<String, u64>, n: usize) -> String {
     }
 }
 
-fn new_table(headers: &[&str], right_aligned: &[usize]) -> Table {
+/// A table that wraps its cells to fit the terminal (100 columns off a terminal), or keeps
+/// its natural width with `--wide`.
+pub fn new_table(headers: &[&str], right_aligned: &[usize]) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.to_vec());
+    if wide() {
+        table.set_content_arrangement(ContentArrangement::Disabled);
+    } else {
+        table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(terminal_width().unwrap_or(DEFAULT_WIDTH));
+    }
     for &i in right_aligned {
         if let Some(col) = table.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
+    }
+    // The first column names the row (a model, a day, a category): never broken.
+    if let Some(col) = table.column_mut(0) {
+        col.set_constraint(ColumnConstraint::ContentWidth);
     }
     table
 }
@@ -78,9 +124,9 @@ pub fn metrics_table(report: &MetricsReport) -> String {
             "Model",
             "Responses",
             "Feedback",
-            "Pos / Neg / Neu",
-            "Positive rate (95% CI)",
-            "Avg rating",
+            "Pos/Neg/Neu",
+            "Positive (95% CI)",
+            "Avg",
             "Top categories",
         ],
         &[1, 2, 3, 4, 5],
@@ -91,10 +137,15 @@ pub fn metrics_table(report: &MetricsReport) -> String {
             m.model_id.clone(),
             thousands(f.responses),
             thousands(f.feedback),
-            format!("{} / {} / {}", f.positive, f.negative, f.neutral),
+            format!(
+                "{}/{}/{}",
+                thousands(f.positive),
+                thousands(f.negative),
+                thousands(f.neutral)
+            ),
             rate_with_ci(f),
             average_rating(f),
-            top_categories(&f.categories, 3),
+            top_categories(&f.categories, 2),
         ]);
     }
     table.to_string()
@@ -166,6 +217,9 @@ pub fn sparkline(values: &[Option<f64>], lo: f64, hi: f64) -> String {
 /// Collapses whitespace and cuts `text` to at most `max` characters, marking the cut.
 pub fn truncate(text: &str, max: usize) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if max == usize::MAX {
+        return flat;
+    }
     if flat.chars().count() <= max {
         return flat;
     }
@@ -189,8 +243,8 @@ pub fn problematic_list(items: &[ProblematicResponse]) -> String {
         let _ = writeln!(
             out,
             "    {} negative of {} feedback · score {:.2}{}",
-            p.negative,
-            p.feedback,
+            thousands(p.negative),
+            thousands(p.feedback),
             p.score,
             if p.categories.is_empty() {
                 String::new()
@@ -198,10 +252,12 @@ pub fn problematic_list(items: &[ProblematicResponse]) -> String {
                 format!(" · {}", top_categories(&p.categories, 3))
             }
         );
-        let _ = writeln!(out, "    Q: {}", truncate(&p.query, 100));
-        let _ = writeln!(out, "    A: {}", truncate(&p.response, 100));
+        // Lines fit the terminal: the 7 columns of indentation and label included.
+        let room = text_width().saturating_sub(7).max(20);
+        let _ = writeln!(out, "    Q: {}", truncate(&p.query, room));
+        let _ = writeln!(out, "    A: {}", truncate(&p.response, room));
         for c in p.comments.iter().take(3) {
-            let _ = writeln!(out, "    “{}”", truncate(c, 96));
+            let _ = writeln!(out, "    “{}”", truncate(c, room.saturating_sub(1)));
         }
         if p.comments.len() > 3 {
             let _ = writeln!(out, "    (+{} more comments)", p.comments.len() - 3);
