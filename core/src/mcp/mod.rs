@@ -134,13 +134,14 @@ pub trait FineTuningProvider: Send + Sync + std::fmt::Debug {
 }
 
 #[cfg(feature = "mcp")]
-/// Installs rustls' `ring` crypto provider as the process default, if none is installed yet.
+/// Installs rustls' `aws-lc-rs` crypto provider (post-quantum key exchange included) as the
+/// process default, if none is installed yet.
 ///
 /// The HTTP client needs one; [`HttpMcpClient::connect`] calls this itself, and a program
 /// that builds other rustls clients can call it first. Calling it again does nothing.
 pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// The provider to use when no fine-tuning server is configured: every call fails with
