@@ -19,10 +19,12 @@ use std::sync::Arc;
 mod faulty_ledger;
 mod faulty_provider;
 mod ledger;
+mod provider;
 
 pub use faulty_ledger::{FaultPoint, FaultyLedger, LedgerOp};
 pub use faulty_provider::{FaultyProvider, ProviderFault, ProviderOp};
 pub use ledger::*;
+pub use provider::*;
 
 /// Generates one `#[tokio::test]` per conformance case for a store factory: an `async fn()`
 /// (path) returning a fresh, empty `Arc<dyn FeedbackStore>`.

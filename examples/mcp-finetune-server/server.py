@@ -12,7 +12,8 @@ Every HTTP request must carry `Authorization: Bearer <FT_SERVER_TOKEN>`; others 
 Run:  FT_SERVER_TOKEN=secret python server.py            (serves http://127.0.0.1:8765/mcp)
 Env:  FT_SERVER_HOST (127.0.0.1), FT_SERVER_PORT (8765), FT_SERVER_TOKEN (required),
       FT_SERVER_STEP_SECONDS (2), FT_SERVER_DELAY_SECONDS (0: a fault switch for tests that
-      delays every tool call).
+      delays every tool call), FT_SERVER_CLOCK (`time`; `manual`: for tests, jobs move only
+      when the extra tool `reference_advance_clock` is called, one step per call's `steps`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
@@ -78,6 +79,10 @@ class EventPage(BaseModel):
     events: list[Event]
 
 
+class ClockState(BaseModel):
+    steps: int
+
+
 class Hyperparameters(BaseModel):
     n_epochs: int | None = Field(default=None, ge=1, le=50)
     learning_rate_multiplier: float | None = Field(default=None, gt=0)
@@ -102,6 +107,7 @@ class JobState:
     method: str
     epochs: int
     started: float  # monotonic clock at creation: the status is a function of elapsed time
+    created_step: int  # the manual clock at creation (FT_SERVER_CLOCK=manual)
     problem: str | None  # why validation fails, found when the job is created
     tokens: int  # trained tokens reported on success
     steps_done: int = 0  # state-machine steps already applied (and their events emitted)
@@ -114,8 +120,10 @@ STATUSES_IN_ORDER = ["validating_files", "queued", "running", "succeeded"]
 class Registry:
     """Files, jobs and idempotency keys, in memory, behind one lock."""
 
-    def __init__(self, step_seconds: float) -> None:
+    def __init__(self, step_seconds: float, manual: bool = False) -> None:
         self.step = step_seconds
+        self.manual = manual
+        self.manual_steps = 0  # moved only by `reference_advance_clock`
         self.lock = threading.Lock()
         self.files: dict[str, StoredFile] = {}
         self.jobs: dict[str, JobState] = {}
@@ -137,7 +145,12 @@ class Registry:
         job = state.job
         if job.status in ("succeeded", "failed", "cancelled"):
             return
-        due = int((time.monotonic() - state.started) / self.step) if self.step > 0 else 3
+        if self.manual:
+            due = self.manual_steps - state.created_step
+        elif self.step > 0:
+            due = int((time.monotonic() - state.started) / self.step)
+        else:
+            due = 3
         while state.steps_done < min(due, 3):
             state.steps_done += 1
             if state.steps_done == 1:
@@ -164,6 +177,18 @@ def fine_tuned_name(job: Job) -> str:
     return f"ft:{job.base_model}:tuneloop:{job.id}"
 
 
+def jsonl_lines(content: str) -> list[str]:
+    """The lines of a JSONL text: split at `\n` only, a `\r` before it dropped.
+
+    Not `str.splitlines()`, which also splits at U+2028, U+0085, `\x1c`... that a JSON string
+    may hold raw: an example quoting such text would be cut in two and fail as not JSON.
+    """
+    lines = content.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the end of the last line, not an empty line after it
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def check_training_file(content: str, method: str) -> tuple[str | None, int]:
     """Returns (problem or None, token estimate) for a JSONL training file.
 
@@ -171,7 +196,7 @@ def check_training_file(content: str, method: str) -> tuple[str | None, int]:
     """
     tokens = 0
     examples = 0
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(content), start=1):
         if not line.strip():
             continue
         try:
@@ -229,7 +254,7 @@ def build_server(registry: Registry, delay_seconds: float) -> MCPServer:
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
         if not hmac.compare_digest(digest, sha256.lower()):
             raise ToolError(f"sha256 mismatch: the content hashes to {digest}")
-        lines = sum(1 for line in content.splitlines() if line.strip())
+        lines = sum(1 for line in jsonl_lines(content) if line.strip())
         with registry.lock:
             stored = StoredFile(registry.next_id("file"), filename, content, len(content.encode("utf-8")), lines)
             registry.files[stored.file_id] = stored
@@ -275,7 +300,7 @@ def build_server(registry: Registry, delay_seconds: float) -> MCPServer:
                 finished_at=None,
                 error=None,
             )
-            state = JobState(job=job, method=method, epochs=epochs, started=time.monotonic(), problem=problem, tokens=tokens * epochs)
+            state = JobState(job=job, method=method, epochs=epochs, started=time.monotonic(), created_step=registry.manual_steps, problem=problem, tokens=tokens * epochs)
             registry.event(state, "info", f"Job created; validating {training_file}")
             registry.jobs[job.id] = state
             registry.order.append(job.id)
@@ -338,6 +363,16 @@ def build_server(registry: Registry, delay_seconds: float) -> MCPServer:
                 events = events[ids.index(after) + 1 :]
             return EventPage(events=[e.model_copy() for e in events[:limit]])
 
+    if registry.manual:
+        # Only with FT_SERVER_CLOCK=manual: tests (the provider conformance suite) step jobs
+        # deterministically instead of racing a wall clock. Not part of the contract.
+        @server.tool()
+        async def reference_advance_clock(steps: Annotated[int, Field(ge=1, le=1000)] = 1) -> ClockState:
+            """Test control: moves the manual clock `steps` steps; each unfinished job moves one status per step."""
+            with registry.lock:
+                registry.manual_steps += steps
+                return ClockState(steps=registry.manual_steps)
+
     return server
 
 
@@ -381,9 +416,14 @@ def main() -> int:
     port = int(os.environ.get("FT_SERVER_PORT", "8765"))
     step = float(os.environ.get("FT_SERVER_STEP_SECONDS", "2"))
     delay = float(os.environ.get("FT_SERVER_DELAY_SECONDS", "0"))
-    server = build_server(Registry(step), delay)
+    clock = os.environ.get("FT_SERVER_CLOCK", "time")
+    if clock not in ("time", "manual"):
+        print(f"FT_SERVER_CLOCK must be `time` or `manual`, not `{clock}`", file=sys.stderr)
+        return 2
+    server = build_server(Registry(step, manual=clock == "manual"), delay)
     app = BearerAuth(server.streamable_http_app(streamable_http_path="/mcp", host=host), token)
-    print(f"reference fine-tuning MCP server on http://{host}:{port}/mcp (step {step}s)", file=sys.stderr, flush=True)
+    pace = "manual clock" if clock == "manual" else f"step {step}s"
+    print(f"reference fine-tuning MCP server on http://{host}:{port}/mcp ({pace})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 

@@ -102,6 +102,53 @@ pub trait McpClient: Send + Sync + std::fmt::Debug {
 
 /// Runs fine-tuning jobs somewhere: an MCP server ([`McpFineTuningProvider`]) or memory
 /// ([`SimulatedProvider`]).
+///
+/// # Behaviour
+/// The rules of the tool contract (`docs/mcp.md`) as every provider shows them. The
+/// provider conformance suite checks each one (the case is named in brackets): run it
+/// against your own provider with `tuneloop::provider_conformance_tests!` (feature
+/// `testing`).
+/// - Upload (`provider_upload_reports_size`): each upload gives a new file id, even for
+///   content uploaded before; `bytes` is the content's UTF-8 length and `lines` its
+///   non-blank lines, split at `\n` only (a `\r` before it belongs to the line end; U+2028,
+///   U+0085 and the like, which a JSON string may hold raw, do not end a line). Over MCP the
+///   content's SHA-256 goes along, and the server refuses a mismatch with an `isError`
+///   answer ([`crate::Error::is_tool_refusal`]).
+/// - Create (`provider_create_is_idempotent`): the job comes back `validating_files` or
+///   `queued`, with the request's base model and files and no `fine_tuned_model`,
+///   `trained_tokens`, `finished_at` or `error`. A repeated idempotency key returns the job
+///   first created with it, as it is now, whatever else the repeat asks, and makes no second
+///   job; another key makes a new job.
+/// - Refused create (`provider_create_unknown_file_is_refused`): an unknown training or
+///   validation file is refused by the provider itself ([`crate::Error::is_tool_refusal`]),
+///   never with [`crate::Error::NotFound`] or a transport error: only that refusal lets the
+///   job manager give up a keyed create whose earlier attempt may have run. A refused create
+///   records nothing; its key can make a job later.
+/// - Unknown job (`provider_unknown_job`): [`Self::get_job`], [`Self::cancel_job`] and
+///   [`Self::list_events`] of an id the provider does not know fail with
+///   [`crate::Error::NotFound`] (an in-process provider) or a tool refusal (an MCP server's
+///   `isError` answer, e.g. the reference server's `job not found: ID`).
+/// - Life (`provider_status_moves_forward`): the status only moves forward,
+///   `validating_files` → `queued` → `running` → `succeeded` (or `failed` / `cancelled`),
+///   and a terminal status never changes again. Until then `fine_tuned_model`,
+///   `trained_tokens` and `finished_at` are unset; on success `trained_tokens` > 0,
+///   `fine_tuned_model` names the model and `finished_at` ≥ `created_at`.
+/// - Bad file (`provider_invalid_training_file_fails`): a training file that is not JSONL
+///   chat examples is refused at upload or create, or the job ends `failed` with an `error`
+///   (`invalid_training_file` on the reference server and the simulated provider).
+/// - Cancel (`provider_cancel`): an unfinished job (new or running) ends `cancelled` with
+///   `finished_at`, and stays so; a finished job comes back unchanged; cancelling twice
+///   changes nothing.
+/// - Paging (`provider_list_jobs_pages`): newest first; `after` is the last id of the
+///   previous page; a page holds at most `limit` jobs, as [`Self::get_job`]
+///   reports them; `has_more` is true while more follow. An unknown
+///   `after` is `NotFound` or a tool refusal; `limit` 0 is refused.
+/// - Events (`provider_events_in_order`): oldest first with unique ids; events already
+///   listed keep their place as new ones come; `after` is the last event id seen and
+///   `limit` caps the page. Events are optional: a provider without them refuses every
+///   [`Self::list_events`] call ([`crate::Error::is_refusal`]; an MCP server without the
+///   tool answers with its unknown-tool error) rather than answer an empty list, and the
+///   job manager then only goes without the log.
 #[async_trait]
 pub trait FineTuningProvider: Send + Sync + std::fmt::Debug {
     /// A short name for messages (`mcp http://...`, `simulated`).
@@ -115,7 +162,7 @@ pub trait FineTuningProvider: Send + Sync + std::fmt::Debug {
     /// job first created with it.
     async fn create_job(&self, request: &CreateJobRequest) -> Result<ProviderJob>;
 
-    /// The job as it is now; [`crate::Error::NotFound`] or [`crate::Error::Mcp`] if unknown.
+    /// The job as it is now; [`crate::Error::NotFound`] or a tool refusal if unknown.
     async fn get_job(&self, job_id: &str) -> Result<ProviderJob>;
 
     /// Cancels a job that has not finished; a finished job comes back unchanged.

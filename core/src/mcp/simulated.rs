@@ -305,18 +305,20 @@ impl FineTuningProvider for SimulatedProvider {
                 return Ok(j.job.clone());
             }
         }
+        // A refusal from the provider itself, as the reference server's `isError` answer:
+        // the job manager gives a keyed create up only on a tool refusal, and a `NotFound`
+        // would leave the create in doubt, to be retried for ever.
         let Some(content) = state.files.get(&request.training_file) else {
-            return Err(Error::NotFound {
-                kind: "file",
-                id: request.training_file.clone(),
-            });
+            return Err(Error::tool_refused(format!(
+                "training_file not found: {}",
+                request.training_file
+            )));
         };
         if let Some(v) = &request.validation_file {
             if !state.files.contains_key(v) {
-                return Err(Error::NotFound {
-                    kind: "file",
-                    id: v.clone(),
-                });
+                return Err(Error::tool_refused(format!(
+                    "validation_file not found: {v}"
+                )));
             }
         }
         let (problem, tokens) = check_training_file(content, request.method);

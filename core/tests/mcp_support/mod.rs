@@ -41,6 +41,16 @@ impl RefServer {
     /// Starts `examples/mcp-finetune-server/server.py` on a free port and waits until it
     /// accepts connections.
     pub fn start(python: &str, step_seconds: f64, delay_seconds: f64) -> RefServer {
+        Self::start_with_env(python, step_seconds, delay_seconds, &[])
+    }
+
+    /// The same, with more environment for the server (e.g. `FT_SERVER_CLOCK=manual`).
+    pub fn start_with_env(
+        python: &str,
+        step_seconds: f64,
+        delay_seconds: f64,
+        env: &[(&str, &str)],
+    ) -> RefServer {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../examples/mcp-finetune-server/server.py");
         for _ in 0..3 {
@@ -52,6 +62,7 @@ impl RefServer {
                 .env("FT_SERVER_PORT", port.to_string())
                 .env("FT_SERVER_STEP_SECONDS", step_seconds.to_string())
                 .env("FT_SERVER_DELAY_SECONDS", delay_seconds.to_string())
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
