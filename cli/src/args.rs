@@ -407,9 +407,12 @@ pub struct RuleFileArgs {
 pub enum RunsCommand {
     /// Saved runs, newest first.
     List {
-        /// At most N runs.
-        #[arg(long, value_name = "N", default_value_t = 20)]
-        limit: usize,
+        /// Only runs of this kind (`analysis`, `weekly`).
+        #[arg(long, value_name = "K")]
+        kind: Option<String>,
+        /// At most N runs (default 20; 0: all).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// One saved run as stored (JSON).
     Show {

@@ -665,6 +665,74 @@ fn custom_rule_tables_from_files() {
     assert!(stderr(&o).contains("nope.json"), "{}", stderr(&o));
 }
 
+/// `analyze --json` and `suggest --json` print exactly the facade's result for the same
+/// call: the JSON is the schema, shared by every front.
+#[test]
+fn analysis_json_is_the_facades_result() {
+    use tuneloop::service::{AnalyzeOptions, RulesFile};
+    let dir = tmp();
+    let url = db_url(dir.path());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let open = || {
+        rt.block_on(tuneloop::Tuneloop::open(tuneloop::Options::database(
+            url.clone(),
+        )))
+        .expect("open")
+    };
+    let world = tuneloop::demo::generate(&tuneloop::demo::DemoOptions {
+        responses_per_week: 30,
+        ..Default::default()
+    });
+    let tl = open();
+    rt.block_on(tl.record(&world.batch)).expect("record");
+    rt.block_on(tl.close()).expect("close");
+
+    let rules_text = r#"{"rules": [{"category": "*", "when": {"min_size": 3},
+        "title": "Review the pattern", "action": "Read the examples.", "base_priority": 2}]}"#;
+    let rules = write(dir.path(), "rules.json", rules_text);
+    let rules_arg = rules.to_str().expect("utf-8 path");
+    let flags = ["--model", "support-bot-v2", "--until", "2026-11-16"];
+    let cli = |command: &str, extra: &[&str]| {
+        let mut args = vec!["--db", url.as_str(), "--json", command];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(extra);
+        let text = stdout(ok(&tuneloop(dir.path(), &args)));
+        assert_eq!(text.lines().count(), 1, "one compact line: {text}");
+        serde_json::from_str::<serde_json::Value>(&text).expect("JSON")
+    };
+    let analyze = cli("analyze", &[]);
+    let suggest = cli("suggest", &["--rules", rules_arg]);
+
+    let options = AnalyzeOptions {
+        model: Some("support-bot-v2".into()),
+        until: Some(tuneloop::model::parse_timestamp("2026-11-16T00:00:00Z").expect("date")),
+        ..Default::default()
+    };
+    let tl = open();
+    let facade_analyze = rt.block_on(tl.analyze(&options)).expect("analyze");
+    let facade_suggest = rt
+        .block_on(tl.suggest(&AnalyzeOptions {
+            rules: Some(RulesFile::from_json(rules_text).expect("rules")),
+            ..options.clone()
+        }))
+        .expect("suggest");
+    rt.block_on(tl.close()).expect("close");
+    let value = |text: String| serde_json::from_str::<serde_json::Value>(&text).expect("JSON");
+    assert!(!facade_analyze.patterns.is_empty());
+    assert_eq!(
+        analyze,
+        value(serde_json::to_string(&facade_analyze).expect("serialise"))
+    );
+    assert!(facade_suggest
+        .suggestions
+        .iter()
+        .any(|s| s.title == "Review the pattern"));
+    assert_eq!(
+        suggest,
+        value(serde_json::to_string(&facade_suggest).expect("serialise"))
+    );
+}
+
 fn json_of(o: &Output) -> serde_json::Value {
     serde_json::from_str(&stdout(o)).expect("JSON on stdout")
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use tuneloop::analysis::metrics::compute_metrics;
-use tuneloop::analysis::pipeline::{analyze, analyze_store, AnalysisOptions};
+use tuneloop::analysis::pipeline::{analyze, AnalysisOptions};
 use tuneloop::analysis::weekly::category_trends;
 use tuneloop::demo::{generate, DemoOptions};
 use tuneloop::model::{
@@ -198,12 +198,14 @@ async fn a_stored_year_one_response_keeps_the_store_analysis_bounded() {
     assert!(!report.trends.is_empty());
     assert!(report.trends.iter().all(|t| t.weekly.len() <= WEEKS));
 
-    let analysis = analyze_store(store.as_ref(), &AnalysisOptions::default())
-        .await
-        .unwrap();
-    assert!(!analysis.suggestions.is_empty());
+    let tl = tuneloop::Tuneloop::with_store(store.clone(), tuneloop::Options::default()).unwrap();
+    let options = tuneloop::service::AnalyzeOptions::default();
+    let analysis = tl.analyze(&options).await.unwrap();
     assert!(analysis.trends.iter().all(|t| t.weekly.len() <= WEEKS));
     assert_eq!(analysis.omitted_responses, 1);
+    let suggested = tl.suggest(&options).await.unwrap();
+    assert!(!suggested.suggestions.is_empty());
+    assert_eq!(suggested.omitted_responses, 1);
     store.close().await.unwrap();
 }
 

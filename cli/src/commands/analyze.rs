@@ -1,40 +1,27 @@
 //! `tuneloop analyze`: error patterns over the negative responses.
 
-use super::suggest::{compute, Analysis, RuleTables};
-use super::{check_range, day, open_store, print_json};
-use crate::args::{AnalyzeArgs, RangeArgs};
+use super::suggest::{analyze_options, table_hint};
+use super::{day, print_json, Ctx};
+use crate::args::AnalyzeArgs;
 use crate::output::omitted_note;
-use crate::{CliError, CliResult};
-use tuneloop::model::{format_timestamp, PatternTrend};
-use tuneloop::store::{FeedbackStore, RunRecord};
+use crate::CliResult;
+use tuneloop::model::PatternTrend;
 
-pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
-    check_range(&a.range)?;
-    let tables = RuleTables::load(&a.rules)?;
-    let store = open_store(db).await?;
-    let analysis = compute(store.as_ref(), &a.range, tables).await?;
-    let run_id = if a.save {
-        Some(save(store.as_ref(), &a.range, &analysis).await?)
-    } else {
-        None
-    };
-    if json {
-        let mut out = serde_json::json!({
-            "patterns": analysis.patterns,
-            "trends": analysis.trends,
-        });
-        if analysis.omitted_responses > 0 {
-            out["omitted_responses"] = analysis.omitted_responses.into();
-        }
-        if let Some(id) = &run_id {
-            out["run_id"] = serde_json::Value::String(id.clone());
-        }
-        return print_json(&out);
+pub async fn run(ctx: &Ctx, a: AnalyzeArgs) -> CliResult {
+    let options = analyze_options(a.range, &a.rules, a.save)?;
+    let result = ctx
+        .open()
+        .await?
+        .analyze(&options)
+        .await
+        .map_err(|e| table_hint(&a.rules, e))?;
+    if ctx.json {
+        return print_json(&result);
     }
-    if let Some(id) = &run_id {
+    if let Some(id) = &result.run_id {
         outln!("Saved run {id}.");
     }
-    let patterns = &analysis.patterns;
+    let patterns = &result.patterns;
     if patterns.is_empty() {
         outln!("No responses with negative feedback in range.");
         return Ok(());
@@ -69,7 +56,7 @@ pub async fn run(db: &str, json: bool, a: AnalyzeArgs) -> CliResult {
         }
     }
     let note = omitted_note(
-        analysis.omitted_responses,
+        result.omitted_responses,
         "trends' weekly series",
         "520 weeks",
     );
@@ -88,32 +75,4 @@ fn describe_trend(t: &PatternTrend) -> String {
     };
     let emerging = if t.emerging { ", emerging" } else { "" };
     format!("{} ({p}{emerging})", t.direction.as_str())
-}
-
-/// Saves `analysis` as a run of kind `analysis`; returns its id, `r-` and the creation time
-/// in UTC to the millisecond (`r-20261123-101500-123`).
-async fn save(
-    store: &dyn FeedbackStore,
-    range: &RangeArgs,
-    analysis: &Analysis,
-) -> CliResult<String> {
-    let created_at = chrono::Utc::now();
-    let params = serde_json::json!({
-        "model": range.model,
-        "since": range.since.as_ref().map(format_timestamp),
-        "until": range.until.as_ref().map(format_timestamp),
-    });
-    let result = serde_json::to_value(analysis)
-        .map_err(|e| CliError::failure(format!("cannot serialise the run: {e}")))?;
-    let id = format!("r-{}", created_at.format("%Y%m%d-%H%M%S-%3f"));
-    store
-        .save_run(&RunRecord {
-            id: id.clone(),
-            kind: "analysis".into(),
-            created_at,
-            params,
-            result,
-        })
-        .await?;
-    Ok(id)
 }

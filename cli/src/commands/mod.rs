@@ -21,11 +21,11 @@ mod suggest;
 mod trends;
 mod validate;
 
-use crate::args::{CheckWhat, Cli, Command, CreditsCommand, JobsCommand, RangeArgs, RunsCommand};
+use crate::args::{CheckWhat, Cli, Command, CreditsCommand, JobsCommand, RunsCommand};
 use crate::{CliError, CliResult};
 use serde::Serialize;
 use std::sync::Arc;
-use tuneloop::model::{format_timestamp, Timestamp};
+use tuneloop::model::Timestamp;
 use tuneloop::store::{self, FeedbackStore, OpenOptions};
 use tuneloop::Tuneloop;
 
@@ -119,12 +119,12 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
         Command::Metrics(a) => metrics::run(ctx, a).await,
         Command::Problematic(a) => problematic::run(ctx, a).await,
         Command::Trends(a) => trends::run(ctx, a).await,
-        Command::Analyze(a) => analyze::run(db, json, a).await,
-        Command::Suggest(a) => suggest::run(db, json, a).await,
+        Command::Analyze(a) => analyze::run(ctx, a).await,
+        Command::Suggest(a) => suggest::run(ctx, a).await,
         Command::Runs { what } => match what {
-            RunsCommand::List { limit } => runs::list(db, json, limit).await,
-            RunsCommand::Show { id } => runs::show(db, &id).await,
-            RunsCommand::Diff { a, b } => runs::diff(db, json, &a, &b).await,
+            RunsCommand::List { kind, limit } => runs::list(ctx, kind, limit).await,
+            RunsCommand::Show { id } => runs::show(ctx, &id).await,
+            RunsCommand::Diff { a, b } => runs::diff(ctx, &a, &b).await,
         },
         Command::Credits { what } => match what {
             CreditsCommand::Grant {
@@ -207,7 +207,7 @@ pub fn shown(url: &str) -> String {
 /// flag that sets it (`reject_file` → `--reject-file`).
 pub fn flag_hint(e: tuneloop::Error) -> CliError {
     let flag = |field: &str| match field {
-        "since" | "until" | "out" | "reject_file" | "model" | "limit" | "bucket" => {
+        "since" | "until" | "out" | "reject_file" | "model" | "limit" | "bucket" | "kind" => {
             Some(format!("--{}", field.replace('_', "-")))
         }
         _ => None,
@@ -229,20 +229,6 @@ pub fn unknown_model_hint(e: tuneloop::Error) -> CliError {
         )),
         other => other.into(),
     }
-}
-
-/// Checks `--since`/`--until` against each other.
-pub fn check_range(range: &RangeArgs) -> CliResult {
-    if let (Some(since), Some(until)) = (range.since, range.until) {
-        if since >= until {
-            return Err(CliError::usage(format!(
-                "--since ({}) must be before --until ({})",
-                format_timestamp(&since),
-                format_timestamp(&until)
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Prints `value` as JSON on stdout: exactly `serde_json::to_string` of the facade's

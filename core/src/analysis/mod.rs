@@ -8,6 +8,7 @@ pub mod patterns;
 pub mod pipeline;
 pub mod problematic;
 pub mod rule_files;
+pub mod run_diff;
 pub mod stats;
 pub mod suggest;
 pub mod trend;

@@ -1,5 +1,6 @@
 //! The whole analysis in one call: error patterns (with their trends), category trends and
-//! suggestions, over a store's data. What `tuneloop analyze`/`suggest` and the weekly job run.
+//! suggestions, over in-memory records. The facade (`Tuneloop::analyze`/`suggest`) and the
+//! weekly job read the store and run it.
 
 use super::categorize::Lexicon;
 use super::patterns::{find_patterns, PatternOptions};
@@ -8,8 +9,6 @@ use super::weekly::{category_trends, pattern_trends};
 use crate::model::{
     CategoryTrend, ErrorPattern, Feedback, ResponseRecord, Suggestion, Timestamp, TrendQuery,
 };
-use crate::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, ResponseFilter};
-use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Patterns, trends and suggestions of one analysis.
@@ -86,38 +85,4 @@ pub fn analyze(
         suggestions,
         omitted_responses: report.omitted_responses,
     }
-}
-
-/// The analysis of a store's responses (and their feedback) in the options' range. The
-/// CPU-heavy part runs on a blocking thread, off the async runtime.
-pub async fn analyze_store(
-    store: &dyn FeedbackStore,
-    options: &AnalysisOptions,
-) -> Result<Analysis> {
-    if let (Some(s), Some(u)) = (options.since, options.until) {
-        if s >= u {
-            return Err(Error::invalid("since", "must be before until"));
-        }
-    }
-    let responses = store
-        .all_responses(&ResponseFilter {
-            model: options.model.clone(),
-            since: options.since,
-            until: options.until,
-        })
-        .await?;
-    let feedback = store
-        .all_feedback(&FeedbackFilter {
-            model: options.model.clone(),
-            ..Default::default()
-        })
-        .await?;
-    let options = options.clone();
-    tokio::task::spawn_blocking(move || analyze(&responses, &feedback, &options))
-        .await
-        .map_err(|e| Error::Storage {
-            message: format!("the analysis stopped: {e}"),
-            retryable: false,
-            source: None,
-        })
 }

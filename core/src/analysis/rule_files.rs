@@ -1,9 +1,11 @@
-//! User-supplied rule tables: the categorisation lexicon and the suggestion rules, read from
-//! JSON and checked before use, so a typo names its place instead of silently matching nothing.
+//! User-supplied rule tables: the categorisation lexicon and the suggestion rules, as data
+//! ([`LexiconFile`], [`RulesFile`]) checked before use, so a typo names its place instead of
+//! silently matching nothing.
 //!
-//! Both files are objects with a `rules` array and `extends_default` (default `true`): when
-//! true, the file's rules come first and the built-in ones follow (the file wins ties); when
-//! false, only the file's rules apply.
+//! Both are objects with a `rules` array and `extends_default` (default `true`): when
+//! true, the table's rules come first and the built-in ones follow (the table wins ties); when
+//! false, only the table's rules apply. [`default_rule_tables`] is the built-in pair in the
+//! same form, for a front to show or edit.
 //!
 //! ```
 //! use tuneloop::analysis::rule_files::{lexicon_from_json, rules_from_json};
@@ -24,26 +26,65 @@ use super::suggest::{default_rules, SuggestionRule, ANY_CATEGORY};
 use crate::model::Category;
 use crate::{Error, Result};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+/// A categorisation lexicon as data (a `--lexicon` file's content). [`LexiconFile::lexicon`]
+/// checks it and builds the [`Lexicon`] it describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LexiconFile {
+pub struct LexiconFile {
+    /// Whether the built-in rules follow these (default `true`).
     #[serde(default = "yes")]
-    extends_default: bool,
-    rules: Vec<Rule>,
-    #[serde(default)]
-    response_weight: Option<f64>,
-    #[serde(default)]
-    min_score: Option<f64>,
+    pub extends_default: bool,
+    /// The rules, in tie-breaking order.
+    pub rules: Vec<Rule>,
+    /// Factor on terms matched in the response rather than the comment; `None`: the
+    /// built-in value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_weight: Option<f64>,
+    /// Minimum score for an inferred category; `None`: the built-in value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Suggestion rules as data (a `--rules` file's content). [`RulesFile::rules`] checks them
+/// and builds the table they describe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RulesFile {
+pub struct RulesFile {
+    /// Whether the built-in rules follow these (default `true`).
     #[serde(default = "yes")]
-    extends_default: bool,
-    rules: Vec<SuggestionRule>,
+    pub extends_default: bool,
+    /// The rules; each fires at most once per category.
+    pub rules: Vec<SuggestionRule>,
+}
+
+/// Both rule tables, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTables {
+    /// Infers categories from comments.
+    pub lexicon: LexiconFile,
+    /// Maps patterns and trends to suggestions.
+    pub rules: RulesFile,
+}
+
+/// The built-in tables as data (`extends_default: false`, every rule and knob spelled out):
+/// passing them back gives the same analysis as passing none.
+pub fn default_rule_tables() -> RuleTables {
+    let lexicon = Lexicon::default();
+    RuleTables {
+        lexicon: LexiconFile {
+            extends_default: false,
+            rules: lexicon.rules,
+            response_weight: Some(lexicon.response_weight),
+            min_score: Some(lexicon.min_score),
+        },
+        rules: RulesFile {
+            extends_default: false,
+            rules: default_rules(),
+        },
+    }
 }
 
 fn yes() -> bool {
@@ -92,74 +133,100 @@ fn check_number(field: String, x: f64, min: f64) -> Result<()> {
     }
 }
 
-/// A [`Lexicon`] from a lexicon file (see the module documentation).
-pub fn lexicon_from_json(text: &str) -> Result<Lexicon> {
-    let file: LexiconFile = parse(text)?;
-    for (i, rule) in file.rules.iter().enumerate() {
-        check_category(format!("rules[{i}].category"), &rule.category, false)?;
-        check_number(format!("rules[{i}].weight"), rule.weight, 0.0)?;
-        if rule.any_of.is_empty() {
-            return Err(Error::invalid(
-                format!("rules[{i}].any_of"),
-                "needs at least one word or phrase",
-            ));
-        }
-        for (j, term) in rule.any_of.iter().enumerate() {
-            if !term.chars().any(|c| c.is_alphanumeric()) {
+impl LexiconFile {
+    /// Parses a lexicon file's text; a syntax or shape error names the path of the first
+    /// offending field (`rules[0].wieght`), the text as a whole as `(file)`.
+    pub fn from_json(text: &str) -> Result<LexiconFile> {
+        parse(text)
+    }
+
+    /// Checks the table and builds the lexicon it describes; an error names the offending
+    /// field (`rules[2].any_of[0]`).
+    pub fn lexicon(&self) -> Result<Lexicon> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            check_category(format!("rules[{i}].category"), &rule.category, false)?;
+            check_number(format!("rules[{i}].weight"), rule.weight, 0.0)?;
+            if rule.any_of.is_empty() {
                 return Err(Error::invalid(
-                    format!("rules[{i}].any_of[{j}]"),
-                    format!("`{term}` has no letter or digit, so it can never match"),
+                    format!("rules[{i}].any_of"),
+                    "needs at least one word or phrase",
                 ));
             }
+            for (j, term) in rule.any_of.iter().enumerate() {
+                if !term.chars().any(|c| c.is_alphanumeric()) {
+                    return Err(Error::invalid(
+                        format!("rules[{i}].any_of[{j}]"),
+                        format!("`{term}` has no letter or digit, so it can never match"),
+                    ));
+                }
+            }
         }
+        let base = Lexicon::default();
+        let response_weight = self.response_weight.unwrap_or(base.response_weight);
+        check_number("response_weight".into(), response_weight, 0.0)?;
+        let min_score = self.min_score.unwrap_or(base.min_score);
+        check_number("min_score".into(), min_score, 0.0)?;
+        let mut rules = self.rules.clone();
+        if self.extends_default {
+            rules.extend(base.rules);
+        }
+        Ok(Lexicon {
+            rules,
+            response_weight,
+            min_score,
+        })
     }
-    let base = Lexicon::default();
-    let response_weight = file.response_weight.unwrap_or(base.response_weight);
-    check_number("response_weight".into(), response_weight, 0.0)?;
-    let min_score = file.min_score.unwrap_or(base.min_score);
-    check_number("min_score".into(), min_score, 0.0)?;
-    let mut rules = file.rules;
-    if file.extends_default {
-        rules.extend(base.rules);
-    }
-    Ok(Lexicon {
-        rules,
-        response_weight,
-        min_score,
-    })
 }
 
-/// Suggestion rules from a rules file (see the module documentation).
-pub fn rules_from_json(text: &str) -> Result<Vec<SuggestionRule>> {
-    let file: RulesFile = parse(text)?;
-    for (i, rule) in file.rules.iter().enumerate() {
-        check_category(format!("rules[{i}].category"), &rule.category, true)?;
-        check_number(format!("rules[{i}].base_priority"), rule.base_priority, 0.0)?;
-        check_number(
-            format!("rules[{i}].when.min_share"),
-            rule.when.min_share,
-            0.0,
-        )?;
-        if rule.when.min_share > 1.0 {
-            return Err(Error::invalid(
+impl RulesFile {
+    /// Parses a rules file's text; a syntax or shape error names the path of the first
+    /// offending field, the text as a whole as `(file)`.
+    pub fn from_json(text: &str) -> Result<RulesFile> {
+        parse(text)
+    }
+
+    /// Checks the rules and builds the table they describe; an error names the offending
+    /// field (`rules[0].when.min_share`).
+    pub fn rules(&self) -> Result<Vec<SuggestionRule>> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            check_category(format!("rules[{i}].category"), &rule.category, true)?;
+            check_number(format!("rules[{i}].base_priority"), rule.base_priority, 0.0)?;
+            check_number(
                 format!("rules[{i}].when.min_share"),
-                "is a share of the negatives, between 0 and 1",
-            ));
-        }
-        for (field, value) in [("title", &rule.title), ("action", &rule.action)] {
-            if value.trim().is_empty() {
+                rule.when.min_share,
+                0.0,
+            )?;
+            if rule.when.min_share > 1.0 {
                 return Err(Error::invalid(
-                    format!("rules[{i}].{field}"),
-                    "must not be empty",
+                    format!("rules[{i}].when.min_share"),
+                    "is a share of the negatives, between 0 and 1",
                 ));
             }
+            for (field, value) in [("title", &rule.title), ("action", &rule.action)] {
+                if value.trim().is_empty() {
+                    return Err(Error::invalid(
+                        format!("rules[{i}].{field}"),
+                        "must not be empty",
+                    ));
+                }
+            }
         }
+        let mut rules = self.rules.clone();
+        if self.extends_default {
+            rules.extend(default_rules());
+        }
+        Ok(rules)
     }
-    let mut rules = file.rules;
-    if file.extends_default {
-        rules.extend(default_rules());
-    }
-    Ok(rules)
+}
+
+/// A [`Lexicon`] from a lexicon file's text (see the module documentation).
+pub fn lexicon_from_json(text: &str) -> Result<Lexicon> {
+    LexiconFile::from_json(text)?.lexicon()
+}
+
+/// Suggestion rules from a rules file's text (see the module documentation).
+pub fn rules_from_json(text: &str) -> Result<Vec<SuggestionRule>> {
+    RulesFile::from_json(text)?.rules()
 }
 
 #[cfg(test)]
@@ -286,5 +353,19 @@ mod tests {
             1
         ))
         .is_ok());
+    }
+
+    #[test]
+    fn default_tables_as_data_build_the_defaults() {
+        let tables = default_rule_tables();
+        assert_eq!(tables.lexicon.lexicon().unwrap(), Lexicon::default());
+        assert_eq!(tables.rules.rules().unwrap(), default_rules());
+        assert!(!tables.rules.rules.is_empty());
+        // The JSON form reads back as itself, so a front can show, edit and send it.
+        let text = serde_json::to_string(&tables).unwrap();
+        let back: RuleTables = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, tables);
+        let lexicon = serde_json::to_string(&tables.lexicon).unwrap();
+        assert_eq!(LexiconFile::from_json(&lexicon).unwrap(), tables.lexicon);
     }
 }

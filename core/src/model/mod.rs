@@ -7,6 +7,7 @@ mod fine_tuning;
 mod limits;
 mod metrics;
 mod response;
+mod run;
 mod suggestion;
 pub(crate) mod time;
 mod trend;
@@ -25,6 +26,7 @@ pub use metrics::{
     ProblematicResponse, QualityFigures,
 };
 pub use response::{Message, ResponseRecord, Role};
+pub use run::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};
 pub use suggestion::Suggestion;
 pub use time::{
     format_timestamp, in_supported_range, parse_timestamp, Timestamp, SUPPORTED_FROM_MICROS,

@@ -1,13 +1,14 @@
 //! The weekly job: an analysis run, a fine-tune decision per model, and a sync of every job
 //! in flight — run by one instance at a time, once per schedule slot.
 
-use crate::analysis::pipeline::{analyze_store, AnalysisOptions};
+use crate::analysis::pipeline::AnalysisOptions;
 use crate::config::FineTuneSection;
 use crate::dataset::DatasetConfig;
 use crate::jobs::{DraftRequest, FineTuneOutcome, FineTuneRequest, JobManager, SyncReport};
 use crate::model::time::now;
 use crate::model::{Hyperparameters, Timestamp};
 use crate::policy::PolicyConfig;
+use crate::service::analyze_store;
 use crate::store::{claim_lease, Lease, LeaseClaim, LeaseKeeper, RunRecord};
 use crate::{Error, Result};
 use serde::Serialize;

@@ -26,6 +26,7 @@
 //! # });
 //! ```
 
+mod analysis;
 mod quality;
 mod records;
 
@@ -37,6 +38,11 @@ use crate::store::{FeedbackStore, OpenOptions};
 use crate::{Error, Result};
 use std::sync::Arc;
 
+pub use crate::analysis::rule_files::{LexiconFile, RuleTables, RulesFile};
+pub use crate::model::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};
+pub use crate::store::RunRecord;
+pub(crate) use analysis::analyze_store;
+pub use analysis::{AnalyzeOptions, AnalyzeResult, RunsQuery, SuggestReport};
 pub use quality::ProblematicReport;
 pub use records::{ExportOptions, ImportInput};
 
