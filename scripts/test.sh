@@ -24,6 +24,11 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# Jobs, providers and the facade build without the HTTP stack; feature `mcp` adds only the
+# rmcp transport (and `postgres` the PostgreSQL store).
+step "cargo check: the core without its optional features"
+cargo check --quiet -p tuneloop --no-default-features --features sqlite
+
 # The PostgreSQL store's tests need a server: use TUNELOOP_TEST_POSTGRES_URL when it is set,
 # otherwise make sure the local cluster runs (starting or installing it) and point at it.
 ensure_postgres() {
