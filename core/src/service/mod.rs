@@ -26,6 +26,9 @@
 //! # });
 //! ```
 
+mod credits;
+mod datasets;
+mod fine_tuning;
 mod quality;
 mod records;
 
@@ -37,8 +40,22 @@ use crate::store::{FeedbackStore, OpenOptions};
 use crate::{Error, Result};
 use std::sync::Arc;
 
+pub use credits::{GrantOptions, GrantResult};
+pub use datasets::{BuiltDataset, DatasetRequest, ValidateInput, ValidateRequest};
+pub use fine_tuning::{
+    FineTuneOptions, FineTuneTarget, JobList, JobQuery, JobSync, JobWithEvents, SyncOutcome,
+    WaitOptions,
+};
 pub use quality::ProblematicReport;
 pub use records::{ExportOptions, ImportInput};
+
+// The results of the dataset, fine-tuning and credit operations that live in their own
+// modules, so a front finds every type they return here.
+pub use crate::credits::Balance;
+pub use crate::dataset::{Manifest, ValidationReport};
+pub use crate::jobs::{FineTuneJob, FineTuneOutcome, SyncReport};
+pub use crate::policy::Decision;
+pub use crate::store::JobEventRecord;
 
 /// How to reach the MCP fine-tuning server: URL, bearer token, timeouts and retries.
 pub type McpSettings = McpConfig;
