@@ -152,9 +152,9 @@ pub enum JobsCommand {
         /// failed, cancelled).
         #[arg(long, value_name = "S")]
         status: Option<String>,
-        /// At most N jobs.
-        #[arg(long, value_name = "N", default_value_t = 50)]
-        limit: usize,
+        /// At most N jobs (0: all) [default: 50].
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// One job with its history.
     Show {
@@ -184,9 +184,9 @@ pub enum JobsCommand {
         /// Keep syncing every few seconds until the job(s) finish.
         #[arg(long)]
         wait: bool,
-        /// Give up waiting after this many seconds.
-        #[arg(long, value_name = "S", default_value_t = 600)]
-        timeout: u64,
+        /// Give up waiting after this many seconds [default: 600].
+        #[arg(long, value_name = "S")]
+        timeout: Option<u64>,
     },
 }
 
@@ -255,9 +255,10 @@ pub enum CreditsCommand {
         /// The account.
         #[arg(long, value_name = "A")]
         account: String,
-        /// Credits to add (whole units).
-        #[arg(long, value_name = "N")]
-        amount: u64,
+        /// Credits to add (whole units, at least 1).
+        // Signed, so `-5` reaches the library's check and its message instead of clap's.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        amount: i64,
         /// Idempotency key; without one a unique key is made up and printed.
         #[arg(long, value_name = "K")]
         key: Option<String>,
@@ -527,12 +528,13 @@ pub struct ValidateArgs {
     /// Layout of the file.
     #[arg(long, value_name = "F")]
     pub format: ValidateFormatArg,
-    /// Token encoding for counts.
-    #[arg(long, value_name = "E", default_value = "o200k_base")]
-    pub encoding: EncodingArg,
-    /// Warn about examples longer than this; billing counts at most this many per example.
-    #[arg(long, value_name = "T", default_value_t = 16_385)]
-    pub max_tokens: u64,
+    /// Token encoding for counts [default: o200k_base].
+    #[arg(long, value_name = "E")]
+    pub encoding: Option<EncodingArg>,
+    /// Warn about examples longer than this; billing counts at most this many per example
+    /// [default: 16385].
+    #[arg(long, value_name = "T")]
+    pub max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -867,6 +867,61 @@ fn credits_grant_balance_and_check() {
 }
 
 #[test]
+fn credits_grant_says_no_op_and_refuses_amounts_below_one() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    let t = |args: &[&str]| {
+        let mut all = vec![
+            "--db",
+            url.as_str(),
+            "credits",
+            "grant",
+            "--account",
+            "acme",
+        ];
+        all.extend_from_slice(args);
+        tuneloop(dir.path(), &all)
+    };
+    let o = ok(&t(&["--amount", "40", "--key", "k9"])).clone();
+    assert!(stdout(&o).contains("granted 40 credits"), "{}", stdout(&o));
+    let o = ok(&t(&["--amount", "40", "--key", "k9"])).clone();
+    assert!(
+        stdout(&o).contains("no-op: a grant with key k9 was already applied"),
+        "{}",
+        stdout(&o)
+    );
+    let v = json_of(ok(&t(&["--amount", "40", "--key", "k9", "--json"])));
+    assert_eq!(
+        (v["applied"].as_bool(), v["granted"].as_u64()),
+        (Some(false), Some(40))
+    );
+    // 0 and negatives: our message (exit 2), not clap's, and nothing granted.
+    for amount in ["0", "-5"] {
+        let o = t(&["--amount", amount]);
+        assert_eq!(code(&o), 2, "{amount}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("--amount") && err.contains(amount) && err.contains("positive"),
+            "{amount}: {err}"
+        );
+    }
+    let o = ok(&tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &url,
+            "--json",
+            "credits",
+            "balance",
+            "--account",
+            "acme",
+        ],
+    ))
+    .clone();
+    assert_eq!(json_of(&o)["granted"], 40);
+}
+
+#[test]
 fn check_feedback_reports_each_model() {
     let dir = tmp();
     let url = db_url(dir.path());

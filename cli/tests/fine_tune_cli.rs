@@ -706,3 +706,139 @@ fn a_lost_create_survives_a_refused_sync_and_no_output_shows_a_secret() {
         }
     }
 }
+
+/// A runtime for the facade calls a test makes itself.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// The facade over the test's database with the settings of `CONFIG` (no server).
+async fn facade(db: &str) -> tuneloop::Tuneloop {
+    tuneloop::Tuneloop::open(tuneloop::Options {
+        database_url: Some(db.to_string()),
+        config: tuneloop::config::Config::parse(CONFIG, "tuneloop.toml").unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// `--json` prints exactly the facade's result: the same call through the library gives the
+/// same bytes. The history is imported directly (no demo, whose loop leaves a job whose
+/// cooldown would tick between the two calls).
+#[test]
+fn json_outputs_are_the_facade_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tuneloop.toml"), CONFIG).unwrap();
+    let db = format!("sqlite://{}", d.join("j.db").display());
+    block_on(async {
+        let tl = facade(&db).await;
+        let world = tuneloop::demo::generate(&tuneloop::demo::DemoOptions::default());
+        tl.record(&world.batch).await.unwrap();
+        tl.close().await.unwrap();
+    });
+    let run = |args: &[&str]| -> String {
+        let mut all = vec!["--db", db.as_str(), "--json"];
+        all.extend_from_slice(args);
+        let out = tuneloop(d, &all);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let granted = run(&[
+        "credits",
+        "grant",
+        "--account",
+        "demo",
+        "--amount",
+        "500",
+        "--key",
+        "top-1",
+    ]);
+    let balance = run(&["credits", "balance", "--account", "demo"]);
+    let draft = run(&["jobs", "create", "--model-id", "support-bot-v1"]);
+    let listed = run(&["jobs", "list"]);
+    let dry = run(&["fine-tune", "--model-id", "support-bot-v2", "--dry-run"]);
+    block_on(async {
+        use tuneloop::service::{FineTuneOptions, FineTuneTarget, GrantOptions, JobQuery};
+        let tl = facade(&db).await;
+        let line = |v: String| v + "\n";
+        let again = tl
+            .grant(&GrantOptions {
+                account: "demo".into(),
+                amount: 500,
+                key: Some("top-1".into()),
+            })
+            .await
+            .unwrap();
+        // The CLI's grant applied it; the facade's repeat is the no-op of the same grant.
+        let mut first: tuneloop::service::GrantResult = serde_json::from_str(&granted).unwrap();
+        assert!(first.applied && !again.applied);
+        first.applied = false;
+        assert_eq!(first, again);
+        let b = tl.balance("demo").await.unwrap();
+        assert_eq!(balance, line(serde_json::to_string(&b).unwrap()));
+        let jobs = tl.list_jobs(&JobQuery::default()).await.unwrap();
+        assert_eq!(listed, line(serde_json::to_string(&jobs).unwrap()));
+        assert_eq!(jobs.jobs.len(), 1);
+        assert!(listed.contains(draft.trim_end()), "{listed}\n{draft}");
+        let outcome = tl
+            .fine_tune(&FineTuneOptions {
+                target: FineTuneTarget::new("support-bot-v2"),
+                force: false,
+                dry_run: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(dry, line(serde_json::to_string(&outcome).unwrap()));
+        tl.close().await.unwrap();
+    });
+}
+
+/// A forced fine-tune that cannot start fails, naming what is missing, even as a dry run;
+/// a declined decision without force is an answer (exit 0).
+#[test]
+fn a_forced_fine_tune_without_a_price_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tuneloop.toml"), CONFIG).unwrap();
+    let db = "sqlite://p.db";
+    let demo = tuneloop(d, &["--db", db, "demo"]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let args = [
+        "--db",
+        db,
+        "fine-tune",
+        "--model-id",
+        "support-bot-v2",
+        "--base-model",
+        "mystery-7b",
+        "--dry-run",
+    ];
+    let declined = tuneloop(d, &args);
+    assert_eq!(
+        declined.status.code(),
+        Some(0),
+        "{}",
+        text(&declined.stderr)
+    );
+    assert!(
+        text(&declined.stdout).contains("✗ credits"),
+        "{}",
+        text(&declined.stdout)
+    );
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = tuneloop(d, &forced);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("prices.mystery-7b") && err.contains("no price"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+}

@@ -9,10 +9,9 @@ use std::path::Path;
 use serde_json::Value;
 use tuneloop::dataset::dedup::{find_duplicates, normalize, DedupConfig};
 use tuneloop::dataset::validate::ValidateFormat;
-use tuneloop::dataset::{
-    build, build_from_store, validate_jsonl, DatasetConfig, DatasetFormat, ValidationOptions,
-};
+use tuneloop::dataset::{build, validate_jsonl, DatasetConfig, DatasetFormat, ValidationOptions};
 use tuneloop::demo::{generate, DemoOptions};
+use tuneloop::jobs::build_from_store;
 use tuneloop::model::{
     parse_timestamp, Category, Feedback, FeedbackKind, Message, ResponseRecord, Role, Timestamp,
 };

@@ -10,8 +10,9 @@ use serde_json::json;
 use tuneloop::credits::{CreditLedger, MemoryLedger};
 use tuneloop::dataset::{build, DatasetConfig, Manifest};
 use tuneloop::demo::{generate, DemoOptions, DemoWorld};
+use tuneloop::jobs::gather_inputs;
 use tuneloop::model::{Polarity, Timestamp};
-use tuneloop::policy::{decide, estimate_cost, gather_inputs, CheckName, PolicyConfig};
+use tuneloop::policy::{decide, estimate_cost, CheckName, PolicyConfig};
 use tuneloop::store::{FeedbackStore, FeedbackStoreExt, JobRecord, MemoryStore};
 
 const MODEL: &str = "support-bot-v2";

@@ -1,59 +1,50 @@
 //! `tuneloop credits grant|balance` and `tuneloop check credits`.
 
-use super::{open_store, open_with, print_json};
+use super::{open_with, print_json, Ctx};
 use crate::output::{balance_table, thousands};
 use crate::{CliError, CliResult};
 use serde::Serialize;
-use std::sync::Arc;
-use tuneloop::credits::{Balance, CreditLedger, HoldStatus};
+use tuneloop::credits::HoldStatus;
+use tuneloop::service::GrantOptions;
 use tuneloop::store::{FeedbackStore, OpenOptions};
 
-/// The ledger of the `--db` store.
-fn ledger_of(store: &dyn FeedbackStore) -> CliResult<Arc<dyn CreditLedger>> {
-    store.ledger().ok_or_else(|| {
-        CliError::failure(format!(
-            "the {} backend has no credit ledger",
-            store.backend()
-        ))
-    })
+/// A credits error in the command line's words: the flag that sets the field.
+fn hint(e: tuneloop::Error) -> CliError {
+    match e {
+        tuneloop::Error::InvalidInput { field, reason }
+            if matches!(field.as_str(), "account" | "amount" | "key") =>
+        {
+            CliError::usage(format!("--{field}: {reason}"))
+        }
+        other => other.into(),
+    }
 }
 
-/// A key no other run of this command used: the time in microseconds and the process id.
-fn fresh_key(prefix: &str) -> String {
-    let micros = chrono::Utc::now().timestamp_micros();
-    format!("{prefix}-{micros}-{}", std::process::id())
-}
-
-/// `credits grant --json` prints the balance with the key used.
-#[derive(Serialize)]
-struct Granted<'a> {
-    key: &'a str,
-    #[serde(flatten)]
-    balance: &'a Balance,
-}
-
-pub async fn grant(
-    db: &str,
-    json: bool,
-    account: &str,
-    amount: u64,
-    key: Option<String>,
-) -> CliResult {
-    let store = open_store(db).await?;
-    let ledger = ledger_of(store.as_ref())?;
+pub async fn grant(ctx: &Ctx, account: String, amount: i64, key: Option<String>) -> CliResult {
     let made_up = key.is_none();
-    let key = key.unwrap_or_else(|| fresh_key("cli-grant"));
-    let balance = ledger.grant(account, amount, &key).await?;
-    if json {
-        return print_json(&Granted {
-            key: &key,
-            balance: &balance,
-        });
+    let options = GrantOptions {
+        account,
+        amount,
+        key,
+    };
+    let granted = ctx.open().await?.grant(&options).await.map_err(hint)?;
+    if ctx.json {
+        return print_json(&granted);
+    }
+    let (key, b) = (&granted.key, &granted.balance);
+    if !granted.applied {
+        outln!(
+            "no-op: a grant with key {key} was already applied; {} available on {}",
+            thousands(b.available),
+            b.account
+        );
+        return Ok(());
     }
     outln!(
-        "granted {} credits to {account}; available now {}",
-        thousands(amount),
-        thousands(balance.available)
+        "granted {} credits to {}; available now {}",
+        thousands(amount.unsigned_abs()),
+        b.account,
+        thousands(b.available)
     );
     if made_up {
         outln!("key: {key} (repeating the grant with --key {key} is a no-op)");
@@ -61,16 +52,20 @@ pub async fn grant(
     Ok(())
 }
 
-pub async fn balance(db: &str, json: bool, account: &str) -> CliResult {
-    let store = open_store(db).await?;
-    let ledger = ledger_of(store.as_ref())?;
-    let balance = ledger.balance(account).await?;
-    if json {
+pub async fn balance(ctx: &Ctx, account: &str) -> CliResult {
+    let balance = ctx.open().await?.balance(account).await.map_err(hint)?;
+    if ctx.json {
         print_json(&balance)
     } else {
         outln!("{}", balance_table(&balance));
         Ok(())
     }
+}
+
+/// A key no other run of this command used: the time in microseconds and the process id.
+fn fresh_key(prefix: &str) -> String {
+    let micros = chrono::Utc::now().timestamp_micros();
+    format!("{prefix}-{micros}-{}", std::process::id())
 }
 
 /// One line of a `check` command.

@@ -1,87 +1,75 @@
 //! `tuneloop dataset`: build a fine-tuning dataset from a model's feedback.
 
-use super::{open_store, print_json};
+use super::{print_json, Ctx};
 use crate::args::DatasetArgs;
 use crate::output::thousands;
 use crate::progress::spinner;
 use crate::{CliError, CliResult};
-use std::path::Path;
-use tuneloop::dataset::{build_from_store, DatasetConfig, Manifest};
+use tuneloop::dataset::Manifest;
+use tuneloop::service::DatasetRequest;
 use tuneloop::Error;
 
-/// `[dataset]` of tuneloop.toml with the flags given on top.
-pub fn config_from(base: &DatasetConfig, a: &DatasetArgs) -> DatasetConfig {
-    let mut c = base.clone();
-    c.format = a.format.into();
-    if let Some(p) = &a.system_prompt {
-        c.system_prompt = Some(p.clone());
-    }
-    c.seed = a.seed.unwrap_or(c.seed);
-    c.validation_fraction = a.validation_fraction.unwrap_or(c.validation_fraction);
-    c.min_examples = a.min_examples.unwrap_or(c.min_examples);
-    c.max_tokens = a.max_tokens.unwrap_or(c.max_tokens);
-    if let Some(e) = a.encoding {
-        c.encoding = e.into();
-    }
-    c.since = a.since.or(c.since);
-    c.until = a.until.or(c.until);
-    c
-}
-
-pub async fn run(db: &str, json: bool, base: &DatasetConfig, a: DatasetArgs) -> CliResult {
-    let config = config_from(base, &a);
-    config.validate().map_err(flag_error)?;
-    check_out(&a.out, a.force)?;
-    let store = open_store(db).await?;
-    let bar = spinner(&format!("building a dataset for {}", a.model), json);
-    let built = build_from_store(store.as_ref(), &a.model, &config).await;
+pub async fn run(ctx: &Ctx, a: DatasetArgs) -> CliResult {
+    let request = DatasetRequest {
+        model: a.model.clone(),
+        format: Some(a.format.into()),
+        seed: a.seed,
+        validation_fraction: a.validation_fraction,
+        min_examples: a.min_examples,
+        max_tokens: a.max_tokens,
+        encoding: a.encoding.map(Into::into),
+        system_prompt: a.system_prompt.clone(),
+        since: a.since,
+        until: a.until,
+    };
+    let tl = ctx.open().await?;
+    let bar = spinner(&format!("building a dataset for {}", a.model), ctx.json);
+    let written = tl.write_dataset(&request, &a.out, a.force).await;
     bar.finish_and_clear();
-    let dataset = built.map_err(|e| match e {
-        Error::InvalidInput { field, reason } if field == "min_examples" => CliError::usage(
-            format!("too few examples: {reason} (lower --min-examples or collect more feedback)"),
-        ),
-        other => super::unknown_model_hint(other),
-    })?;
-    dataset
-        .write_to(&a.out, a.force)
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", a.out.display())))?;
-    if json {
-        return print_json(dataset.manifest());
+    let manifest = written.map_err(|e| hint(e, a.force))?;
+    if ctx.json {
+        return print_json(&manifest);
     }
     outln!("Wrote {}:", a.out.display());
-    outln!("{}", summary(dataset.manifest()));
+    outln!("{}", summary(&manifest));
     Ok(())
 }
 
-/// Refuses an output path that cannot take a dataset before any work is done.
-fn check_out(out: &Path, force: bool) -> CliResult {
-    if let Ok(m) = std::fs::metadata(out) {
-        if !m.is_dir() {
-            return Err(CliError::usage(format!(
-                "--out {} exists and is not a directory",
-                out.display()
-            )));
-        }
-        let non_empty = std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true);
-        if non_empty && !force {
-            return Err(CliError::usage(format!(
-                "--out {} is not empty; choose another directory or pass --force to replace it",
-                out.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Config errors name the command-line flag rather than the config field.
-fn flag_error(e: Error) -> CliError {
+/// A dataset error in the command line's words: the flag that sets the field, and what to
+/// do about too few examples, a non-empty directory or an unknown model.
+fn hint(e: Error, force: bool) -> CliError {
     match e {
-        Error::InvalidInput { field, reason } => {
+        Error::InvalidInput { field, reason }
+            if field == "min_examples" && reason.contains("found") =>
+        {
+            CliError::usage(format!(
+                "too few examples: {reason} (lower --min-examples or collect more feedback)"
+            ))
+        }
+        Error::InvalidInput { field, reason }
+            if field == "out" && !force && reason.contains("not empty") =>
+        {
+            CliError::usage(format!("--out: {reason} with --force"))
+        }
+        Error::InvalidInput { field, reason }
+            if matches!(
+                field.as_str(),
+                "format"
+                    | "seed"
+                    | "validation_fraction"
+                    | "min_examples"
+                    | "max_tokens"
+                    | "encoding"
+                    | "system_prompt"
+                    | "since"
+                    | "until"
+                    | "out"
+                    | "model"
+            ) =>
+        {
             CliError::usage(format!("--{}: {reason}", field.replace('_', "-")))
         }
-        other => other.into(),
+        other => super::unknown_model_hint(other),
     }
 }
 

@@ -7,8 +7,9 @@ use crate::{CliError, CliResult};
 use chrono::Duration;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use tuneloop::dataset::{build_from_store, Dataset, DatasetConfig};
+use tuneloop::dataset::{Dataset, DatasetConfig};
 use tuneloop::demo::{generate, DemoOptions, DemoWorld};
+use tuneloop::jobs::build_from_store;
 use tuneloop::model::{Bucket, MetricsQuery, MetricsReport, ProblematicQuery};
 use tuneloop::store::{FeedbackStore, RecordBatch, WriteSummary};
 

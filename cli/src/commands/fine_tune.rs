@@ -1,34 +1,33 @@
 //! `tuneloop fine-tune`: the trigger decision, and the job it starts.
 
-use super::jobs::print_job;
-use super::loop_ctx::{draft_request, manager};
+use super::jobs::{job_hint, print_job, target};
 use super::{print_json, Ctx};
 use crate::args::FineTuneArgs;
 use crate::progress::spinner;
 use crate::{CliError, CliResult};
-use tuneloop::jobs::FineTuneRequest;
 use tuneloop::policy::Decision;
+use tuneloop::service::FineTuneOptions;
 
 pub async fn run(ctx: &Ctx, a: FineTuneArgs) -> CliResult {
-    if ctx.mcp_url.is_none() && !a.dry_run {
-        return Err(CliError::usage(
-            "fine-tune needs the fine-tuning server: pass --mcp-url URL, set TUNELOOP_MCP_URL \
-             or [mcp] url in tuneloop.toml (or use --dry-run to see the decision only)",
-        ));
-    }
-    let draft = draft_request(ctx, &a.target)?;
-    let jobs = manager(ctx).await?;
-    let mut request = FineTuneRequest::new(draft);
-    request.policy = ctx.config.policy.clone();
-    request.force = a.force;
-    request.dry_run = a.dry_run;
+    let options = FineTuneOptions {
+        target: target(&a.target),
+        force: a.force,
+        dry_run: a.dry_run,
+    };
+    let tl = ctx.open().await?;
     let bar = spinner(
         &format!("deciding whether to fine-tune {}", a.target.model_id),
         ctx.json,
     );
-    let outcome = jobs.fine_tune(&request).await;
+    let outcome = tl.fine_tune(&options).await;
     bar.finish_and_clear();
-    let outcome = outcome.map_err(super::unknown_model_hint)?;
+    let outcome = outcome.map_err(|e| match e {
+        tuneloop::Error::InvalidInput { field, .. } if field == "mcp.url" => CliError::usage(
+            "fine-tune needs the fine-tuning server: pass --mcp-url URL, set TUNELOOP_MCP_URL \
+             or [mcp] url in tuneloop.toml (or use --dry-run to see the decision only)",
+        ),
+        other => job_hint(other),
+    })?;
     if ctx.json {
         print_json(&outcome)?;
     } else {

@@ -1,43 +1,70 @@
 //! `tuneloop jobs list|show|create|start|cancel|sync`.
 
-use super::loop_ctx::{draft_request, manager};
 use super::{print_json, Ctx};
 use crate::args::JobTargetArgs;
 use crate::output::thousands;
 use crate::progress::spinner;
 use crate::{CliError, CliResult};
-use std::time::{Duration, Instant};
-use tuneloop::jobs::{FineTuneJob, JobStatus};
+use tuneloop::jobs::FineTuneJob;
 use tuneloop::model::format_timestamp;
-use tuneloop::store::JobFilter;
+use tuneloop::service::{FineTuneTarget, JobQuery, SyncOutcome, WaitOptions};
+use tuneloop::Tuneloop;
+
+/// The facade's target from `--model-id`, `--base-model`, `--account`, `--method`,
+/// `--n-epochs` (what is not given comes from `[fine_tune]`, in the facade).
+pub fn target(t: &JobTargetArgs) -> FineTuneTarget {
+    FineTuneTarget {
+        model_id: t.model_id.clone(),
+        base_model: t.base_model.clone(),
+        account: t.account.clone(),
+        method: t.method.map(Into::into),
+        n_epochs: t.n_epochs,
+    }
+}
+
+/// A fine-tuning error in the command line's words: the flag that sets the field, how to
+/// configure the server, what an unknown model means.
+pub fn job_hint(e: tuneloop::Error) -> CliError {
+    match e {
+        tuneloop::Error::InvalidInput { field, reason } if field == "mcp.url" => {
+            CliError::usage(format!(
+                "{reason}\nhint: pass --mcp-url URL, set TUNELOOP_MCP_URL or [mcp] url in tuneloop.toml"
+            ))
+        }
+        tuneloop::Error::InvalidInput { field, reason }
+            if matches!(
+                field.as_str(),
+                "model_id" | "base_model" | "account" | "method" | "n_epochs" | "status"
+            ) =>
+        {
+            CliError::usage(format!("--{}: {reason}", field.replace('_', "-")))
+        }
+        other => super::unknown_model_hint(other),
+    }
+}
 
 pub async fn list(
     ctx: &Ctx,
     model: Option<String>,
     status: Option<String>,
-    limit: usize,
+    limit: Option<usize>,
 ) -> CliResult {
-    if let Some(s) = &status {
-        if JobStatus::parse(s).is_none() {
-            let all: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
-            return Err(CliError::usage(format!(
-                "--status: `{s}` is not one of {}",
-                all.join(", ")
-            )));
-        }
-    }
-    let jobs = manager(ctx).await?;
-    let list = jobs
-        .list(&JobFilter {
-            model_id: model,
-            status,
-            limit,
-        })
-        .await?;
+    let mut query = JobQuery {
+        model,
+        status,
+        ..Default::default()
+    };
+    query.limit = limit.unwrap_or(query.limit);
+    let list = ctx
+        .open()
+        .await?
+        .list_jobs(&query)
+        .await
+        .map_err(job_hint)?;
     if ctx.json {
-        return print_json(&serde_json::json!({ "jobs": list }));
+        return print_json(&list);
     }
-    if list.is_empty() {
+    if list.jobs.is_empty() {
         outln!("No jobs.");
         return Ok(());
     }
@@ -54,7 +81,7 @@ pub async fn list(
             "Charged",
             "Created",
         ]);
-    for j in &list {
+    for j in &list.jobs {
         let d = &j.details;
         table.add_row(vec![
             j.id.clone(),
@@ -72,20 +99,14 @@ pub async fn list(
 }
 
 pub async fn show(ctx: &Ctx, id: &str) -> CliResult {
-    let jobs = manager(ctx).await?;
-    let job = jobs.get(id).await?;
-    let events = jobs.events(id).await?;
+    let shown = ctx.open().await?.job(id).await.map_err(job_hint)?;
     if ctx.json {
-        let mut value = serde_json::to_value(&job)
-            .map_err(|e| CliError::failure(format!("cannot serialise the job: {e}")))?;
-        value["events"] = serde_json::to_value(&events)
-            .map_err(|e| CliError::failure(format!("cannot serialise the events: {e}")))?;
-        return print_json(&value);
+        return print_json(&shown);
     }
-    print_job(&job);
+    print_job(&shown.job);
     outln!();
     outln!("History:");
-    for e in &events {
+    for e in &shown.events {
         outln!(
             "  {}  {:<8} {:<7} {}",
             format_timestamp(&e.created_at),
@@ -98,76 +119,73 @@ pub async fn show(ctx: &Ctx, id: &str) -> CliResult {
 }
 
 pub async fn create(ctx: &Ctx, t: JobTargetArgs) -> CliResult {
-    let request = draft_request(ctx, &t)?;
-    let jobs = manager(ctx).await?;
+    let tl = ctx.open().await?;
     let bar = spinner(&format!("building the dataset of {}", t.model_id), ctx.json);
-    let job = jobs.create_draft(&request).await;
+    let job = tl.create_job(&target(&t)).await;
     bar.finish_and_clear();
-    let job = job.map_err(super::unknown_model_hint)?;
-    emit_job(ctx, &job)
+    emit_job(ctx, &job.map_err(job_hint)?)
 }
 
 pub async fn start(ctx: &Ctx, id: &str) -> CliResult {
-    let jobs = manager(ctx).await?;
-    let result = jobs.start(id).await;
-    finish(ctx, &jobs, id, result, "start").await
+    let tl = ctx.open().await?;
+    let result = tl.start_job(id).await;
+    finish(ctx, tl, id, result, "start").await
 }
 
 pub async fn cancel(ctx: &Ctx, id: &str) -> CliResult {
-    let jobs = manager(ctx).await?;
-    let result = jobs.cancel(id).await;
-    finish(ctx, &jobs, id, result, "cancel").await
+    let tl = ctx.open().await?;
+    let result = tl.cancel_job(id).await;
+    finish(ctx, tl, id, result, "cancel").await
 }
 
-pub async fn sync(ctx: &Ctx, id: Option<String>, wait: bool, timeout: u64) -> CliResult {
-    let jobs = manager(ctx).await?;
-    let deadline = Instant::now() + Duration::from_secs(timeout);
-    let Some(id) = id else {
-        loop {
-            let reports = jobs.sync_all().await?;
-            let busy = reports
-                .iter()
-                .any(|r| r.error.is_none() && !r.after.is_terminal());
-            if !wait || !busy || Instant::now() >= deadline {
-                if ctx.json {
-                    print_json(&serde_json::json!({ "synced": reports }))?;
-                } else if reports.is_empty() {
+pub async fn sync(ctx: &Ctx, id: Option<String>, wait: bool, timeout: Option<u64>) -> CliResult {
+    let tl = ctx.open().await?;
+    let result = if wait {
+        let mut options = WaitOptions::default();
+        options.timeout_secs = timeout.unwrap_or(options.timeout_secs);
+        tl.wait_jobs(id.as_deref(), &options).await
+    } else {
+        tl.sync_jobs(id.as_deref()).await
+    };
+    let outcome = match (result, &id) {
+        (Ok(outcome), _) => outcome,
+        (Err(e), Some(id)) => return finish(ctx, tl, id, Err(e), "sync").await,
+        (Err(e), None) => return Err(job_hint(e)),
+    };
+    if ctx.json {
+        print_json(&outcome)?;
+    }
+    match &outcome {
+        SyncOutcome::Job(job) => {
+            if !ctx.json {
+                print_job(job);
+            }
+            Ok(())
+        }
+        SyncOutcome::All(all) => {
+            if !ctx.json {
+                if all.synced.is_empty() {
                     outln!("No jobs in flight.");
-                } else {
-                    for r in &reports {
-                        match &r.error {
-                            None => {
-                                outln!("✓ {}  {}  {} → {}", r.id, r.model_id, r.before, r.after)
-                            }
-                            Some(e) => outln!("✗ {}  {}  {}: {e}", r.id, r.model_id, r.before),
-                        }
+                }
+                for r in &all.synced {
+                    match &r.error {
+                        None => outln!("✓ {}  {}  {} → {}", r.id, r.model_id, r.before, r.after),
+                        Some(e) => outln!("✗ {}  {}  {}: {e}", r.id, r.model_id, r.before),
                     }
                 }
-                if reports.iter().any(|r| r.error.is_some()) {
-                    return Err(CliError::failure("some jobs could not be synced"));
-                }
-                return Ok(());
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            if all.has_errors() {
+                return Err(CliError::failure("some jobs could not be synced"));
+            }
+            Ok(())
         }
-    };
-    loop {
-        let result = jobs.sync(&id).await;
-        let done = match &result {
-            Ok(j) => !wait || j.status.is_terminal() || j.status == JobStatus::Draft,
-            Err(_) => true,
-        };
-        if done || Instant::now() >= deadline {
-            return finish(ctx, &jobs, &id, result, "sync").await;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
 /// Prints the job after `what`; on an error prints the job as stored and fails.
 async fn finish(
     ctx: &Ctx,
-    jobs: &tuneloop::jobs::JobManager,
+    tl: &Tuneloop,
     id: &str,
     result: tuneloop::Result<FineTuneJob>,
     what: &str,
@@ -175,12 +193,12 @@ async fn finish(
     match result {
         Ok(job) => emit_job(ctx, &job),
         Err(e) => {
-            if let Ok(job) = jobs.get(id).await {
-                if !ctx.json {
-                    print_job(&job);
+            if !ctx.json {
+                if let Ok(shown) = tl.job(id).await {
+                    print_job(&shown.job);
                 }
             }
-            let mut err = CliError::from(e);
+            let mut err = job_hint(e);
             err.message = format!("{what} of job {id} failed: {}", err.full_message());
             err.causes.clear();
             Err(err)

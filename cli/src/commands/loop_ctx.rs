@@ -1,13 +1,11 @@
-//! Wiring for the fine-tuning commands: the MCP settings and provider, the job manager, and
-//! a draft request from flags + tuneloop.toml.
+//! Wiring for the commands not yet on the facade (`demo`, `schedule`, `check mcp`/`check
+//! all`): the MCP settings and provider, and the job manager.
 
 use super::{open_store, Ctx};
-use crate::args::JobTargetArgs;
 use crate::{CliError, CliResult};
 use std::sync::Arc;
-use tuneloop::jobs::{DraftRequest, JobManager};
+use tuneloop::jobs::JobManager;
 use tuneloop::mcp::{FineTuningProvider, McpConfig, McpFineTuningProvider, UnconfiguredProvider};
-use tuneloop::model::Hyperparameters;
 
 /// The MCP server's settings for every command that talks to it (`check mcp`, `check all`,
 /// `fine-tune`, `jobs`, `schedule`, `demo`): the URL of --mcp-url / TUNELOOP_MCP_URL /
@@ -64,32 +62,4 @@ pub fn manager_on(
 /// A job manager with the --mcp-url provider.
 pub async fn manager(ctx: &Ctx) -> CliResult<JobManager> {
     manager_with(ctx, provider(ctx)?).await
-}
-
-/// The draft a `fine-tune` / `jobs create` asks for: flags, then `[fine_tune]`, `[dataset]`.
-pub fn draft_request(ctx: &Ctx, t: &JobTargetArgs) -> CliResult<DraftRequest> {
-    let section = &ctx.config.fine_tune;
-    let base_model = match &t.base_model {
-        Some(b) => b.clone(),
-        None => section
-            .base_model_for(&t.model_id)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                CliError::usage(format!(
-                    "no base model for {}: pass --base-model or set [fine_tune] base_model in \
-                     tuneloop.toml",
-                    t.model_id
-                ))
-            })?,
-    };
-    let account = t.account.clone().unwrap_or_else(|| section.account.clone());
-    let mut request = DraftRequest::new(&t.model_id, base_model, account);
-    request.method = t.method.map(Into::into).unwrap_or(section.method);
-    request.dataset = ctx.config.dataset.clone();
-    request.suffix = section.suffix.clone();
-    request.hyperparameters = t.n_epochs.or(section.n_epochs).map(|n| Hyperparameters {
-        n_epochs: Some(n),
-        ..Default::default()
-    });
-    Ok(request)
 }

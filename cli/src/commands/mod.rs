@@ -131,8 +131,8 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
                 account,
                 amount,
                 key,
-            } => credits::grant(db, json, &account, amount, key).await,
-            CreditsCommand::Balance { account } => credits::balance(db, json, &account).await,
+            } => credits::grant(ctx, account, amount, key).await,
+            CreditsCommand::Balance { account } => credits::balance(ctx, &account).await,
         },
         Command::Migrate => check::migrate(db, json).await,
         Command::Check {
@@ -156,8 +156,8 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
             what: CheckWhat::Feedback { model, hours, min },
         } => check_feedback::run(db, json, model.as_deref(), hours, min).await,
         Command::Demo(a) => demo::run(ctx, a).await,
-        Command::Dataset(a) => dataset::run(db, json, &ctx.config.dataset, a).await,
-        Command::Validate(a) => validate::run(json, a),
+        Command::Dataset(a) => dataset::run(ctx, a).await,
+        Command::Validate(a) => validate::run(json, a).await,
         Command::FineTune(a) => fine_tune::run(ctx, a).await,
         Command::Jobs { what } => match what {
             JobsCommand::List {

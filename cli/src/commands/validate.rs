@@ -4,37 +4,40 @@ use super::print_json;
 use crate::args::{ValidateArgs, ValidateFormatArg};
 use crate::output::thousands;
 use crate::{CliError, CliResult};
-use std::io::BufReader;
 use tuneloop::dataset::validate::{ValidateFormat, ValidationReport};
-use tuneloop::dataset::{validate_jsonl, ValidationOptions};
+use tuneloop::service::{ValidateInput, ValidateRequest};
+use tuneloop::Tuneloop;
 
-pub fn run(json: bool, a: ValidateArgs) -> CliResult {
-    let options = ValidationOptions {
-        format: match a.format {
-            ValidateFormatArg::OpenaiChat => ValidateFormat::OpenaiChat,
-            ValidateFormatArg::OpenaiDpo => ValidateFormat::OpenaiDpo,
-        },
-        encoding: a.encoding.into(),
-        max_tokens: a.max_tokens,
-    };
+/// Validates without opening the database: a file check must not create one.
+pub async fn run(json: bool, a: ValidateArgs) -> CliResult {
+    let input = ValidateInput::from_arg(&a.file);
     let name = a.file.display().to_string();
-    let report = if name == "-" {
-        validate_jsonl(std::io::stdin().lock(), &options)
-    } else {
-        let file = std::fs::File::open(&a.file)
-            .map_err(|e| CliError::usage(format!("cannot open {name}: {e}")))?;
-        validate_jsonl(BufReader::new(file), &options)
+    let format = match a.format {
+        ValidateFormatArg::OpenaiChat => ValidateFormat::OpenaiChat,
+        ValidateFormatArg::OpenaiDpo => ValidateFormat::OpenaiDpo,
+    };
+    let mut request = ValidateRequest::new(input, format);
+    if let Some(e) = a.encoding {
+        request.encoding = e.into();
     }
-    .map_err(|e| CliError::failure(format!("cannot read {name}: {e}")))?;
+    request.max_tokens = a.max_tokens.unwrap_or(request.max_tokens);
+    let report = Tuneloop::validate_dataset(&request)
+        .await
+        .map_err(|e| match e {
+            tuneloop::Error::InvalidInput { reason, .. } => CliError::usage(reason),
+            other => {
+                let mut err = CliError::from(other);
+                err.message = format!("cannot read {name}: {}", err.full_message());
+                err.causes.clear();
+                err
+            }
+        })?;
     if json {
-        let mut v = serde_json::to_value(&report)
-            .map_err(|e| CliError::failure(format!("cannot serialise the report: {e}")))?;
-        v["valid"] = serde_json::Value::Bool(report.is_valid());
-        print_json(&v)?;
+        print_json(&report)?;
     } else {
         outln!("{}", text(&name, &report));
     }
-    if report.is_valid() {
+    if report.valid {
         Ok(())
     } else if report.lines == 0 {
         Err(CliError::usage(format!("{name}: the file has no lines")))

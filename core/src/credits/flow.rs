@@ -73,7 +73,13 @@ fn inconsistent(what: String) -> Error {
     }
 }
 
-async fn grant(tx: &mut dyn LedgerTx, account: &str, amount: u64, key: &str) -> Result<Balance> {
+/// The balance after the grant, and whether this call applied it (`false`: a repeat of `key`).
+async fn grant(
+    tx: &mut dyn LedgerTx,
+    account: &str,
+    amount: u64,
+    key: &str,
+) -> Result<(Balance, bool)> {
     let now = now();
     tx.ensure_account(account, now).await?;
     let figures = tx
@@ -82,7 +88,7 @@ async fn grant(tx: &mut dyn LedgerTx, account: &str, amount: u64, key: &str) -> 
         .ok_or_else(|| no_account(account))?;
     if let Some(recorded) = tx.entry(account, key).await? {
         rules::judge_repeat(&recorded, Op::Grant, None, Some(amount))?;
-        return Ok(figures.balance(account));
+        return Ok((figures.balance(account), false));
     }
     let after = rules::grant(figures, amount)?;
     tx.put_figures(account, after, now).await?;
@@ -97,7 +103,7 @@ async fn grant(tx: &mut dyn LedgerTx, account: &str, amount: u64, key: &str) -> 
         now,
     )
     .await?;
-    Ok(after.balance(account))
+    Ok((after.balance(account), true))
 }
 
 async fn reserve(tx: &mut dyn LedgerTx, account: &str, amount: u64, key: &str) -> Result<Hold> {
@@ -233,6 +239,15 @@ macro_rules! forward_ledger {
                 self.inner.grant(account, amount, key).await
             }
 
+            async fn grant_applied(
+                &self,
+                account: &str,
+                amount: u64,
+                key: &str,
+            ) -> $crate::Result<($crate::credits::Balance, bool)> {
+                self.inner.grant_applied(account, amount, key).await
+            }
+
             async fn reserve(
                 &self,
                 account: &str,
@@ -295,6 +310,15 @@ impl<S: TxSource> CreditLedger for Ledger<S> {
     }
 
     async fn grant(&self, account: &str, amount: u64, key: &str) -> Result<Balance> {
+        Ok(self.grant_applied(account, amount, key).await?.0)
+    }
+
+    async fn grant_applied(
+        &self,
+        account: &str,
+        amount: u64,
+        key: &str,
+    ) -> Result<(Balance, bool)> {
         rules::check_name("account", account)?;
         rules::check_name("key", key)?;
         rules::check_amount("amount", amount)?;

@@ -76,6 +76,29 @@ pub trait CreditLedger: Send + Sync + std::fmt::Debug {
     /// returning the current balance; the same key with other arguments is `Error::Conflict`.
     async fn grant(&self, account: &str, amount: u64, key: &str) -> Result<Balance>;
 
+    /// [`CreditLedger::grant`], also saying whether this call applied the grant: `false`
+    /// when `key` had been applied before and this call changed nothing.
+    ///
+    /// The built-in ledgers answer from their journal, in the grant's own transaction. This
+    /// default, for a host's ledger that cannot tell, compares the account's `granted` before
+    /// and after the call: a concurrent grant on the same account can make a repeat look
+    /// applied, and a grant of 0 always looks like a repeat.
+    async fn grant_applied(
+        &self,
+        account: &str,
+        amount: u64,
+        key: &str,
+    ) -> Result<(Balance, bool)> {
+        let before = match self.balance(account).await {
+            Ok(b) => Some(b.granted),
+            Err(crate::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let after = self.grant(account, amount, key).await?;
+        let applied = before.is_none_or(|g| after.granted > g);
+        Ok((after, applied))
+    }
+
     /// Puts `amount` on hold. `Error::InsufficientCredits` when available < amount (nothing held);
     /// `NotFound` for an unknown account. Zero is allowed. Same key + same args → the same Hold.
     async fn reserve(&self, account: &str, amount: u64, key: &str) -> Result<Hold>;

@@ -1,10 +1,7 @@
 //! The dataset builder: responses and feedback in, rendered files and a manifest out.
 //!
-//! # Memory
-//! [`build_from_store`] pages through the store: it holds the model's feedback (grouped by
-//! response) and, per response with feedback, one redacted candidate or example; responses
-//! without feedback are dropped as they stream past. Memory is therefore proportional to the
-//! feedback and the candidate examples, not to the response history, plus the rendered files.
+//! Pure: the records come as values. Reading them from a store is
+//! `tuneloop::jobs::build_from_store` (and the facade's `build_dataset`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -18,7 +15,6 @@ use super::split::{seeded_hash, split};
 use super::tokens::{self, TokenStats};
 use super::write::{render_line, write_dir};
 use crate::model::{Feedback, Message, ResponseRecord};
-use crate::store::{FeedbackFilter, FeedbackStore, PageRequest, ResponseFilter};
 use crate::{Error, Result};
 
 /// Names of the files of a dataset directory.
@@ -29,8 +25,6 @@ pub const VALIDATION_FILE: &str = "validation.jsonl";
 pub const LINEAGE_FILE: &str = "lineage.jsonl";
 /// See [`TRAIN_FILE`].
 pub const MANIFEST_FILE: &str = "manifest.json";
-
-const PAGE: usize = 1_000;
 
 /// A built dataset: rendered files and their manifest, ready to write or upload.
 #[derive(Debug, Clone)]
@@ -85,7 +79,7 @@ impl Dataset {
 }
 
 /// Builds a dataset incrementally: [`Builder::add`] each response with its feedback, then
-/// [`Builder::finish`]. Both entry points ([`build`], [`build_from_store`]) use it.
+/// [`Builder::finish`]. [`build`] uses it.
 #[derive(Debug)]
 pub struct Builder {
     model_id: String,
@@ -429,71 +423,6 @@ pub fn build(
     for r in responses {
         let fb = by_response.remove(r.id.as_str()).unwrap_or_default();
         builder.add_refs(r, &fb);
-    }
-    builder.finish()
-}
-
-/// Builds a dataset for `model_id` from a store, page by page (see the module docs for the
-/// memory bound). An unknown model is `NotFound` (kind `model`); too few examples is an
-/// `InvalidInput` on `min_examples`.
-pub async fn build_from_store(
-    store: &dyn FeedbackStore,
-    model_id: &str,
-    config: &DatasetConfig,
-) -> Result<Dataset> {
-    let mut builder = Builder::new(model_id, config)?;
-    let any = store
-        .list_responses(
-            &ResponseFilter {
-                model: Some(model_id.to_string()),
-                ..Default::default()
-            },
-            &PageRequest::first(1),
-        )
-        .await?;
-    if any.items.is_empty() {
-        return Err(Error::NotFound {
-            kind: "model",
-            id: model_id.to_string(),
-        });
-    }
-
-    let mut by_response: HashMap<String, Vec<Feedback>> = HashMap::new();
-    let filter = FeedbackFilter {
-        model: Some(model_id.to_string()),
-        ..Default::default()
-    };
-    let mut page = PageRequest::first(PAGE);
-    loop {
-        let p = store.list_feedback(&filter, &page).await?;
-        for f in p.items {
-            by_response
-                .entry(f.response_id.clone())
-                .or_default()
-                .push(f);
-        }
-        match p.next {
-            Some(next) => page.after = Some(next),
-            None => break,
-        }
-    }
-
-    let filter = ResponseFilter {
-        model: Some(model_id.to_string()),
-        since: config.since,
-        until: config.until,
-    };
-    let mut page = PageRequest::first(PAGE);
-    loop {
-        let p = store.list_responses(&filter, &page).await?;
-        for r in &p.items {
-            let fb = by_response.remove(&r.id).unwrap_or_default();
-            builder.add(r, &fb);
-        }
-        match p.next {
-            Some(next) => page.after = Some(next),
-            None => break,
-        }
     }
     builder.finish()
 }

@@ -1,5 +1,7 @@
 //! Fine-tuning dataset preparation: pure, deterministic functions from feedback to training
 //! examples (redaction, deduplication, token counting, splitting, writing, validation).
+//! Nothing here reads a store: `tuneloop::jobs::build_from_store` and the facade's
+//! `Tuneloop::build_dataset` read the records and hand them to [`build()`].
 //!
 //! ```
 //! use tuneloop::dataset::{build, DatasetConfig};
@@ -31,8 +33,7 @@ pub mod validate;
 pub mod write;
 
 pub use build::{
-    build, build_from_store, Builder, Dataset, LINEAGE_FILE, MANIFEST_FILE, TRAIN_FILE,
-    VALIDATION_FILE,
+    build, Builder, Dataset, LINEAGE_FILE, MANIFEST_FILE, TRAIN_FILE, VALIDATION_FILE,
 };
 pub use config::{DatasetConfig, DatasetFormat, ExampleKind, Sources, TokenEncoding};
 pub use examples::{Example, ExampleSource};

@@ -95,6 +95,10 @@ pub struct ValidationReport {
     pub billing_tokens: u64,
     /// `billing_tokens × estimated_epochs`.
     pub estimated_trained_tokens: u64,
+    /// Whether the file passed: at least one line and no errors ([`ValidationReport::is_valid`]
+    /// when the report was made).
+    #[serde(default)]
+    pub valid: bool,
 }
 
 impl ValidationReport {
@@ -338,6 +342,7 @@ pub fn validate_jsonl(
     report.estimated_epochs = tokens::estimated_epochs(token_counts.len() as u64);
     report.billing_tokens = tokens::billing_tokens(&token_counts, options.max_tokens);
     report.estimated_trained_tokens = report.billing_tokens * report.estimated_epochs;
+    report.valid = report.is_valid();
     Ok(report)
 }
 

@@ -118,7 +118,7 @@ pub fn write_dir(dir: &Path, files: &[(&str, &[u8])], force: bool) -> Result<()>
                 return Err(Error::invalid(
                     "out",
                     format!(
-                        "{} is not empty; choose another directory or pass --force to replace it",
+                        "{} is not empty; choose another directory or replace it",
                         dir.display()
                     ),
                 ));
@@ -170,7 +170,7 @@ mod tests {
         write_dir(&dir, &[("a.txt", b"1")], false).unwrap();
         assert_eq!(fs::read(dir.join("a.txt")).unwrap(), b"1");
         let e = write_dir(&dir, &[("b.txt", b"2")], false).unwrap_err();
-        assert!(e.to_string().contains("--force"), "{e}");
+        assert!(e.to_string().contains("or replace it"), "{e}");
         write_dir(&dir, &[("b.txt", b"2")], true).unwrap();
         assert!(!dir.join("a.txt").exists());
         assert_eq!(fs::read(dir.join("b.txt")).unwrap(), b"2");

@@ -1,14 +1,16 @@
 //! [`JobManager::fine_tune`]: decide whether a model should be fine-tuned, and if so create
 //! and start the job — once, however many callers ask at the same time.
 
+use super::gather::gather_inputs;
 use super::job::FineTuneJob;
 use super::manager::{DraftRequest, JobManager};
-use crate::dataset::{build_from_store, Dataset};
+use super::source::build_from_store;
+use crate::dataset::Dataset;
 use crate::model::time::now;
 use crate::model::Timestamp;
-use crate::policy::{decide, gather_inputs, Decision, PolicyConfig};
+use crate::policy::{decide, Decision, PolicyConfig};
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How long one caller may hold a model's decision lease. The decision and the draft take
@@ -48,7 +50,7 @@ impl FineTuneRequest {
 
 /// The decision and the job it started, if any. Serialises as
 /// `{"decision":{...},"job":Job|null}` (+ `"start_error"` when the start failed).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FineTuneOutcome {
     /// Whether to fine-tune, with every check.
     pub decision: Decision,
@@ -56,7 +58,7 @@ pub struct FineTuneOutcome {
     pub job: Option<FineTuneJob>,
     /// Why the start failed, if it did; the job is kept (`draft` or `starting`) and
     /// `jobs start` / `jobs sync` retries.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_error: Option<String>,
 }
 
@@ -69,8 +71,19 @@ impl JobManager {
     /// at most one job: the decision runs under a lease in the store (`fine-tune/<model>`),
     /// and a job in flight fails the `no_active_job` check of every later decision. A call
     /// that finds the lease taken is [`Error::Conflict`].
+    ///
+    /// A forced request (`force`) that could not start a job whatever the checks say is an
+    /// error naming what is missing, dry run or not: a base model without a price
+    /// ([`Error::InvalidInput`] on `prices.<base model>`) or a model without a single usable
+    /// example (`InvalidInput` on `dataset`). Unforced, those only fail checks of the decision.
+    /// A forced decision declined by `no_active_job` or `credits` (which force never
+    /// overrides) is an answer, not an error.
     pub async fn fine_tune(&self, request: &FineTuneRequest) -> Result<FineTuneOutcome> {
         request.policy.validate()?;
+        if request.force {
+            // Checked before the dataset is built: the cheap answer first.
+            self.price(&request.draft.base_model)?;
+        }
         let model = request.draft.model_id.clone();
         if request.dry_run {
             let (decision, _) = self.decision(request).await?;
@@ -152,6 +165,17 @@ impl JobManager {
             Err(Error::InvalidInput { field, .. }) if field == "min_examples" => None,
             Err(e) => return Err(e),
         };
+        if request.force && dataset.is_none() {
+            return Err(Error::invalid(
+                "dataset",
+                format!(
+                    "model {} has no usable training example in format {}; a forced \
+                     fine-tune needs at least one",
+                    d.model_id,
+                    config.format.as_str()
+                ),
+            ));
+        }
         let mut manifest = dataset.as_ref().map(|ds| ds.manifest().clone());
         if let (Some(m), Some(n)) = (
             manifest.as_mut(),

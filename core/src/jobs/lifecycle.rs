@@ -17,7 +17,7 @@ use crate::secrets::scrub;
 use crate::store::{JobEventRecord, JobFilter};
 use crate::{Error, Result};
 use chrono::DateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The start steps, in order.
@@ -31,7 +31,7 @@ enum Step {
 }
 
 /// What `sync_all` did to one job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncReport {
     /// Our job id.
     pub id: String,
@@ -42,7 +42,7 @@ pub struct SyncReport {
     /// Status after it (unchanged on error).
     pub after: JobStatus,
     /// Why the sync failed, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

@@ -1,11 +1,10 @@
 //! [`JobManager`]: creates, starts, syncs and cancels fine-tuning jobs, persisting every step.
 
 use super::job::{FineTuneJob, JobDataset, JobDetails};
+use super::source::build_from_store;
 use super::status::JobStatus;
 use crate::credits::CreditLedger;
-use crate::dataset::{
-    build_from_store, Dataset, DatasetConfig, DatasetFormat, TRAIN_FILE, VALIDATION_FILE,
-};
+use crate::dataset::{Dataset, DatasetConfig, DatasetFormat, TRAIN_FILE, VALIDATION_FILE};
 use crate::mcp::FineTuningProvider;
 use crate::model::time::now;
 use crate::model::{FineTuneMethod, Hyperparameters};

@@ -4,7 +4,8 @@
 //! [`JobManager`] wires a [`crate::store::FeedbackStore`] (jobs, their files and events), a
 //! [`crate::credits::CreditLedger`] and a [`crate::mcp::FineTuningProvider`] together.
 //! [`JobManager::fine_tune`] adds the trigger policy in front ("should this model be
-//! fine-tuned now?"). The life of a job is in [`JobStatus`]; the guarantees under crashes,
+//! fine-tuned now?"). The reading that the pure dataset builder and policy need is here too:
+//! [`build_from_store`] and [`gather_inputs`]. The life of a job is in [`JobStatus`]; the guarantees under crashes,
 //! retries and races are on [`JobManager`].
 //!
 //! ```
@@ -40,13 +41,17 @@
 //! ```
 
 mod fine_tune;
+mod gather;
 mod job;
 mod lifecycle;
 mod manager;
+mod source;
 mod status;
 
 pub use fine_tune::{FineTuneOutcome, FineTuneRequest, DECISION_LEASE};
+pub use gather::{gather_inputs, is_active_status, job_finished_at, ACTIVE_STATUSES};
 pub use job::{FineTuneJob, JobDataset, JobDetails, JobError, Settlement};
 pub use lifecycle::SyncReport;
 pub use manager::{format_for, DraftRequest, JobManager};
+pub use source::build_from_store;
 pub use status::{can_transition, JobStatus};

@@ -191,6 +191,12 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+/// The reason of the [`crate::Error::InvalidInput`] on `mcp.url` that an operation needing a
+/// fine-tuning server gives when none is configured. It names no front's flags: each front
+/// (the CLI's `--mcp-url`) adds its own way of setting one.
+pub const NOT_CONFIGURED: &str = "no fine-tuning server is configured: set the MCP server's URL \
+     (TUNELOOP_MCP_URL or [mcp] url in tuneloop.toml) or give tuneloop a provider";
+
 /// The provider to use when no fine-tuning server is configured: every call fails with
 /// [`crate::Error::InvalidInput`] on `mcp.url` saying how to configure one. Decisions and
 /// dry runs, which never call the provider, work with it.
@@ -199,11 +205,7 @@ pub struct UnconfiguredProvider;
 
 impl UnconfiguredProvider {
     fn refuse<T>(&self) -> crate::Result<T> {
-        Err(crate::Error::invalid(
-            "mcp.url",
-            "no fine-tuning server is configured: pass --mcp-url, set TUNELOOP_MCP_URL or \
-             [mcp] url in tuneloop.toml",
-        ))
+        Err(crate::Error::invalid("mcp.url", NOT_CONFIGURED))
     }
 }
 

@@ -42,7 +42,7 @@ impl Prices {
 ///
 /// The product is computed exactly in 128 bits. A result past `u64::MAX` (which only absurd
 /// inputs reach) saturates to `u64::MAX`: it is larger than any ledger's
-/// [`crate::credits::MAX_AMOUNT`], so the credits check fails rather than wrapping to a
+/// largest amount (`credits::MAX_AMOUNT`), so the credits check fails rather than wrapping to a
 /// small, affordable-looking number.
 ///
 /// ```

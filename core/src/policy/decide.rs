@@ -11,7 +11,7 @@ use crate::model::{format_timestamp, Timestamp};
 /// meets a threshold of 0.05 as it does in decimal.
 const RATE_TOLERANCE: f64 = 1e-9;
 
-/// Everything the checks look at, gathered beforehand (see [`super::gather_inputs`]).
+/// Everything the checks look at, gathered beforehand (see [`crate::jobs::gather_inputs`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyInputs {
     /// The time the decision is made at.

@@ -1,7 +1,7 @@
 //! The fine-tuning trigger policy: "should this model be fine-tuned now?".
 //!
 //! [`decide`] is a pure function of [`PolicyInputs`] (figures gathered from a store, a
-//! dataset manifest and a credit ledger by [`gather::gather_inputs`]) and a [`PolicyConfig`]
+//! dataset manifest and a credit ledger by [`crate::jobs::gather_inputs`]) and a [`PolicyConfig`]
 //! (the `[policy]` section of `tuneloop.toml`). It returns a [`Decision`] that lists every
 //! check with what was observed and what was required, so a "no" explains itself.
 //!
@@ -29,10 +29,8 @@ mod check;
 mod config;
 mod cost;
 mod decide;
-pub mod gather;
 
 pub use check::{Check, CheckName, Decision};
 pub use config::PolicyConfig;
 pub use cost::{estimate_cost, Prices};
 pub use decide::{decide, PolicyInputs};
-pub use gather::gather_inputs;

@@ -27,6 +27,9 @@
 //! ```
 
 mod analysis;
+mod credits;
+mod datasets;
+mod fine_tuning;
 mod quality;
 mod records;
 
@@ -43,8 +46,22 @@ pub use crate::model::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary}
 pub use crate::store::RunRecord;
 pub(crate) use analysis::analyze_store;
 pub use analysis::{AnalyzeOptions, AnalyzeResult, RunsQuery, SuggestReport};
+pub use credits::{GrantOptions, GrantResult};
+pub use datasets::{BuiltDataset, DatasetRequest, ValidateInput, ValidateRequest};
+pub use fine_tuning::{
+    FineTuneOptions, FineTuneTarget, JobList, JobQuery, JobSync, JobWithEvents, SyncOutcome,
+    WaitOptions,
+};
 pub use quality::ProblematicReport;
 pub use records::{ExportOptions, ImportInput};
+
+// The results of the dataset, fine-tuning and credit operations that live in their own
+// modules, so a front finds every type they return here.
+pub use crate::credits::Balance;
+pub use crate::dataset::{Manifest, ValidationReport};
+pub use crate::jobs::{FineTuneJob, FineTuneOutcome, SyncReport};
+pub use crate::policy::Decision;
+pub use crate::store::JobEventRecord;
 
 /// How to reach the MCP fine-tuning server: URL, bearer token, timeouts and retries.
 pub type McpSettings = McpConfig;

@@ -1,15 +1,14 @@
 //! Gathering [`PolicyInputs`] from a store, a dataset manifest and a credit ledger.
 //!
-//! This is the one part of the policy that reads anything; [`super::decide`] stays pure.
+//! The policy itself ([`crate::policy::decide`]) is pure; reading what it decides on lives
+//! here, with the jobs that read the same store.
 
 use chrono::{DateTime, Duration};
 
-use super::config::PolicyConfig;
-use super::cost::estimate_cost;
-use super::decide::PolicyInputs;
 use crate::credits::CreditLedger;
 use crate::dataset::Manifest;
 use crate::model::{parse_timestamp, MetricsQuery, QualityFigures, Timestamp};
+use crate::policy::{estimate_cost, PolicyConfig, PolicyInputs};
 use crate::store::{FeedbackStore, JobFilter, JobRecord};
 use crate::{Error, Result};
 
@@ -42,7 +41,7 @@ pub fn job_finished_at(job: &JobRecord) -> Timestamp {
     .unwrap_or(job.updated_at)
 }
 
-/// Gathers the inputs of [`super::decide`] for `model_id` at `now`:
+/// Gathers the inputs of [`crate::policy::decide`] for `model_id` at `now`:
 ///
 /// - jobs of the model (`store.list_jobs`): the newest one with an active status (see
 ///   [`ACTIVE_STATUSES`]) is the active job; the latest [`job_finished_at`] among the others

@@ -1,0 +1,99 @@
+//! Reading a model's records out of a store into the (pure) dataset builder.
+//!
+//! # Memory
+//! [`build_from_store`] pages through the store: it holds the model's feedback (grouped by
+//! response) and the responses that have some; responses without feedback are counted and
+//! dropped as they stream past. Memory is therefore proportional to the feedback, not to the
+//! response history, plus the rendered files.
+
+use crate::dataset::{Builder, Dataset, DatasetConfig};
+use crate::model::{Feedback, ResponseRecord};
+use crate::store::{FeedbackFilter, FeedbackStore, PageRequest, ResponseFilter};
+use crate::{Error, Result};
+use std::collections::HashMap;
+
+const PAGE: usize = 1_000;
+
+/// Builds a dataset for `model_id` from a store, page by page (see the module docs for the
+/// memory bound). Invalid settings are [`Error::InvalidInput`] before anything is read; an
+/// unknown model is [`Error::NotFound`] (kind `model`); too few examples is an
+/// `InvalidInput` on `min_examples`.
+///
+/// The examples are made and finished (redaction, deduplication, token counts, split,
+/// rendering) on a blocking thread: that is CPU work that must not stall an async runtime.
+/// The result is the one [`crate::dataset::build()`] gives on the same records.
+pub async fn build_from_store(
+    store: &dyn FeedbackStore,
+    model_id: &str,
+    config: &DatasetConfig,
+) -> Result<Dataset> {
+    // Checks the settings and the model id (and compiles the redactor) before the store is
+    // paged through.
+    let mut builder = Builder::new(model_id, config)?;
+    let any = store
+        .list_responses(
+            &ResponseFilter {
+                model: Some(model_id.to_string()),
+                ..Default::default()
+            },
+            &PageRequest::first(1),
+        )
+        .await?;
+    if any.items.is_empty() {
+        return Err(Error::NotFound {
+            kind: "model",
+            id: model_id.to_string(),
+        });
+    }
+
+    let mut by_response: HashMap<String, Vec<Feedback>> = HashMap::new();
+    let filter = FeedbackFilter {
+        model: Some(model_id.to_string()),
+        ..Default::default()
+    };
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let p = store.list_feedback(&filter, &page).await?;
+        for f in p.items {
+            by_response
+                .entry(f.response_id.clone())
+                .or_default()
+                .push(f);
+        }
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+
+    // Responses with feedback are kept, in store order, for the blocking part; the others
+    // only count (`no_feedback`), which is cheap and order-free, so they go in right away.
+    let mut kept: Vec<(ResponseRecord, Vec<Feedback>)> = Vec::new();
+    let filter = ResponseFilter {
+        model: Some(model_id.to_string()),
+        since: config.since,
+        until: config.until,
+    };
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let p = store.list_responses(&filter, &page).await?;
+        for r in p.items {
+            match by_response.remove(&r.id) {
+                Some(fb) => kept.push((r, fb)),
+                None => builder.add(&r, &[]),
+            }
+        }
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    drop(by_response);
+    crate::service::blocking("the dataset build", move || {
+        for (r, fb) in &kept {
+            builder.add(r, fb);
+        }
+        builder.finish()
+    })
+    .await?
+}
