@@ -2,12 +2,9 @@
 
 mod analyze;
 mod check;
-mod check_all;
-mod check_feedback;
 mod credits;
 mod dataset;
 mod demo;
-mod demo_loop;
 mod export;
 mod fine_tune;
 mod import;
@@ -134,27 +131,8 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
             } => credits::grant(db, json, &account, amount, key).await,
             CreditsCommand::Balance { account } => credits::balance(db, json, &account).await,
         },
-        Command::Migrate => check::migrate(db, json).await,
-        Command::Check {
-            what: CheckWhat::Db,
-        } => check::check_db(db, json).await,
-        Command::Check {
-            what: CheckWhat::Mcp,
-        } => check::check_mcp(ctx, json).await,
-        Command::Check {
-            what:
-                CheckWhat::All {
-                    account,
-                    hours,
-                    min,
-                },
-        } => check_all::run(ctx, account, hours, min).await,
-        Command::Check {
-            what: CheckWhat::Credits { account },
-        } => credits::check(db, json, &account).await,
-        Command::Check {
-            what: CheckWhat::Feedback { model, hours, min },
-        } => check_feedback::run(db, json, model.as_deref(), hours, min).await,
+        Command::Migrate => check::migrate(ctx).await,
+        Command::Check { what } => check::run(ctx, check_options(what)).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Dataset(a) => dataset::run(db, json, &ctx.config.dataset, a).await,
         Command::Validate(a) => validate::run(json, a),
@@ -172,6 +150,35 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
             JobsCommand::Sync { id, wait, timeout } => jobs::sync(ctx, id, wait, timeout).await,
         },
         Command::Schedule(a) => schedule::run(ctx, a).await,
+    }
+}
+
+/// The checks `check WHAT` asks for.
+fn check_options(what: CheckWhat) -> tuneloop::service::CheckOptions {
+    use tuneloop::service::{CheckOptions, CheckScope};
+    match what {
+        CheckWhat::Db => CheckOptions::scope(CheckScope::Db),
+        CheckWhat::Mcp => CheckOptions::scope(CheckScope::Mcp),
+        CheckWhat::Credits { account } => CheckOptions {
+            account: Some(account),
+            ..CheckOptions::scope(CheckScope::Credits)
+        },
+        CheckWhat::Feedback { model, hours, min } => CheckOptions {
+            model,
+            hours,
+            min,
+            ..CheckOptions::scope(CheckScope::Feedback)
+        },
+        CheckWhat::All {
+            account,
+            hours,
+            min,
+        } => CheckOptions {
+            account,
+            hours,
+            min,
+            ..CheckOptions::scope(CheckScope::All)
+        },
     }
 }
 

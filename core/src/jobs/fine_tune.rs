@@ -48,7 +48,7 @@ impl FineTuneRequest {
 
 /// The decision and the job it started, if any. Serialises as
 /// `{"decision":{...},"job":Job|null}` (+ `"start_error"` when the start failed).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FineTuneOutcome {
     /// Whether to fine-tune, with every check.
     pub decision: Decision,

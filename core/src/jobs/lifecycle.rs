@@ -31,7 +31,7 @@ enum Step {
 }
 
 /// What `sync_all` did to one job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SyncReport {
     /// Our job id.
     pub id: String,

@@ -4,7 +4,8 @@
 //! one call → a serde result whose JSON is the one schema everywhere.
 //!
 //! The operations live in one file per concern, each an `impl Tuneloop` block:
-//! `records` (record, import, export), `quality` (metrics, problematic, trends), ...
+//! `records` (record, import, export), `quality` (metrics, problematic, trends), `checks`
+//! (check, migrate), `schedule` (the weekly job and its loop), `demo`, ...
 //!
 //! ```
 //! use tuneloop::{Options, Tuneloop};
@@ -26,8 +27,11 @@
 //! # });
 //! ```
 
+mod checks;
+mod demo;
 mod quality;
 mod records;
+mod schedule;
 
 use crate::config::Config;
 use crate::credits::CreditLedger;
@@ -37,8 +41,18 @@ use crate::store::{FeedbackStore, OpenOptions};
 use crate::{Error, Result};
 use std::sync::Arc;
 
+pub use checks::{
+    health_problems, CheckLine, CheckOptions, CheckReport, CheckScope, McpStatus,
+    DEFAULT_CHECK_HOURS,
+};
+pub use demo::{
+    DemoDataset, DemoLoopReport, DemoReport, DemoRunOptions, WeekFigures, WeeklyChange,
+    WeeklyModel, DEFAULT_DEMO_DIR, DEMO_DATASET_DIR, DEMO_SETTINGS_FILE,
+};
 pub use quality::ProblematicReport;
 pub use records::{ExportOptions, ImportInput};
+pub use schedule::{ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
+pub use tokio_util::sync::CancellationToken;
 
 /// How to reach the MCP fine-tuning server: URL, bearer token, timeouts and retries.
 pub type McpSettings = McpConfig;
@@ -116,6 +130,9 @@ impl Options {
         if self.mcp.is_none() {
             if let Some(url) = get(ENV_MCP_URL) {
                 self.mcp = Some(McpConfig::from_section(url, &self.config.mcp));
+            } else {
+                // The settings' `[mcp] url`, made explicit so the token below reaches it.
+                self.mcp = self.resolved_mcp();
             }
         }
         if let Some(mcp) = &mut self.mcp {
