@@ -136,7 +136,20 @@ async fn stop_within_a_second(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_runs_each_slot_and_stops_when_cancelled() {
-    let tl = filled(Options::memory()).await;
+    loop_runs_each_slot("memory://").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_on_postgres() {
+    let Some(server) = tuneloop::testing::postgres::test_url() else {
+        return;
+    };
+    let guard = tuneloop::testing::postgres::SchemaGuard::new(&server);
+    loop_runs_each_slot(&guard.url()).await;
+}
+
+async fn loop_runs_each_slot(url: &str) {
+    let tl = filled(Options::database(url)).await;
     let (mut rx, stop, task) = every_second(&tl);
     let mut ran: Vec<WeeklyReport> = Vec::new();
     let mut started = false;
@@ -168,6 +181,7 @@ async fn the_loop_runs_each_slot_and_stops_when_cancelled() {
         .await
         .unwrap()
         .is_some());
+    tl.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
