@@ -72,7 +72,8 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckWhat,
     },
-    /// Generate a synthetic feedback history, import it and print a quality report.
+    /// Generate a synthetic feedback history, import it, print a quality report, build a
+    /// dataset and run the fine-tuning loop; leaves its files in one folder (--dir).
     Demo(DemoArgs),
     /// Build a fine-tuning dataset from a model's feedback: train/validation JSONL, manifest
     /// and lineage in a new directory (PII redacted, deduplicated, split without leaks).
@@ -192,8 +193,9 @@ pub enum JobsCommand {
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
-    /// Run the weekly job once, now, and exit.
-    #[arg(long)]
+    /// Run the weekly job once, now, and exit (exit 3 when another instance holds its
+    /// lease).
+    #[arg(long, conflicts_with = "cron")]
     pub once: bool,
     /// Decide only: create no job (also what happens without an MCP server).
     #[arg(long)]
@@ -438,6 +440,14 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=520))]
     pub weeks: u32,
+    /// The folder for the demo's dataset and settings file (tuneloop.toml) [default:
+    /// ./tuneloop-demo].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Show queries, answers and comments as users wrote them (personal data is redacted
+    /// by default).
+    #[arg(long)]
+    pub show_pii: bool,
 }
 
 #[derive(Debug, Args)]

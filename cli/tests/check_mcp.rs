@@ -98,7 +98,7 @@ fn check_mcp_reports_fine_tuning_tools_missing_on_server_everything() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
-    assert!(stdout.contains("✓ connect"), "{stdout}");
+    assert!(stdout.contains("✓ mcp "), "{stdout}");
     for tool in [
         "fine_tuning_upload_file",
         "fine_tuning_create_job",
@@ -107,7 +107,7 @@ fn check_mcp_reports_fine_tuning_tools_missing_on_server_everything() {
         "fine_tuning_list_jobs",
     ] {
         assert!(
-            stdout.contains(&format!("✗ tool            {tool} missing")),
+            stdout.contains(&format!("✗ mcp tool        {tool} missing")),
             "{stdout}"
         );
     }
@@ -115,15 +115,17 @@ fn check_mcp_reports_fine_tuning_tools_missing_on_server_everything() {
         stdout.contains("fine_tuning_list_events missing (optional)"),
         "{stdout}"
     );
-    assert!(text(&out.stderr).contains("lacks the fine-tuning tools"));
+    assert!(
+        text(&out.stderr).contains("MCP check failed: mcp tool: fine_tuning_upload_file missing")
+    );
 
     let out = check_mcp(&url, &["--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["connected"], true);
+    assert_eq!(v["mcp"]["connected"], true);
     assert_eq!(v["ok"], false);
-    assert!(v["tools_offered"].as_u64().unwrap() > 0, "{v}");
-    assert!(v["checks"]
+    assert!(v["mcp"]["tools_offered"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["mcp"]["tools"]
         .as_array()
         .unwrap()
         .iter()

@@ -398,8 +398,9 @@ fn demo_twice_is_idempotent_and_migrate_check_pass() {
     assert_eq!(first["metrics"], second["metrics"]);
     assert_eq!(before, export(dir.path(), &url));
     let o = tuneloop(dir.path(), &["--db", &url, "--json", "check", "db"]);
-    let health: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
-    assert!(health["schema_version"].is_i64());
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert_eq!(v["ok"], true);
+    assert!(v["health"]["schema_version"].is_i64());
 }
 
 /// On PostgreSQL (`TUNELOOP_TEST_POSTGRES_URL`, skipped without it), in a schema of its
@@ -440,7 +441,8 @@ fn postgres_demo_metrics_equal_sqlite() {
         .is_empty());
     assert_eq!(outputs[0], outputs[1]);
     let o = tuneloop(dir.path(), &["--db", &pg, "--json", "check", "db"]);
-    let health: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    let health = &v["health"];
     assert_eq!(health["backend"], "postgres");
     assert_eq!(health["orphaned_feedback"], 0);
 }

@@ -57,7 +57,7 @@ fn demo_builds_a_dataset_and_dataset_errors_write_nothing() {
         "{out}"
     );
     assert!(out.contains("train,"), "{out}");
-    let demo_ds = dir.join("tuneloop-demo-dataset");
+    let demo_ds = dir.join("tuneloop-demo").join("dataset");
     assert_eq!(
         entries(&demo_ds),
         [

@@ -22,6 +22,9 @@
 //! [schedule]
 //! cron = "0 3 * * MON"                  # UTC
 //!
+//! [checks]
+//! as_of = "2026-11-23T00:00:00Z"        # judge feedback recency as of then (default: now)
+//!
 //! [dataset]                             # see docs/formats.md, "Datasets"
 //! validation_fraction = 0.1
 //!
@@ -70,6 +73,8 @@ pub struct Config {
     pub dataset: DatasetConfig,
     /// `[redaction]`: extra patterns, added to `[dataset.redaction]`'s.
     pub redaction: RedactionConfig,
+    /// `[checks]`: how `check feedback` / `check all` judge.
+    pub checks: ChecksSection,
     /// Where the settings came from (not a key of the file).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -93,6 +98,20 @@ pub struct McpSection {
     pub request_timeout_secs: Option<u64>,
     /// Retries of retry-safe calls (default 3).
     pub max_retries: Option<u32>,
+}
+
+/// `[checks]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChecksSection {
+    /// The time feedback recency is judged at (an RFC 3339 string). `None`: now. A demo or
+    /// replayed history has its own clock: its feedback is "recent" relative to its end, not
+    /// to today (`tuneloop demo` writes its end here).
+    #[serde(
+        with = "crate::model::time::serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub as_of: Option<crate::model::Timestamp>,
 }
 
 /// `[fine_tune]`: what `fine-tune` and the weekly job train.

@@ -17,7 +17,19 @@ use crate::store::RecordBatch;
 use chrono::{DateTime, Duration};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// The model the demo builds a dataset for and fine-tunes.
+pub const DEMO_MODEL: &str = "support-bot-v2";
+/// The base model the demo trains from.
+pub const DEMO_BASE_MODEL: &str = "gpt-4.1-mini-2025-04-14";
+/// The demo's credit account.
+pub const DEMO_ACCOUNT: &str = "demo";
+/// Credits per 1M training tokens the demo charges for its base model, unless the settings
+/// price it.
+pub const DEMO_PRICE: u64 = 1_000;
+/// Credits the demo grants its account, once per seed.
+pub const DEMO_GRANT: u64 = 1_000;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +59,7 @@ impl Default for DemoOptions {
 }
 
 /// A failure pattern deliberately planted in the history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlantedPattern {
     /// Short name (`refund_policy_hallucination`, ...).
     pub name: String,

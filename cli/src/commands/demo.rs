@@ -1,129 +1,82 @@
-//! `tuneloop demo`: a synthetic history, imported, then the report a product team reads.
+//! `tuneloop demo`: one facade call ([`tuneloop::Tuneloop::demo`]), then the report a
+//! product team reads and the commands to try next.
 
-use super::{day, open_store, print_json};
+use super::{day, print_json, Ctx};
 use crate::args::DemoArgs;
-use crate::output::{metrics_table, pct, problematic_list, sparkline, thousands};
+use crate::output::{balance_table, metrics_table, pct, problematic_list, sparkline, thousands};
 use crate::{CliError, CliResult};
 use chrono::Duration;
-use serde_json::json;
-use std::path::{Path, PathBuf};
-use tuneloop::dataset::{Dataset, DatasetConfig};
-use tuneloop::demo::{generate, DemoOptions, DemoWorld};
-use tuneloop::jobs::build_from_store;
-use tuneloop::model::{Bucket, MetricsQuery, MetricsReport, ProblematicQuery};
-use tuneloop::store::{FeedbackStore, RecordBatch, WriteSummary};
+use tuneloop::service::{DemoLoopReport, DemoReport, DemoRunOptions, WeeklyModel};
 
-/// Items per write call: keeps each statement well inside database limits.
-const CHUNK: usize = 1_000;
-
-pub async fn run(ctx: &super::Ctx, a: DemoArgs) -> CliResult {
-    let (db, json) = (ctx.db.as_str(), ctx.json);
-    let options = DemoOptions {
+pub async fn run(ctx: &Ctx, a: DemoArgs) -> CliResult {
+    let options = DemoRunOptions {
         seed: a.seed,
         weeks: a.weeks,
-        ..Default::default()
+        dir: a.dir,
+        show_pii: a.show_pii,
     };
-    let world = generate(&options);
-    let store = open_store(db).await?;
-    let summary = write_world(store.as_ref(), &world).await?;
-
-    let since = options.end - Duration::weeks(i64::from(options.weeks));
-    let until = options.end;
-    let metrics = store
-        .metrics(&MetricsQuery {
-            model: None,
-            since: Some(since),
-            until: Some(until),
-            bucket: Some(Bucket::Week),
-        })
-        .await?;
-    let problematic = store
-        .problematic(&ProblematicQuery {
-            model: None,
-            since: Some(since),
-            until: Some(until),
-            limit: 5,
-        })
-        .await?;
-
-    let analysis = super::suggest::compute(
-        store.as_ref(),
-        &crate::args::RangeArgs {
-            model: None,
-            since: Some(since),
-            until: Some(until),
-        },
-        super::suggest::RuleTables::default(),
-    )
-    .await?;
-
-    let dataset_dir = demo_dataset_dir(db);
-    let dataset = build_dataset(store.as_ref(), &dataset_dir, since, until).await?;
-    let fine_tune = super::demo_loop::run(ctx, store.clone(), &options, json).await?;
-
-    if json {
-        let mut metrics_json = serde_json::to_value(&metrics)
-            .map_err(|e| CliError::failure(format!("cannot serialise metrics: {e}")))?;
-        // The weekly series is what the demo shows; keep it under its own key too.
-        if let Some(models) = metrics_json
-            .get_mut("models")
-            .and_then(|m| m.as_array_mut())
-        {
-            for m in models {
-                if let Some(obj) = m.as_object_mut() {
-                    obj.remove("buckets");
-                }
-            }
+    let tl = ctx.open().await?;
+    let bar = crate::progress::spinner("generating the demo and running its loop", ctx.json);
+    let report = tl.demo(&options).await;
+    bar.finish_and_clear();
+    let report = report.map_err(|e| match e {
+        tuneloop::Error::InvalidInput { field, reason } if field == "dir" => {
+            CliError::usage(format!("--dir: {reason}"))
         }
-        return print_json(&json!({
-            "seed": options.seed,
-            "weeks": options.weeks,
-            "since": tuneloop::model::format_timestamp(&since),
-            "until": tuneloop::model::format_timestamp(&until),
-            "import": summary,
-            "metrics": metrics_json,
-            "weekly": weekly_json(&metrics),
-            "problematic": problematic,
-            "patterns": analysis.patterns,
-            "trends": analysis.trends,
-            "suggestions": analysis.suggestions,
-            "planted": world.planted,
-            "dataset": {
-                "dir": dataset_dir.display().to_string(),
-                "manifest": dataset.manifest(),
-            },
-            "fine_tune": fine_tune,
-        }));
+        other => {
+            let conflict = matches!(other, tuneloop::Error::Conflict { .. });
+            let mut err = CliError::from(other);
+            if conflict {
+                err.message
+                    .push_str("\nhint: pass another --db (e.g. --db sqlite://demo.db)");
+            }
+            err
+        }
+    })?;
+    if ctx.json {
+        return print_json(&report);
     }
+    print(&report);
+    Ok(())
+}
 
-    let last_day = until - Duration::days(1);
+fn print(r: &DemoReport) {
+    let last_day = r.until - Duration::days(1);
     outln!(
         "tuneloop demo · {} weeks of synthetic feedback (seed {}) · {} → {}",
-        options.weeks,
-        options.seed,
-        day(&since),
+        r.weeks,
+        r.seed,
+        day(&r.since),
         day(&last_day)
     );
+    let s = &r.import;
     outln!(
         "Imported into {}: {} responses ({} new), {} feedback items ({} new)",
-        super::shown(db),
-        thousands(summary.responses_inserted + summary.responses_unchanged),
-        thousands(summary.responses_inserted),
-        thousands(summary.feedback_inserted + summary.feedback_unchanged),
-        thousands(summary.feedback_inserted),
+        r.database,
+        thousands(s.responses_inserted + s.responses_unchanged),
+        thousands(s.responses_inserted),
+        thousands(s.feedback_inserted + s.feedback_unchanged),
+        thousands(s.feedback_inserted),
     );
     outln!();
     outln!("Quality by model");
-    outln!("{}", metrics_table(&metrics));
+    outln!("{}", metrics_table(&r.metrics));
     outln!();
     outln!("Weekly positive rate, oldest → newest");
-    out!("{}", weekly_series(&metrics));
+    out!("{}", weekly_series(&r.weekly));
     outln!();
-    outln!("Top 5 problematic responses");
-    out!("{}", problematic_list(&problematic));
-    print_analysis(&analysis);
+    outln!(
+        "Top 5 problematic responses{}",
+        if r.redacted {
+            " (personal data redacted; --show-pii shows it)"
+        } else {
+            ""
+        }
+    );
+    out!("{}", problematic_list(&r.problematic));
+    print_analysis(r);
     outln!("Planted issues (the ground truth an analysis should find)");
-    for p in &world.planted {
+    for p in &r.planted {
         outln!(
             "  • {:<18} {:<14} {:<8} {:>4} responses  ({})",
             p.model_id,
@@ -135,81 +88,106 @@ pub async fn run(ctx: &super::Ctx, a: DemoArgs) -> CliResult {
     }
     outln!();
     outln!(
-        "Fine-tuning dataset for {DATASET_MODEL} (openai-chat) in {}",
-        dataset_dir.display()
+        "Fine-tuning dataset for {} (openai-chat) in {}",
+        r.fine_tune.model_id,
+        r.dataset.dir.display()
     );
-    outln!("{}", super::dataset::summary(dataset.manifest()));
+    outln!("{}", super::dataset::summary(&r.dataset.manifest));
     outln!();
-    super::demo_loop::print(&fine_tune);
+    print_loop(&r.fine_tune);
     outln!();
+    print_next(r);
+}
+
+/// The commands to try next: only ones that find the demo's data.
+fn print_next(r: &DemoReport) {
+    let validate = format!(
+        "tuneloop validate {} --format openai-chat",
+        r.dataset.dir.join("train.jsonl").display()
+    );
+    outln!(
+        "The demo's files are in {} (settings: {})",
+        r.dir.display(),
+        r.settings_file.display()
+    );
     outln!("Next:");
-    let shown_db = super::shown(db);
-    outln!("  tuneloop --db {shown_db} metrics --bucket week");
-    outln!("  tuneloop --db {shown_db} problematic --model support-bot-v2 --limit 10");
-    outln!("  tuneloop --db {shown_db} analyze --model support-bot-v2");
-    outln!("  tuneloop --db {shown_db} trends --model support-bot-v2");
-    outln!("  tuneloop --db {shown_db} suggest");
-    outln!("  tuneloop --db {shown_db} export --out feedback.jsonl");
-    outln!("  tuneloop --db {shown_db} jobs list");
-    outln!(
-        "  tuneloop --db {shown_db} credits balance --account {}",
-        super::demo_loop::ACCOUNT
+    if !r.persistent {
+        // The data went with this process: only the files remain.
+        outln!("  {validate}");
+        outln!("  tuneloop --db sqlite://tuneloop-demo.db demo   (keeps the data to explore it)");
+        return;
+    }
+    let base = format!(
+        "tuneloop --config {} --db {}",
+        r.settings_file.display(),
+        r.database
     );
-    outln!(
-        "  tuneloop validate {} --format openai-chat",
-        dataset_dir.join("train.jsonl").display()
-    );
-    Ok(())
+    let f = &r.fine_tune;
+    for cmd in [
+        "metrics --bucket week".to_string(),
+        format!("problematic --model {} --limit 10", f.model_id),
+        format!("analyze --model {}", f.model_id),
+        format!("trends --model {}", f.model_id),
+        "suggest".to_string(),
+        "export --out feedback.jsonl".to_string(),
+        "jobs list".to_string(),
+        format!("credits balance --account {}", f.account),
+    ] {
+        outln!("  {base} {cmd}");
+    }
+    if f.simulated {
+        outln!("  {base} check all   (every line passes but mcp: add --mcp-url URL)");
+        outln!(
+            "  {base} fine-tune --model-id {} --dry-run   (decides now; --mcp-url URL starts a job)",
+            f.model_id
+        );
+    } else {
+        outln!("  {base} check all");
+        outln!("  {base} fine-tune --model-id {}", f.model_id);
+    }
+    outln!("  {validate}");
 }
 
-/// The model the demo builds a dataset for.
-const DATASET_MODEL: &str = "support-bot-v2";
-
-/// `tuneloop-demo-dataset/` next to an embedded database file, else in the temp directory.
-fn demo_dataset_dir(db: &str) -> PathBuf {
-    let path = db
-        .strip_prefix("sqlite://")
-        .or_else(|| db.strip_prefix("sqlite:"))
-        .filter(|p| !p.starts_with(':'))
-        .map(|p| p.split('?').next().unwrap_or(p));
-    let parent = path
-        .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or_else(std::env::temp_dir);
-    parent.join("tuneloop-demo-dataset")
-}
-
-/// Builds the demo's dataset and writes it, replacing the one a previous run left (a
-/// directory with a `manifest.json`), never a directory of something else.
-async fn build_dataset(
-    store: &dyn FeedbackStore,
-    dir: &Path,
-    since: tuneloop::model::Timestamp,
-    until: tuneloop::model::Timestamp,
-) -> CliResult<Dataset> {
-    let config = DatasetConfig {
-        since: Some(since),
-        until: Some(until),
-        ..Default::default()
+fn print_loop(r: &DemoLoopReport) {
+    if r.simulated {
+        outln!("Fine-tuning loop on a SIMULATED provider (in-process; nothing is trained — pass --mcp-url for a real server)");
+    } else {
+        outln!("Fine-tuning loop on {}", r.provider);
+    }
+    if r.earlier_job {
+        outln!("An earlier demo run already made this job (run the demo on a fresh --db to see the loop again):");
+    }
+    if let Some(d) = &r.decision {
+        super::fine_tune::print_decision(d);
+    }
+    let Some(job) = &r.job else {
+        outln!("No job started.");
+        return;
     };
-    let dataset = build_from_store(store, DATASET_MODEL, &config).await?;
-    let previous_run = dir.join("manifest.json").is_file();
-    dataset
-        .write_to(dir, previous_run)
-        .map_err(|e| CliError::failure(format!("cannot write the demo dataset: {e}")))?;
-    Ok(dataset)
+    if !r.statuses.is_empty() {
+        let path: Vec<&str> = r.statuses.iter().map(|s| s.as_str()).collect();
+        outln!("job {}: {}", job.id, path.join(" → "));
+    }
+    super::jobs::print_job(job);
+    if !r.earlier_job {
+        let charged = r
+            .balance_after
+            .posted
+            .saturating_sub(r.balance_before.posted);
+        outln!(
+            "Credits charged: {} (estimated {}); account {} now:",
+            thousands(charged),
+            thousands(job.details.estimated_cost),
+            r.account
+        );
+        outln!("{}", balance_table(&r.balance_after));
+    }
 }
 
 /// The error patterns, significant trends and top suggestions, briefly.
-fn print_analysis(analysis: &super::suggest::Analysis) {
+fn print_analysis(r: &DemoReport) {
     outln!("Error patterns (largest first)");
-    for p in analysis.patterns.iter().take(6) {
+    for p in r.patterns.iter().take(6) {
         outln!(
             "  • {:<48} {:>4} responses ({:>4.1}% of negatives)  {}",
             p.label,
@@ -220,7 +198,7 @@ fn print_analysis(analysis: &super::suggest::Analysis) {
     }
     outln!();
     outln!("Error trends (significant at α = 0.05, all models)");
-    let significant: Vec<_> = analysis
+    let significant: Vec<_> = r
         .trends
         .iter()
         .filter(|t| t.direction != tuneloop::model::TrendDirection::Stable)
@@ -243,7 +221,7 @@ fn print_analysis(analysis: &super::suggest::Analysis) {
     }
     outln!();
     outln!("Top suggestions");
-    for s in analysis.suggestions.iter().take(3) {
+    for s in r.suggestions.iter().take(3) {
         outln!(
             "  • [{:.1}] {} ({}) — {}",
             s.priority,
@@ -255,127 +233,32 @@ fn print_analysis(analysis: &super::suggest::Analysis) {
     outln!();
 }
 
-/// Writes the world in one transaction, so a failed demo leaves nothing half-written.
-async fn write_world(store: &dyn FeedbackStore, world: &DemoWorld) -> CliResult<WriteSummary> {
-    let mut tx = store.begin_write().await?;
-    let batches = world
-        .batch
-        .responses
-        .chunks(CHUNK)
-        .map(|r| RecordBatch {
-            responses: r.to_vec(),
-            feedback: vec![],
-        })
-        .chain(world.batch.feedback.chunks(CHUNK).map(|f| RecordBatch {
-            responses: vec![],
-            feedback: f.to_vec(),
-        }));
-    for batch in batches {
-        let outcome = tx.write(&batch).await?;
-        if let Some(err) = outcome.first_rejection(&batch) {
-            tx.rollback().await?;
-            let conflict = matches!(err, tuneloop::Error::Conflict { .. });
-            let mut e = CliError::from(err);
-            if conflict {
-                e.message.push_str(
-                    "\nhint: this database holds a demo generated with another --seed or --weeks; \
-                     use another --db (e.g. --db sqlite://demo.db)",
-                );
-            }
-            return Err(e);
-        }
-    }
-    Ok(tx.commit().await?)
-}
-
-fn weekly_rates(metrics: &MetricsReport) -> Vec<(&str, Vec<Option<f64>>)> {
-    metrics
-        .models
+/// One line per model: a sparkline on a shared scale, then first and last weeks.
+fn weekly_series(models: &[WeeklyModel]) -> String {
+    let rates: Vec<Vec<Option<f64>>> = models
         .iter()
-        .map(|m| {
-            let rates = m
-                .buckets
-                .iter()
-                .flatten()
-                .map(|b| b.figures.positive_rate)
-                .collect();
-            (m.model_id.as_str(), rates)
-        })
-        .collect()
-}
-
-fn weekly_json(metrics: &MetricsReport) -> serde_json::Value {
-    let models: Vec<serde_json::Value> = metrics
-        .models
-        .iter()
-        .map(|m| {
-            let weeks: Vec<serde_json::Value> = m
-                .buckets
-                .iter()
-                .flatten()
-                .map(|b| {
-                    json!({
-                        "start": tuneloop::model::format_timestamp(&b.start),
-                        "feedback": b.figures.feedback,
-                        "positive_rate": b.figures.positive_rate,
-                    })
-                })
-                .collect();
-            json!({ "model_id": m.model_id, "weeks": weeks })
-        })
+        .map(|m| m.weeks.iter().map(|w| w.positive_rate).collect())
         .collect();
-    serde_json::Value::Array(models)
-}
-
-/// One line per model: a sparkline on a shared scale, then first and last week.
-fn weekly_series(metrics: &MetricsReport) -> String {
-    let series = weekly_rates(metrics);
-    let all: Vec<f64> = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied())
-        .collect();
+    let all: Vec<f64> = rates.iter().flatten().flatten().copied().collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let width = series.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    let width = models.iter().map(|m| m.model_id.len()).max().unwrap_or(0);
     let mut out = String::new();
-    for (m, (model, rates)) in metrics.models.iter().zip(&series) {
-        let buckets = m.buckets.as_deref().unwrap_or_default();
-        // Pooled over a quarter of the range at each end: single weeks are too noisy to
-        // call a trend on.
-        let k = (buckets.len() / 4).max(1);
-        let pooled = |part: &[tuneloop::model::BucketMetrics]| {
-            let (pos, n) = part.iter().fold((0u64, 0u64), |(p, n), b| {
-                (p + b.figures.positive, n + b.figures.feedback)
-            });
-            (n > 0).then_some((pos as f64, n as f64))
-        };
-        let head = pooled(&buckets[..k.min(buckets.len())]);
-        let tail = pooled(&buckets[buckets.len().saturating_sub(k)..]);
-        let change = match (head, tail) {
-            (Some((x1, n1)), Some((x2, n2))) => {
-                let (a, b) = (x1 / n1, x2 / n2);
-                let delta = (b - a) * 100.0;
-                // Two-proportion z-test: only call a change what noise is unlikely to make.
-                let p = (x1 + x2) / (n1 + n2);
-                let se = (p * (1.0 - p) * (1.0 / n1 + 1.0 / n2)).sqrt();
-                let z = if se > 0.0 { (b - a) / se } else { 0.0 };
-                let word = if z >= 1.96 {
-                    "improving"
-                } else if z <= -1.96 {
-                    "getting worse"
-                } else {
-                    "no significant change"
-                };
-                format!(
-                    "first {k} wk {} → last {k} wk {}  ({delta:+.1} pts, {word})",
-                    pct(a),
-                    pct(b)
-                )
-            }
-            _ => "no feedback".into(),
+    for (m, rates) in models.iter().zip(&rates) {
+        let change = match &m.change {
+            Some(c) => format!(
+                "first {k} wk {} → last {k} wk {}  ({:+.1} pts, {})",
+                pct(c.first_rate),
+                pct(c.last_rate),
+                c.delta_points,
+                c.verdict,
+                k = c.weeks
+            ),
+            None => "no feedback".into(),
         };
         out.push_str(&format!(
-            "  {model:<width$}  {}  {change}\n",
+            "  {:<width$}  {}  {change}\n",
+            m.model_id,
             sparkline(rates, lo, hi)
         ));
     }

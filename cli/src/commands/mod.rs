@@ -2,17 +2,13 @@
 
 mod analyze;
 mod check;
-mod check_all;
-mod check_feedback;
 mod credits;
 mod dataset;
 mod demo;
-mod demo_loop;
 mod export;
 mod fine_tune;
 mod import;
 mod jobs;
-mod loop_ctx;
 mod metrics;
 mod problematic;
 mod runs;
@@ -24,9 +20,7 @@ mod validate;
 use crate::args::{CheckWhat, Cli, Command, CreditsCommand, JobsCommand, RunsCommand};
 use crate::{CliError, CliResult};
 use serde::Serialize;
-use std::sync::Arc;
 use tuneloop::model::Timestamp;
-use tuneloop::store::{self, FeedbackStore, OpenOptions};
 use tuneloop::Tuneloop;
 
 /// Runs the parsed command line.
@@ -36,19 +30,8 @@ pub async fn run(cli: Cli) -> CliResult {
     // Close what the command opened, so an embedded database is checkpointed and left as
     // one tidy file.
     let closed = ctx.close().await;
-    let opened = std::mem::take(&mut *OPENED.lock().unwrap_or_else(|e| e.into_inner()));
-    for store in opened {
-        if let Err(e) = store.close().await {
-            if result.is_ok() {
-                return Err(e.into());
-            }
-        }
-    }
     result.and(closed)
 }
-
-/// Stores opened by this process, closed by [`run`] when the command ends.
-static OPENED: std::sync::Mutex<Vec<Arc<dyn FeedbackStore>>> = std::sync::Mutex::new(Vec::new());
 
 /// What every command may need: the facade's options (flags, then the environment, then
 /// `tuneloop.toml`), `--json`, and the handle once a command opens it.
@@ -56,10 +39,7 @@ static OPENED: std::sync::Mutex<Vec<Arc<dyn FeedbackStore>>> = std::sync::Mutex:
 pub struct Ctx {
     /// What [`Ctx::open`] opens.
     pub options: tuneloop::Options,
-    pub db: String,
-    pub mcp_url: Option<String>,
     pub json: bool,
-    pub config: tuneloop::config::Config,
     handle: tokio::sync::OnceCell<Tuneloop>,
 }
 
@@ -78,16 +58,13 @@ impl Ctx {
                 .mcp_url
                 .as_ref()
                 .map(|url| tuneloop::McpSettings::from_section(url, &config.mcp)),
-            config: config.clone(),
+            config,
             ..Default::default()
         }
         // flag > environment > file > default: the core's one rule.
         .with_process_env();
         Ok(Ctx {
-            db: options.resolved_database_url(),
-            mcp_url: options.resolved_mcp().map(|m| m.url),
             json: cli.json,
-            config,
             options,
             handle: tokio::sync::OnceCell::new(),
         })
@@ -102,6 +79,11 @@ impl Ctx {
             .map_err(CliError::from)
     }
 
+    /// The configured database as it may be shown (password hidden).
+    pub fn database_shown(&self) -> String {
+        shown(&self.options.resolved_database_url())
+    }
+
     async fn close(&self) -> CliResult {
         if let Some(handle) = self.handle.get() {
             handle.close().await?;
@@ -111,8 +93,6 @@ impl Ctx {
 }
 
 async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
-    let db = ctx.db.as_str();
-    let json = ctx.json;
     match cli.command {
         Command::Import(a) => import::run(ctx, a).await,
         Command::Export(a) => export::run(ctx, a).await,
@@ -134,30 +114,11 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
             } => credits::grant(ctx, account, amount, key).await,
             CreditsCommand::Balance { account } => credits::balance(ctx, &account).await,
         },
-        Command::Migrate => check::migrate(db, json).await,
-        Command::Check {
-            what: CheckWhat::Db,
-        } => check::check_db(db, json).await,
-        Command::Check {
-            what: CheckWhat::Mcp,
-        } => check::check_mcp(ctx, json).await,
-        Command::Check {
-            what:
-                CheckWhat::All {
-                    account,
-                    hours,
-                    min,
-                },
-        } => check_all::run(ctx, account, hours, min).await,
-        Command::Check {
-            what: CheckWhat::Credits { account },
-        } => credits::check(db, json, &account).await,
-        Command::Check {
-            what: CheckWhat::Feedback { model, hours, min },
-        } => check_feedback::run(db, json, model.as_deref(), hours, min).await,
+        Command::Migrate => check::migrate(ctx).await,
+        Command::Check { what } => check::run(ctx, check_options(what)).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Dataset(a) => dataset::run(ctx, a).await,
-        Command::Validate(a) => validate::run(json, a).await,
+        Command::Validate(a) => validate::run(ctx.json, a).await,
         Command::FineTune(a) => fine_tune::run(ctx, a).await,
         Command::Jobs { what } => match what {
             JobsCommand::List {
@@ -175,27 +136,33 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
     }
 }
 
-/// Opens the store, creating and migrating an embedded database as needed.
-pub async fn open_store(db: &str) -> CliResult<Arc<dyn FeedbackStore>> {
-    open_with(db, &OpenOptions::default()).await
-}
-
-pub async fn open_with(db: &str, options: &OpenOptions) -> CliResult<Arc<dyn FeedbackStore>> {
-    let store = store::open(db, options).await.map_err(|e| {
-        let mut err = CliError::from(e);
-        err.message = format!(
-            "cannot open database {}: {}",
-            shown(db),
-            tuneloop::secrets::scrub(&err.full_message())
-        );
-        err.causes.clear();
-        err
-    })?;
-    OPENED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(store.clone());
-    Ok(store)
+/// The checks `check WHAT` asks for.
+fn check_options(what: CheckWhat) -> tuneloop::service::CheckOptions {
+    use tuneloop::service::{CheckOptions, CheckScope};
+    match what {
+        CheckWhat::Db => CheckOptions::scope(CheckScope::Db),
+        CheckWhat::Mcp => CheckOptions::scope(CheckScope::Mcp),
+        CheckWhat::Credits { account } => CheckOptions {
+            account: Some(account),
+            ..CheckOptions::scope(CheckScope::Credits)
+        },
+        CheckWhat::Feedback { model, hours, min } => CheckOptions {
+            model,
+            hours,
+            min,
+            ..CheckOptions::scope(CheckScope::Feedback)
+        },
+        CheckWhat::All {
+            account,
+            hours,
+            min,
+        } => CheckOptions {
+            account,
+            hours,
+            min,
+            ..CheckOptions::scope(CheckScope::All)
+        },
+    }
 }
 
 /// A database or server URL as it may be shown: the password hidden.

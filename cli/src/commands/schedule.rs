@@ -1,35 +1,23 @@
 //! `tuneloop schedule [--once]`: the weekly job, on its cron schedule or now.
 
-use super::loop_ctx::manager;
 use super::{print_json, Ctx};
 use crate::args::ScheduleArgs;
 use crate::{CliError, CliResult};
-use std::time::Duration;
-use tuneloop::jobs::JobManager;
-use tuneloop::model::{format_timestamp, Timestamp};
-use tuneloop::schedule::weekly::{run_weekly, WeeklyOptions, WeeklyReport};
-use tuneloop::schedule::Schedule;
-use tuneloop::store::LeaseHolder;
+use tuneloop::model::format_timestamp;
+use tuneloop::schedule::weekly::WeeklyReport;
+use tuneloop::service::{CancellationToken, ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
 
 pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {
-    let expr = a
-        .cron
-        .clone()
-        .unwrap_or_else(|| ctx.config.schedule.cron.clone());
-    let schedule = Schedule::parse(&expr).map_err(|e| match e {
-        tuneloop::Error::InvalidInput { reason, .. } => {
-            CliError::usage(format!("--cron: {reason}"))
-        }
-        other => other.into(),
-    })?;
-    // Without a server there is nothing to start: decide only.
-    let dry_run = a.dry_run || ctx.mcp_url.is_none();
-    let jobs = manager(ctx).await?;
-    // Host, pid and start: another instance can say who holds the lease, and one on this
-    // host can take it over at once if this process dies.
-    let holder = LeaseHolder::this_process().encode();
+    let tl = ctx.open().await?;
     if a.once {
-        let report = run_once(ctx, &jobs, chrono::Utc::now(), true, dry_run, &holder).await?;
+        let report = tl
+            .run_weekly_once(&WeeklyRunOptions {
+                slot: None,
+                rerun: true,
+                dry_run: a.dry_run,
+                models: None,
+            })
+            .await?;
         print_report(ctx, &report)?;
         // A cron wrapper must see that nothing ran: exit 3, distinct from a failure (1).
         if let Some(held) = &report.held_by {
@@ -45,60 +33,54 @@ pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {
         }
         return Ok(());
     }
-    if !ctx.json {
-        outln!(
-            "Weekly job: {} ({}, UTC){}",
-            schedule.as_str(),
-            schedule.describe(),
+    let options = ScheduleOptions {
+        cron: a.cron,
+        dry_run: a.dry_run,
+        models: None,
+    };
+    // Runs until the process is stopped; the lease names this process, so an instance on
+    // this host takes a dead one's lease over at once.
+    tl.run_schedule(&options, CancellationToken::new(), |event| {
+        print_event(ctx, event)
+    })
+    .await
+    .map_err(|e| match e {
+        tuneloop::Error::InvalidInput { field, reason } if field == "cron" => {
+            CliError::usage(format!("--cron: {reason}"))
+        }
+        other => other.into(),
+    })
+}
+
+fn print_event(ctx: &Ctx, event: ScheduleEvent) {
+    match event {
+        ScheduleEvent::Started {
+            cron,
+            description,
+            dry_run,
+        } if !ctx.json => outln!(
+            "Weekly job: {cron} ({description}, UTC){}",
             if dry_run {
-                "; decisions only (no --mcp-url)"
+                "; decisions only (no fine-tuning server)"
             } else {
                 ""
             }
-        );
-    }
-    loop {
-        let next = schedule.next_after(chrono::Utc::now())?;
-        if !ctx.json {
-            outln!("next run at {}", format_timestamp(&next));
+        ),
+        ScheduleEvent::Waiting { next } if !ctx.json => {
+            outln!("next run at {}", format_timestamp(&next))
         }
-        let wait = (next - chrono::Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO);
-        tokio::time::sleep(wait).await;
-        match run_once(ctx, &jobs, next, false, dry_run, &holder).await {
-            Ok(report) => print_report(ctx, &report)?,
-            // A failed run is reported and the schedule goes on.
-            Err(e) => eprintln!(
-                "error: the weekly run of {} failed: {}",
-                format_timestamp(&next),
-                e.full_message()
-            ),
+        ScheduleEvent::Ran { report } => {
+            if let Err(e) = print_report(ctx, &report) {
+                eprintln!("error: {}", e.full_message());
+            }
         }
+        // A failed run is reported and the schedule goes on.
+        ScheduleEvent::Failed { slot, error } => eprintln!(
+            "error: the weekly run of {} failed: {error}",
+            format_timestamp(&slot)
+        ),
+        _ => {}
     }
-}
-
-async fn run_once(
-    ctx: &Ctx,
-    jobs: &JobManager,
-    slot: Timestamp,
-    rerun: bool,
-    dry_run: bool,
-    holder: &str,
-) -> CliResult<WeeklyReport> {
-    let c = &ctx.config;
-    let options = WeeklyOptions {
-        slot,
-        rerun,
-        models: c.schedule.models.clone(),
-        fine_tune: c.fine_tune.clone(),
-        policy: c.policy.clone(),
-        dataset: c.dataset.clone(),
-        dry_run,
-        holder: holder.to_string(),
-        lease_ttl: Duration::from_secs(u64::from(c.schedule.lease_minutes) * 60),
-    };
-    Ok(run_weekly(jobs, &options).await?)
 }
 
 fn print_report(ctx: &Ctx, r: &WeeklyReport) -> CliResult {

@@ -59,7 +59,7 @@ pub const REQUIRED_TOOLS: &[RequiredTool] = &[
 ];
 
 /// How a server's tool list measures up against one [`RequiredTool`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ToolCheck {
     /// The tool's name.
     pub name: String,

@@ -11,7 +11,7 @@ use crate::policy::PolicyConfig;
 use crate::service::analyze_store;
 use crate::store::{claim_lease, Lease, LeaseClaim, LeaseKeeper, RunRecord};
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The lease every instance competes for.
@@ -45,7 +45,7 @@ pub struct WeeklyOptions {
 }
 
 /// One model's decision in a weekly run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelDecision {
     /// The model.
     pub model_id: String,
@@ -60,7 +60,7 @@ pub struct ModelDecision {
 }
 
 /// What a weekly run did (also saved as a run of kind `weekly`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeeklyReport {
     /// The run's id (`weekly-20261130T0300Z`).
     pub run_id: String,
@@ -90,7 +90,14 @@ pub struct WeeklyReport {
 }
 
 fn run_id(slot: Timestamp) -> String {
-    format!("weekly-{}", slot.format("%Y%m%dT%H%MZ"))
+    use chrono::Timelike;
+    // Minutes name the usual slots; a schedule with seconds (`*/10 * * * * *`) needs them
+    // too, or two slots of one minute would share a run.
+    if slot.second() == 0 {
+        format!("weekly-{}", slot.format("%Y%m%dT%H%MZ"))
+    } else {
+        format!("weekly-{}", slot.format("%Y%m%dT%H%M%SZ"))
+    }
 }
 
 /// Runs the weekly job for `options.slot` if no other instance is running it and it has

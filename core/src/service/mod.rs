@@ -4,7 +4,8 @@
 //! one call → a serde result whose JSON is the one schema everywhere.
 //!
 //! The operations live in one file per concern, each an `impl Tuneloop` block:
-//! `records` (record, import, export), `quality` (metrics, problematic, trends), ...
+//! `records` (record, import, export), `quality` (metrics, problematic, trends), `checks`
+//! (check, migrate), `schedule` (the weekly job and its loop), `demo`, ...
 //!
 //! ```
 //! use tuneloop::{Options, Tuneloop};
@@ -27,11 +28,14 @@
 //! ```
 
 mod analysis;
+mod checks;
 mod credits;
 mod datasets;
+mod demo;
 mod fine_tuning;
 mod quality;
 mod records;
+mod schedule;
 
 use crate::config::Config;
 use crate::credits::CreditLedger;
@@ -46,14 +50,24 @@ pub use crate::model::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary}
 pub use crate::store::RunRecord;
 pub(crate) use analysis::analyze_store;
 pub use analysis::{AnalyzeOptions, AnalyzeResult, RunsQuery, SuggestReport};
+pub use checks::{
+    health_problems, CheckLine, CheckOptions, CheckReport, CheckScope, McpStatus,
+    DEFAULT_CHECK_HOURS,
+};
 pub use credits::{GrantOptions, GrantResult};
 pub use datasets::{BuiltDataset, DatasetRequest, ValidateInput, ValidateRequest};
+pub use demo::{
+    DemoDataset, DemoLoopReport, DemoReport, DemoRunOptions, WeekFigures, WeeklyChange,
+    WeeklyModel, DEFAULT_DEMO_DIR, DEMO_DATASET_DIR, DEMO_SETTINGS_FILE,
+};
 pub use fine_tuning::{
     FineTuneOptions, FineTuneTarget, JobList, JobQuery, JobSync, JobWithEvents, SyncOutcome,
     WaitOptions,
 };
 pub use quality::ProblematicReport;
 pub use records::{ExportOptions, ImportInput};
+pub use schedule::{ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
+pub use tokio_util::sync::CancellationToken;
 
 // The results of the dataset, fine-tuning and credit operations that live in their own
 // modules, so a front finds every type they return here.
@@ -139,6 +153,9 @@ impl Options {
         if self.mcp.is_none() {
             if let Some(url) = get(ENV_MCP_URL) {
                 self.mcp = Some(McpConfig::from_section(url, &self.config.mcp));
+            } else {
+                // The settings' `[mcp] url`, made explicit so the token below reaches it.
+                self.mcp = self.resolved_mcp();
             }
         }
         if let Some(mcp) = &mut self.mcp {
