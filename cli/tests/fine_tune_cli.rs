@@ -791,6 +791,7 @@ fn json_outputs_are_the_facade_results() {
                 target: FineTuneTarget::new("support-bot-v2"),
                 force: false,
                 dry_run: true,
+                ..Default::default()
             })
             .await
             .unwrap();

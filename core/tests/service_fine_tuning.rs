@@ -317,7 +317,7 @@ async fn fine_tuning(w: World) {
     let target = FineTuneTarget::new(MODEL);
 
     // The decision lists every check with what was observed and required; nothing is made.
-    let decision = tl.should_fine_tune(&target).await.unwrap();
+    let decision = tl.should_fine_tune(&decide(&target)).await.unwrap();
     let names: Vec<CheckName> = decision.checks.iter().map(|c| c.name).collect();
     assert_eq!(names, CheckName::ALL);
     assert!(decision.fine_tune, "{decision:#?}");
@@ -363,19 +363,20 @@ async fn fine_tuning(w: World) {
         base_model: Some("mystery-7b".into()),
         ..target.clone()
     };
-    let d = tl.should_fine_tune(&unpriced).await.unwrap();
+    let d = tl.should_fine_tune(&decide(&unpriced)).await.unwrap();
     assert!(!d.fine_tune && !d.check(CheckName::Credits).unwrap().passed);
     // Forced on a model of which no example can be made: an error naming the dataset.
     let lonely = FineTuneOptions {
         target: FineTuneTarget::new("lonely-bot"),
         force: true,
         dry_run: true,
+        ..Default::default()
     };
     let e = tl.fine_tune(&lonely).await.unwrap_err();
     assert_eq!(field_of(&e), "dataset");
     // No base model anywhere: an error on `base_model` that names no flag.
     let nobase = Tuneloop::with_store(tl.store().clone(), Options::default()).unwrap();
-    let e = nobase.should_fine_tune(&target).await.unwrap_err();
+    let e = nobase.should_fine_tune(&decide(&target)).await.unwrap_err();
     assert_eq!(field_of(&e), "base_model");
     assert!(!e.to_string().contains("--"), "{e}");
     assert!(tl.list_jobs(&none).await.unwrap().jobs.is_empty());
@@ -557,4 +558,12 @@ fn requests_reject_unknown_fields_and_fill_defaults() {
     let d: DatasetRequest =
         serde_json::from_str(r#"{"model":"m","since":"2026-01-01T00:00:00Z"}"#).unwrap();
     assert!(d.since.is_some());
+}
+
+/// The decision for `target`, as of now.
+fn decide(target: &FineTuneTarget) -> FineTuneOptions {
+    FineTuneOptions {
+        target: target.clone(),
+        ..Default::default()
+    }
 }

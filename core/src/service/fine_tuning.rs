@@ -58,6 +58,12 @@ pub struct FineTuneOptions {
     pub force: bool,
     /// Decide only: create, reserve and send nothing (needs no provider).
     pub dry_run: bool,
+    /// The time the decision is made at (its windows and cooldown end there); default now.
+    #[serde(
+        with = "crate::model::time::serde_ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub as_of: Option<crate::model::Timestamp>,
 }
 
 /// A job with its history. Serialises as the job's fields plus `"events":[...]`.
@@ -215,12 +221,11 @@ impl Tuneloop {
     /// Whether `target.model_id` should be fine-tuned now: every check of the trigger policy
     /// (`[policy]`) with what was observed and what was required, on the dataset its job
     /// would train on. Creates, reserves and sends nothing; needs no provider.
-    pub async fn should_fine_tune(&self, target: &FineTuneTarget) -> Result<Decision> {
+    pub async fn should_fine_tune(&self, options: &FineTuneOptions) -> Result<Decision> {
         let outcome = self
             .fine_tune(&FineTuneOptions {
-                target: target.clone(),
-                force: false,
                 dry_run: true,
+                ..options.clone()
             })
             .await?;
         Ok(outcome.decision)
@@ -247,6 +252,7 @@ impl Tuneloop {
         request.policy = self.config().policy.clone();
         request.force = options.force;
         request.dry_run = options.dry_run;
+        request.now = options.as_of;
         self.jobs()?.fine_tune(&request).await
     }
 
