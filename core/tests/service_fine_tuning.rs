@@ -354,6 +354,7 @@ async fn fine_tuning(w: World) {
             },
             force: true,
             dry_run,
+            ..Default::default()
         };
         let e = tl.fine_tune(&forced).await.unwrap_err();
         assert_eq!(field_of(&e), "prices.mystery-7b", "dry run {dry_run}");
