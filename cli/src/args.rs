@@ -140,6 +140,10 @@ pub struct FineTuneArgs {
     /// an active job or missing credits.
     #[arg(long)]
     pub force: bool,
+    /// Decide as of this time (RFC 3339 or YYYY-MM-DD, UTC) instead of now: the policy's
+    /// windows and cooldown end there.
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub as_of: Option<Timestamp>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ pub async fn run(ctx: &Ctx, a: FineTuneArgs) -> CliResult {
         target: target(&a.target),
         force: a.force,
         dry_run: a.dry_run,
-        ..Default::default()
+        as_of: a.as_of,
     };
     let tl = ctx.open().await?;
     let bar = spinner(
