@@ -20,8 +20,10 @@ macro_rules! out {
 
 mod args;
 mod commands;
+mod convert;
 mod output;
 mod progress;
+mod render;
 
 use clap::Parser;
 use std::fmt;

@@ -1,8 +1,8 @@
 //! `tuneloop analyze`: error patterns over the negative responses.
 
-use super::suggest::{analyze_options, table_hint};
 use super::{day, print_json, Ctx};
 use crate::args::AnalyzeArgs;
+use crate::convert::{analyze_options, table_hint};
 use crate::output::omitted_note;
 use crate::CliResult;
 use tuneloop::model::PatternTrend;

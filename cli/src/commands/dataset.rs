@@ -2,10 +2,9 @@
 
 use super::{print_json, Ctx};
 use crate::args::DatasetArgs;
-use crate::output::thousands;
 use crate::progress::spinner;
+use crate::render::summary;
 use crate::{CliError, CliResult};
-use tuneloop::dataset::Manifest;
 use tuneloop::service::DatasetRequest;
 use tuneloop::Error;
 
@@ -71,53 +70,4 @@ fn hint(e: Error, force: bool) -> CliError {
         }
         other => super::unknown_model_hint(other),
     }
-}
-
-fn pairs(map: &std::collections::BTreeMap<String, u64>) -> String {
-    if map.is_empty() {
-        return "none".to_string();
-    }
-    map.iter()
-        .map(|(k, n)| format!("{k} {}", thousands(*n)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A few lines that say what a dataset holds.
-pub fn summary(m: &Manifest) -> String {
-    let t = &m.tokens;
-    [
-        format!(
-            "  format {}, model {}, encoding {}, seed {}",
-            m.config.format.as_str(),
-            m.model,
-            m.encoding.as_str(),
-            m.seed
-        ),
-        format!(
-            "  examples: {} train, {} validation (from {} responses, {} candidates)",
-            thousands(m.counts.train),
-            thousands(m.counts.validation),
-            thousands(m.counts.responses),
-            thousands(m.counts.candidates)
-        ),
-        format!("  sources: {}", pairs(&m.sources)),
-        format!("  dropped: {}", pairs(&m.dropped)),
-        format!("  redactions: {}", pairs(&m.redactions.0)),
-        format!(
-            "  tokens per example (train): min {}, median {}, max {}; total {} train, {} validation",
-            t.train.min,
-            t.train.median,
-            t.train.max,
-            thousands(t.train.total),
-            thousands(t.validation.total)
-        ),
-        format!(
-            "  estimate: {} epochs x {} billing tokens = {} trained tokens",
-            m.estimated_epochs,
-            thousands(m.billing_tokens),
-            thousands(m.estimated_trained_tokens)
-        ),
-    ]
-    .join("\n")
 }

@@ -92,7 +92,7 @@ fn print(r: &DemoReport) {
         r.fine_tune.model_id,
         r.dataset.dir.display()
     );
-    outln!("{}", super::dataset::summary(&r.dataset.manifest));
+    outln!("{}", crate::render::summary(&r.dataset.manifest));
     outln!();
     print_loop(&r.fine_tune);
     outln!();
@@ -158,7 +158,7 @@ fn print_loop(r: &DemoLoopReport) {
         outln!("An earlier demo run already made this job (run the demo on a fresh --db to see the loop again):");
     }
     if let Some(d) = &r.decision {
-        super::fine_tune::print_decision(d);
+        crate::render::print_decision(d);
     }
     let Some(job) = &r.job else {
         outln!("No job started.");
@@ -168,7 +168,7 @@ fn print_loop(r: &DemoLoopReport) {
         let path: Vec<&str> = r.statuses.iter().map(|s| s.as_str()).collect();
         outln!("job {}: {}", job.id, path.join(" → "));
     }
-    super::jobs::print_job(job);
+    crate::render::print_job(job);
     if !r.earlier_job {
         let charged = r
             .balance_after

@@ -1,11 +1,12 @@
 //! `tuneloop fine-tune`: the trigger decision, and the job it starts.
 
-use super::jobs::{job_hint, print_job, target};
 use super::{print_json, Ctx};
 use crate::args::FineTuneArgs;
+use crate::convert::{job_hint, target};
 use crate::progress::spinner;
+use crate::render::print_decision;
+use crate::render::print_job;
 use crate::{CliError, CliResult};
-use tuneloop::policy::Decision;
 use tuneloop::service::FineTuneOptions;
 
 pub async fn run(ctx: &Ctx, a: FineTuneArgs) -> CliResult {
@@ -49,28 +50,4 @@ pub async fn run(ctx: &Ctx, a: FineTuneArgs) -> CliResult {
         )));
     }
     Ok(())
-}
-
-/// One line per check: `✓ name  observed (required ...)  detail`.
-pub fn print_decision(d: &Decision) {
-    let verdict = if d.fine_tune {
-        if d.forced {
-            "fine-tune: YES (forced)"
-        } else {
-            "fine-tune: YES"
-        }
-    } else {
-        "fine-tune: no"
-    };
-    outln!("{verdict}");
-    for c in &d.checks {
-        let mark = if c.passed {
-            "✓"
-        } else if d.forced && c.name.overridable() {
-            "!"
-        } else {
-            "✗"
-        };
-        outln!("{mark} {:<24} {}", c.name.as_str(), c.detail);
-    }
 }

@@ -2,46 +2,15 @@
 
 use super::{print_json, Ctx};
 use crate::args::JobTargetArgs;
+use crate::convert::{job_hint, target};
 use crate::output::thousands;
 use crate::progress::spinner;
+use crate::render::print_job;
 use crate::{CliError, CliResult};
 use tuneloop::jobs::FineTuneJob;
 use tuneloop::model::format_timestamp;
-use tuneloop::service::{FineTuneTarget, JobQuery, SyncOutcome, WaitOptions};
+use tuneloop::service::{JobQuery, SyncOutcome, WaitOptions};
 use tuneloop::Tuneloop;
-
-/// The facade's target from `--model-id`, `--base-model`, `--account`, `--method`,
-/// `--n-epochs` (what is not given comes from `[fine_tune]`, in the facade).
-pub fn target(t: &JobTargetArgs) -> FineTuneTarget {
-    FineTuneTarget {
-        model_id: t.model_id.clone(),
-        base_model: t.base_model.clone(),
-        account: t.account.clone(),
-        method: t.method.map(Into::into),
-        n_epochs: t.n_epochs,
-    }
-}
-
-/// A fine-tuning error in the command line's words: the flag that sets the field, how to
-/// configure the server, what an unknown model means.
-pub fn job_hint(e: tuneloop::Error) -> CliError {
-    match e {
-        tuneloop::Error::InvalidInput { field, reason } if field == "mcp.url" => {
-            CliError::usage(format!(
-                "{reason}\nhint: pass --mcp-url URL, set TUNELOOP_MCP_URL or [mcp] url in tuneloop.toml"
-            ))
-        }
-        tuneloop::Error::InvalidInput { field, reason }
-            if matches!(
-                field.as_str(),
-                "model_id" | "base_model" | "account" | "method" | "n_epochs" | "status"
-            ) =>
-        {
-            CliError::usage(format!("--{}: {reason}", field.replace('_', "-")))
-        }
-        other => super::unknown_model_hint(other),
-    }
-}
 
 pub async fn list(
     ctx: &Ctx,
@@ -212,54 +181,5 @@ fn emit_job(ctx: &Ctx, job: &FineTuneJob) -> CliResult {
     } else {
         print_job(job);
         Ok(())
-    }
-}
-
-/// A job in a few lines.
-pub fn print_job(j: &FineTuneJob) {
-    let d = &j.details;
-    outln!(
-        "job {}  {}  ({} → {})",
-        j.id,
-        j.status,
-        j.model_id,
-        d.base_model
-    );
-    outln!(
-        "  dataset      {} train + {} validation examples ({}), {} billing tokens × {} epochs",
-        d.dataset.train_examples,
-        d.dataset.validation_examples,
-        d.dataset.format.as_str(),
-        thousands(d.dataset.billing_tokens),
-        d.dataset.epochs
-    );
-    let charged = match d.actual_cost {
-        Some(c) => format!("charged {}", thousands(c)),
-        None if d.hold_id.is_some() => "on hold".to_string(),
-        None => "nothing reserved".to_string(),
-    };
-    outln!(
-        "  credits      estimated {} at {}/1M tokens on {}; {charged}",
-        thousands(d.estimated_cost),
-        d.price_per_million,
-        d.account
-    );
-    if let Some(p) = &d.provider_job_id {
-        outln!(
-            "  provider     {} job {p}{}",
-            d.provider.as_deref().unwrap_or("?"),
-            d.trained_tokens
-                .map(|t| format!(", {} trained tokens", thousands(t)))
-                .unwrap_or_default()
-        );
-    }
-    if let Some(m) = &d.fine_tuned_model {
-        outln!("  model        {m}");
-    }
-    if let Some(e) = &d.error {
-        outln!("  error        {}: {}", e.code, e.message);
-    }
-    if let Some(e) = &d.last_error {
-        outln!("  last error   {e}");
     }
 }
