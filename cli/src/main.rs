@@ -105,10 +105,15 @@ impl From<tuneloop::Error> for CliError {
             causes.push(scrub(c.to_string()));
             source = c.source();
         }
+        let mut message = scrub(e.to_string());
+        // The library says what to do; the command line says which command does it.
+        if message.contains("migrate the database") {
+            message.push_str("\nhint: run `tuneloop migrate`");
+        }
         CliError {
             exit: if e.is_invalid_input() { 2 } else { 1 },
             code: e.code(),
-            message: scrub(e.to_string()),
+            message,
             causes,
         }
     }

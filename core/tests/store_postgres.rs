@@ -81,7 +81,7 @@ async fn unmigrated_schema_reports_and_refuses_writes_then_migrates() {
     assert_eq!(health.schema_version, None);
     assert!(health.missing_tables.contains(&"feedback".to_string()));
     let err = store.begin_write().await.err().expect("writes refused");
-    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    assert!(err.to_string().contains("migrate the database"), "{err}");
     store.close().await;
 
     let store = PgStore::open(&guard.url(), &OpenOptions::default())

@@ -178,7 +178,7 @@ async fn unmigrated_database_reports_and_refuses_writes() {
     assert_eq!(health.schema_version, None);
     assert!(health.missing_tables.contains(&"feedback".to_string()));
     let err = store.begin_write().await.err().expect("writes refused");
-    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    assert!(err.to_string().contains("migrate the database"), "{err}");
     store.close().await;
 
     // Migrating later makes it usable; unknown tables are reported, not errors.
@@ -439,12 +439,12 @@ async fn job_writes_are_refused_when_not_migrated() {
     let store = SqliteStore::open(&url(&path), &opts).await.unwrap();
     let file = tuneloop::store::JobFile::new("train.jsonl", "{}\n");
     let err = store.put_job_file("j1", &file).await.unwrap_err();
-    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    assert!(err.to_string().contains("migrate the database"), "{err}");
     let err = store
         .try_lease("weekly", "a", std::time::Duration::from_secs(60))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("tuneloop migrate"), "{err}");
+    assert!(err.to_string().contains("migrate the database"), "{err}");
     // Bad arguments are still reported as such.
     assert!(matches!(
         store

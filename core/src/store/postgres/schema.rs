@@ -75,7 +75,7 @@ pub(super) async fn prepare(pool: &PgPool, schema: &str, migrate: bool) -> Resul
         Some(v) if v == supported => Ok(None),
         found => Ok(Some(format!(
             "the database schema `{schema}` is at version {}, this build writes version \
-             {supported}; run `tuneloop migrate` (or open with migrations enabled) before writing",
+             {supported}; migrate the database (open it with migrations enabled) before writing",
             found.map_or_else(|| "none (not initialised)".to_string(), |v| v.to_string())
         ))),
     }

@@ -67,7 +67,7 @@ pub(super) async fn prepare(pool: &SqlitePool, migrate: bool) -> Result<Option<S
         Some(v) if v == supported => Ok(None),
         found => Ok(Some(format!(
             "the database schema is at version {}, this build writes version {supported}; \
-             run `tuneloop migrate` (or open with migrations enabled) before writing",
+             migrate the database (open it with migrations enabled) before writing",
             found.map_or_else(|| "none (not initialised)".to_string(), |v| v.to_string())
         ))),
     }
