@@ -20,6 +20,17 @@ pub struct GrantOptions {
     pub key: Option<String>,
 }
 
+impl GrantOptions {
+    /// `amount` credits for `account`, under a fresh idempotency key.
+    pub fn new(account: impl Into<String>, amount: i64) -> Self {
+        GrantOptions {
+            account: account.into(),
+            amount,
+            key: None,
+        }
+    }
+}
+
 /// What a grant did. Serialises flat: `{"key","account","granted","pending","posted",
 /// "available","applied"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,16 @@ pub struct DatasetRequest {
     pub until: Option<Timestamp>,
 }
 
+impl DatasetRequest {
+    /// The dataset of `model`, everything else from the settings.
+    pub fn new(model: impl Into<String>) -> Self {
+        DatasetRequest {
+            model: model.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A built dataset: its manifest and the text of its files, as
 /// [`Tuneloop::write_dataset`] would write them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
