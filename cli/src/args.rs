@@ -353,6 +353,10 @@ pub struct ProblematicArgs {
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub limit: u64,
+    /// Show queries, answers and comments as users wrote them (personal data such as emails,
+    /// phone numbers and card numbers is hidden by default).
+    #[arg(long)]
+    pub show_pii: bool,
 }
 
 #[derive(Debug, Args)]

@@ -98,7 +98,11 @@ async fn cli_json_equals_the_vectors() {
     let w = world().await;
     let simple: [(&str, Vec<&str>); 5] = [
         ("metrics", vec!["metrics", "--bucket", "week"]),
-        ("problematic", vec!["problematic", "--limit", "5"]),
+        // The vector has the facade's default (nothing hidden); the CLI hides PII unless told.
+        (
+            "problematic",
+            vec!["problematic", "--limit", "5", "--show-pii"],
+        ),
         ("trends", vec!["trends"]),
         ("analyze", vec!["analyze"]),
         ("suggest", vec!["suggest", "--model", "support-bot-v2"]),

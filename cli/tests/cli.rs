@@ -976,3 +976,37 @@ fn check_feedback_reports_each_model() {
     );
     assert!(stdout(ok(&o)).contains("support-bot-v1:"), "{}", stdout(&o));
 }
+
+/// Issue 12: `problematic` hides personal data by default (text and JSON); `--show-pii`
+/// shows what users wrote.
+#[test]
+fn problematic_hides_personal_data_unless_asked() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    let data = r#"{"type":"response","id":"p1","model_id":"m","query":"My card 4111 1111 1111 1111 was charged twice","response":"Write to billing@example.com","created_at":"2026-09-01T10:00:00Z"}
+{"type":"feedback","response_id":"p1","variant":"thumbs","thumbs_up":false,"comment":"useless, mail me at jane.doe@example.org","created_at":"2026-09-01T10:05:00Z"}
+"#;
+    let file = write(dir.path(), "pii.jsonl", data);
+    ok(&tuneloop(
+        dir.path(),
+        &["--db", &url, "import", &file.to_string_lossy()],
+    ));
+    for args in [
+        vec!["--db", url.as_str(), "problematic"],
+        vec!["--db", url.as_str(), "--json", "problematic"],
+    ] {
+        let out = stdout(ok(&tuneloop(dir.path(), &args)));
+        for secret in ["4111 1111", "billing@example.com", "jane.doe@example.org"] {
+            assert!(!out.contains(secret), "{args:?} shows {secret}:\n{out}");
+        }
+        assert!(
+            out.contains("[EMAIL]") && out.contains("[CREDIT_CARD]"),
+            "{out}"
+        );
+    }
+    let out = stdout(ok(&tuneloop(
+        dir.path(),
+        &["--db", &url, "problematic", "--show-pii"],
+    )));
+    assert!(out.contains("jane.doe@example.org"), "{out}");
+}

@@ -12,6 +12,7 @@ pub async fn run(ctx: &Ctx, a: ProblematicArgs) -> CliResult {
         since: a.range.since,
         until: a.range.until,
         limit: usize::try_from(a.limit).unwrap_or(usize::MAX),
+        redact_pii: !a.show_pii,
     };
     let report = ctx
         .open()

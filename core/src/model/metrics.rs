@@ -132,6 +132,10 @@ pub struct ProblematicQuery {
     pub until: Option<Timestamp>,
     /// At most this many.
     pub limit: usize,
+    /// Hide personal data (emails, phone numbers, cards, keys...) in the queries, answers and
+    /// comments shown, with the dataset redactor. Applied by the facade; stores ignore it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redact_pii: bool,
 }
 
 impl Default for ProblematicQuery {
@@ -141,6 +145,7 @@ impl Default for ProblematicQuery {
             since: None,
             until: None,
             limit: 20,
+            redact_pii: false,
         }
     }
 }

@@ -258,6 +258,7 @@ impl Tuneloop {
                 since: Some(since),
                 until: Some(end),
                 limit: 5,
+                redact_pii: false,
             })
             .await?;
         let analysis = analyze_store(
@@ -514,7 +515,8 @@ fn write_settings(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Replaces personal data in the texts the demo reports.
-fn redact_texts(
+/// Hides personal data in what a report shows of responses and patterns.
+pub(crate) fn redact_texts(
     redactor: &Redactor,
     problematic: &mut [ProblematicResponse],
     patterns: &mut [ErrorPattern],

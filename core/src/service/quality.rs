@@ -29,7 +29,11 @@ impl Tuneloop {
     /// The responses users were most unhappy with, worst first.
     pub async fn problematic(&self, query: &ProblematicQuery) -> Result<ProblematicReport> {
         check_range(query.since, query.until)?;
-        let responses = self.store().problematic(query).await?;
+        let mut responses = self.store().problematic(query).await?;
+        if query.redact_pii {
+            let redactor = crate::dataset::redact::Redactor::new(&self.config().dataset.redaction)?;
+            super::demo::redact_texts(&redactor, &mut responses, &mut []);
+        }
         Ok(ProblematicReport { responses })
     }
 
