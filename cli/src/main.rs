@@ -1,11 +1,20 @@
 //! `tuneloop`: the command line over the tuneloop library.
 
-/// `println!` that ends the process quietly when stdout is closed (`tuneloop ... | head`)
-/// instead of panicking.
+/// `println!` for people: lines longer than the terminal (100 columns off a terminal) are
+/// wrapped at spaces, unless `--wide`; ends the process quietly when stdout is closed
+/// (`tuneloop ... | head`) instead of panicking. Machine output (`--json`) goes through
+/// [`emit`] unchanged.
 macro_rules! outln {
     () => {
         $crate::emit("\n".to_string())
     };
+    ($($t:tt)*) => {
+        $crate::emit($crate::output::fit(&format!($($t)*)) + "\n")
+    };
+}
+
+/// [`outln!`] without wrapping, for lines meant to be copied whole (commands to run next).
+macro_rules! rawln {
     ($($t:tt)*) => {
         $crate::emit(format!($($t)*) + "\n")
     };
@@ -14,7 +23,7 @@ macro_rules! outln {
 /// `print!` with the behaviour of [`outln!`].
 macro_rules! out {
     ($($t:tt)*) => {
-        $crate::emit(format!($($t)*))
+        $crate::emit($crate::output::fit(&format!($($t)*)))
     };
 }
 

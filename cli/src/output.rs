@@ -41,6 +41,54 @@ use tuneloop::model::{
     TrendDirection, TrendReport,
 };
 
+/// `text` with every line that is wider than [`text_width`] wrapped at spaces; the
+/// continuation lines are indented 4 columns past the line's own indentation. Lines without
+/// a space to break at (a table's borders) are left as they are.
+pub fn fit(text: &str) -> String {
+    let width = text_width();
+    if width == usize::MAX || text.lines().all(|l| l.chars().count() <= width) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        wrap_line(line, width, &mut out);
+    }
+    out
+}
+
+fn wrap_line(line: &str, width: usize, out: &mut String) {
+    if line.chars().count() <= width {
+        out.push_str(line);
+        return;
+    }
+    let indent = line.len() - line.trim_start().len();
+    let next_indent = " ".repeat((indent + 4).min(width / 2));
+    let mut current = String::from(&line[..indent]);
+    let mut current_len = indent;
+    let mut first_word = true;
+    for word in line[indent..].split(' ') {
+        let len = word.chars().count();
+        if !first_word && current_len + 1 + len > width {
+            out.push_str(current.trim_end());
+            out.push('\n');
+            current = next_indent.clone();
+            current_len = next_indent.len();
+            first_word = true;
+        }
+        if !first_word {
+            current.push(' ');
+            current_len += 1;
+        }
+        current.push_str(word);
+        current_len += len;
+        first_word = false;
+    }
+    out.push_str(current.trim_end());
+}
+
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -357,5 +405,11 @@ mod tests {
         assert_eq!(truncate("a  b\nc", 10), "a b c");
         assert_eq!(truncate("abcdefghij", 5), "abcd…");
         assert_eq!(sparkline(&[Some(0.0), None, Some(1.0)], 0.0, 1.0), "▁·█");
+        let mut out = String::new();
+        wrap_line("  one two three four five", 12, &mut out);
+        assert_eq!(out, "  one two\n      three\n      four\n      five");
+        for line in out.lines() {
+            assert!(line.chars().count() <= 12, "{line}");
+        }
     }
 }

@@ -310,6 +310,7 @@ async fn metrics_and_problematic_equal_memory_on_larger_data() {
             model: Some("alpha".into()),
             since: Some(ts("2026-09-05T00:00:00Z")),
             until: None,
+            redact_pii: false,
         },
         ProblematicQuery {
             limit: 0,

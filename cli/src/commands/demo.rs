@@ -113,8 +113,8 @@ fn print_next(r: &DemoReport) {
     outln!("Next:");
     if !r.persistent {
         // The data went with this process: only the files remain.
-        outln!("  {validate}");
-        outln!("  tuneloop --db sqlite://tuneloop-demo.db demo   (keeps the data to explore it)");
+        rawln!("  {validate}");
+        rawln!("  tuneloop --db sqlite://tuneloop-demo.db demo   (keeps the data to explore it)");
         return;
     }
     let base = format!(
@@ -133,19 +133,19 @@ fn print_next(r: &DemoReport) {
         "jobs list".to_string(),
         format!("credits balance --account {}", f.account),
     ] {
-        outln!("  {base} {cmd}");
+        rawln!("  {base} {cmd}");
     }
     if f.simulated {
-        outln!("  {base} check all   (every line passes but mcp: add --mcp-url URL)");
-        outln!(
+        rawln!("  {base} check all   (every line passes but mcp: add --mcp-url URL)");
+        rawln!(
             "  {base} fine-tune --model-id {} --dry-run   (decides now; --mcp-url URL starts a job)",
             f.model_id
         );
     } else {
-        outln!("  {base} check all");
-        outln!("  {base} fine-tune --model-id {}", f.model_id);
+        rawln!("  {base} check all");
+        rawln!("  {base} fine-tune --model-id {}", f.model_id);
     }
-    outln!("  {validate}");
+    rawln!("  {validate}");
 }
 
 fn print_loop(r: &DemoLoopReport) {

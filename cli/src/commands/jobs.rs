@@ -37,10 +37,8 @@ pub async fn list(
         outln!("No jobs.");
         return Ok(());
     }
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header(vec![
+    let mut table = crate::output::new_table(
+        &[
             "Job",
             "Model",
             "Base model",
@@ -49,7 +47,9 @@ pub async fn list(
             "Estimated",
             "Charged",
             "Created",
-        ]);
+        ],
+        &[5, 6],
+    );
     for j in &list.jobs {
         let d = &j.details;
         table.add_row(vec![

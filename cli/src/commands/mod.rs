@@ -203,7 +203,7 @@ pub fn unknown_model_hint(e: tuneloop::Error) -> CliError {
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult {
     let text = serde_json::to_string(value)
         .map_err(|e| CliError::failure(format!("cannot serialise the result: {e}")))?;
-    outln!("{text}");
+    crate::emit(text + "\n");
     Ok(())
 }
 
