@@ -508,9 +508,9 @@ pub enum FormatArg {
     TrlKto,
 }
 
-impl From<FormatArg> for tuneloop::dataset::DatasetFormat {
+impl From<FormatArg> for tuneloop::service::DatasetFormat {
     fn from(f: FormatArg) -> Self {
-        use tuneloop::dataset::DatasetFormat as D;
+        use tuneloop::service::DatasetFormat as D;
         match f {
             FormatArg::OpenaiChat => D::OpenaiChat,
             FormatArg::OpenaiDpo => D::OpenaiDpo,
@@ -529,7 +529,7 @@ pub enum EncodingArg {
     Cl100kBase,
 }
 
-impl From<EncodingArg> for tuneloop::dataset::TokenEncoding {
+impl From<EncodingArg> for tuneloop::service::TokenEncoding {
     fn from(e: EncodingArg) -> Self {
         match e {
             EncodingArg::O200kBase => Self::O200kBase,

@@ -161,7 +161,7 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     output::set_wide(cli.wide);
     // rustls needs a process-wide crypto provider before any HTTP client is built.
-    tuneloop::mcp::install_crypto_provider();
+    tuneloop::service::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

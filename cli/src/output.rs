@@ -379,7 +379,7 @@ fn format_p(p: f64) -> String {
 }
 
 /// One credit account's figures as a one-row table.
-pub fn balance_table(b: &tuneloop::credits::Balance) -> String {
+pub fn balance_table(b: &tuneloop::service::Balance) -> String {
     let mut table = new_table(
         &["Account", "Granted", "Pending", "Posted", "Available"],
         &[1, 2, 3, 4],

@@ -2,10 +2,9 @@
 //! suggestions. Pure formatting of the facade's results.
 
 use crate::output::thousands;
-use tuneloop::dataset::Manifest;
-use tuneloop::jobs::FineTuneJob;
 use tuneloop::model::Suggestion;
-use tuneloop::policy::Decision;
+use tuneloop::service::Decision;
+use tuneloop::service::{FineTuneJob, Manifest};
 
 /// A few lines that say what a dataset holds.
 pub fn summary(m: &Manifest) -> String {

@@ -99,9 +99,11 @@ pub mod jobs;
 pub mod mcp;
 pub mod model;
 pub mod policy;
+mod runtime;
 pub mod schedule;
 pub mod secrets;
 pub mod service;
+pub mod sources;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -5,8 +5,8 @@ use crate::args::ImportArgs;
 use crate::output::thousands;
 use crate::progress::bytes_bar;
 use crate::CliResult;
-use tuneloop::io::ImportOptions;
 use tuneloop::service::ImportInput;
+use tuneloop::service::ImportOptions;
 
 pub async fn run(ctx: &Ctx, a: ImportArgs) -> CliResult {
     let input = ImportInput::from_arg(&a.file);

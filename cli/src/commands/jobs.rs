@@ -7,8 +7,8 @@ use crate::output::thousands;
 use crate::progress::spinner;
 use crate::render::print_job;
 use crate::{CliError, CliResult};
-use tuneloop::jobs::FineTuneJob;
 use tuneloop::model::format_timestamp;
+use tuneloop::service::FineTuneJob;
 use tuneloop::service::{JobQuery, SyncOutcome, WaitOptions};
 use tuneloop::Tuneloop;
 

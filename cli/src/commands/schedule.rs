@@ -4,7 +4,7 @@ use super::{print_json, Ctx};
 use crate::args::ScheduleArgs;
 use crate::{CliError, CliResult};
 use tuneloop::model::format_timestamp;
-use tuneloop::schedule::weekly::WeeklyReport;
+use tuneloop::service::WeeklyReport;
 use tuneloop::service::{CancellationToken, ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
 
 pub async fn run(ctx: &Ctx, a: ScheduleArgs) -> CliResult {

@@ -4,7 +4,7 @@ use super::print_json;
 use crate::args::{ValidateArgs, ValidateFormatArg};
 use crate::output::thousands;
 use crate::{CliError, CliResult};
-use tuneloop::dataset::validate::{ValidateFormat, ValidationReport};
+use tuneloop::service::{ValidateFormat, ValidationReport};
 use tuneloop::service::{ValidateInput, ValidateRequest};
 use tuneloop::Tuneloop;
 

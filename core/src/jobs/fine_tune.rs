@@ -4,11 +4,11 @@
 use super::gather::gather_inputs;
 use super::job::FineTuneJob;
 use super::manager::{DraftRequest, JobManager};
-use super::source::build_from_store;
 use crate::dataset::Dataset;
 use crate::model::time::now;
 use crate::model::Timestamp;
 use crate::policy::{decide, Decision, PolicyConfig};
+use crate::sources::build_from_store;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! [`JobManager`]: creates, starts, syncs and cancels fine-tuning jobs, persisting every step.
 
 use super::job::{FineTuneJob, JobDataset, JobDetails};
-use super::source::build_from_store;
 use super::status::JobStatus;
 use crate::credits::CreditLedger;
 use crate::dataset::{Dataset, DatasetConfig, DatasetFormat, TRAIN_FILE, VALIDATION_FILE};
@@ -10,6 +9,7 @@ use crate::model::time::now;
 use crate::model::{FineTuneMethod, Hyperparameters};
 use crate::policy::{estimate_cost, Decision, Prices};
 use crate::secrets::scrub;
+use crate::sources::build_from_store;
 use crate::store::{FeedbackStore, JobEventRecord, JobFile, JobFilter};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};

@@ -45,13 +45,12 @@ mod gather;
 mod job;
 mod lifecycle;
 mod manager;
-mod source;
 mod status;
 
+pub use crate::sources::build_from_store;
 pub use fine_tune::{FineTuneOutcome, FineTuneRequest, DECISION_LEASE};
 pub use gather::{gather_inputs, is_active_status, job_finished_at, ACTIVE_STATUSES};
 pub use job::{FineTuneJob, JobDataset, JobDetails, JobError, Settlement};
 pub use lifecycle::SyncReport;
 pub use manager::{format_for, DraftRequest, JobManager};
-pub use source::build_from_store;
 pub use status::{can_transition, JobStatus};

@@ -65,6 +65,23 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     ))
 }
 
+/// `since` must come before `until` when both are given.
+pub(crate) fn check_range(since: Option<Timestamp>, until: Option<Timestamp>) -> crate::Result<()> {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(crate::Error::invalid(
+                "since",
+                format!(
+                    "{} must be before until ({})",
+                    format_timestamp(&s),
+                    format_timestamp(&u)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Formats a timestamp as RFC 3339 in UTC with a `Z` and only the sub-second digits needed.
 pub fn format_timestamp(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)

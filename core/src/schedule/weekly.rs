@@ -8,7 +8,7 @@ use crate::jobs::{DraftRequest, FineTuneOutcome, FineTuneRequest, JobManager, Sy
 use crate::model::time::now;
 use crate::model::{Hyperparameters, Timestamp};
 use crate::policy::PolicyConfig;
-use crate::service::analyze_store;
+use crate::sources::analyze_store;
 use crate::store::{claim_lease, Lease, LeaseClaim, LeaseKeeper, RunRecord};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};

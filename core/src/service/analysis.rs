@@ -4,7 +4,7 @@
 use super::records::check_range;
 use super::Tuneloop;
 use crate::analysis::categorize::Lexicon;
-use crate::analysis::pipeline::{analyze as analyze_records, Analysis, AnalysisOptions};
+use crate::analysis::pipeline::{Analysis, AnalysisOptions};
 use crate::analysis::rule_files::{default_rule_tables, LexiconFile, RuleTables, RulesFile};
 use crate::analysis::run_diff::diff_patterns;
 use crate::analysis::suggest::default_rules;
@@ -14,7 +14,8 @@ use crate::model::{
     format_timestamp, CategoryTrend, ErrorPattern, RunDiff, RunList, RunSummary, Suggestion,
     Timestamp,
 };
-use crate::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, ResponseFilter, RunRecord};
+use crate::sources::analyze_store;
+use crate::store::{FeedbackStore, RunRecord};
 use serde::{Deserialize, Serialize};
 
 /// What to analyse, with which rule tables, and whether to save the run (`analyze`,
@@ -279,32 +280,4 @@ async fn save_analysis(
         })
         .await?;
     Ok(id)
-}
-
-/// The whole analysis (patterns, trends, suggestions) of a store's responses in the
-/// options' range and the feedback on them; the CPU-heavy part runs on a blocking thread.
-/// The weekly job runs it too.
-pub(crate) async fn analyze_store(
-    store: &dyn FeedbackStore,
-    options: &AnalysisOptions,
-) -> Result<Analysis> {
-    check_range(options.since, options.until)?;
-    let responses = store
-        .all_responses(&ResponseFilter {
-            model: options.model.clone(),
-            since: options.since,
-            until: options.until,
-        })
-        .await?;
-    let feedback = store
-        .all_feedback(&FeedbackFilter {
-            model: options.model.clone(),
-            ..Default::default()
-        })
-        .await?;
-    let options = options.clone();
-    super::blocking("the analysis", move || {
-        analyze_records(&responses, &feedback, &options)
-    })
-    .await
 }

@@ -21,7 +21,7 @@ use crate::model::{
     ProblematicQuery, ProblematicResponse, Suggestion, Timestamp,
 };
 use crate::policy::Decision;
-use crate::service::analyze_store;
+use crate::sources::analyze_store;
 use crate::store::{JobFilter, RecordBatch, WriteSummary};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

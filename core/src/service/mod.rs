@@ -48,7 +48,6 @@ use std::sync::Arc;
 pub use crate::analysis::rule_files::{LexiconFile, RuleTables, RulesFile};
 pub use crate::model::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};
 pub use crate::store::RunRecord;
-pub(crate) use analysis::analyze_store;
 pub use analysis::{AnalyzeOptions, AnalyzeResult, RunsQuery, SuggestReport};
 pub use checks::{
     health_problems, CheckLine, CheckOptions, CheckReport, CheckScope, McpStatus,
@@ -65,16 +64,22 @@ pub use fine_tuning::{
     WaitOptions,
 };
 pub use quality::ProblematicReport;
+
+// The types the operations take and return, from one place: a front needs `tuneloop::service`
+// and `tuneloop::model`, nothing underneath.
+pub use crate::credits::Balance;
+pub use crate::dataset::validate::{ValidateFormat, ValidationReport};
+pub use crate::dataset::{DatasetFormat, Manifest, TokenEncoding};
+pub use crate::io::{ExportReport, ImportOptions, ImportReport};
+pub use crate::jobs::{FineTuneJob, FineTuneOutcome, JobStatus, SyncReport};
+#[cfg(feature = "mcp")]
+pub use crate::mcp::install_crypto_provider;
+pub use crate::policy::Decision;
+pub use crate::schedule::weekly::WeeklyReport;
 pub use records::{ExportOptions, ImportInput};
 pub use schedule::{ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
 pub use tokio_util::sync::CancellationToken;
 
-// The results of the dataset, fine-tuning and credit operations that live in their own
-// modules, so a front finds every type they return here.
-pub use crate::credits::Balance;
-pub use crate::dataset::{Manifest, ValidationReport};
-pub use crate::jobs::{FineTuneJob, FineTuneOutcome, SyncReport};
-pub use crate::policy::Decision;
 pub use crate::store::JobEventRecord;
 
 /// How to reach the MCP fine-tuning server: URL, bearer token, timeouts and retries.
@@ -432,20 +437,7 @@ fn opening(database: &str, e: Error) -> Error {
     }
 }
 
-/// Runs CPU-heavy work (clustering, dataset builds) on a blocking thread, so a server that
-/// awaits it keeps answering other requests.
-pub(crate) async fn blocking<T: Send + 'static>(
-    what: &'static str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Storage {
-            message: format!("{what} stopped: {e}"),
-            retryable: false,
-            source: None,
-        })
-}
+pub(crate) use crate::runtime::blocking;
 
 #[cfg(test)]
 mod tests {

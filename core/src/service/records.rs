@@ -70,22 +70,7 @@ impl ExportOptions {
     }
 }
 
-/// `since` must come before `until` when both are given.
-pub(crate) fn check_range(since: Option<Timestamp>, until: Option<Timestamp>) -> Result<()> {
-    if let (Some(s), Some(u)) = (since, until) {
-        if s >= u {
-            return Err(Error::invalid(
-                "since",
-                format!(
-                    "{} must be before until ({})",
-                    crate::model::format_timestamp(&s),
-                    crate::model::format_timestamp(&u)
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
+pub(crate) use crate::model::time::check_range;
 
 impl Tuneloop {
     /// Records responses and feedback atomically: if any item is rejected nothing is

@@ -1,4 +1,6 @@
-//! Reading a model's records out of a store into the (pure) dataset builder.
+//! Reading records out of a store into the pure modules: a model's records into the dataset
+//! builder, a range's records into the analysis. The facade, the job manager and the weekly
+//! job read through here; the pure modules never see a store.
 //!
 //! # Memory
 //! [`build_from_store`] pages through the store: it holds the model's feedback (grouped by
@@ -6,9 +8,10 @@
 //! dropped as they stream past. Memory is therefore proportional to the feedback, not to the
 //! response history, plus the rendered files.
 
+use crate::analysis::pipeline::{analyze as analyze_records, Analysis, AnalysisOptions};
 use crate::dataset::{Builder, Dataset, DatasetConfig};
 use crate::model::{Feedback, ResponseRecord};
-use crate::store::{FeedbackFilter, FeedbackStore, PageRequest, ResponseFilter};
+use crate::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, PageRequest, ResponseFilter};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
@@ -89,11 +92,39 @@ pub async fn build_from_store(
         }
     }
     drop(by_response);
-    crate::service::blocking("the dataset build", move || {
+    crate::runtime::blocking("the dataset build", move || {
         for (r, fb) in &kept {
             builder.add(r, fb);
         }
         builder.finish()
     })
     .await?
+}
+
+/// The whole analysis (patterns, trends, suggestions) of a store's responses in the
+/// options' range and the feedback on them; the CPU-heavy part runs on a blocking thread.
+/// The weekly job runs it too.
+pub async fn analyze_store(
+    store: &dyn FeedbackStore,
+    options: &AnalysisOptions,
+) -> Result<Analysis> {
+    crate::model::time::check_range(options.since, options.until)?;
+    let responses = store
+        .all_responses(&ResponseFilter {
+            model: options.model.clone(),
+            since: options.since,
+            until: options.until,
+        })
+        .await?;
+    let feedback = store
+        .all_feedback(&FeedbackFilter {
+            model: options.model.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let options = options.clone();
+    crate::runtime::blocking("the analysis", move || {
+        analyze_records(&responses, &feedback, &options)
+    })
+    .await
 }
