@@ -73,6 +73,12 @@ impl CliError {
         }
     }
 
+    /// The same error under the library's code it rewords (`not_found`, ...).
+    pub fn coded(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// The message of an error kept by reference (with its cause chain), without any
     /// credential it quotes (a URL's password, a token).
     pub fn from_ref(e: &tuneloop::Error) -> String {

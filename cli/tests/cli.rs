@@ -1010,3 +1010,44 @@ fn problematic_hides_personal_data_unless_asked() {
     )));
     assert!(out.contains("jane.doe@example.org"), "{out}");
 }
+
+/// Issue 12: with `--json`, errors are `{"error":{"code","message","causes"}}` on stderr,
+/// with the library's stable code; stdout stays empty.
+#[test]
+fn json_errors_have_a_code_a_message_and_causes() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    let o = tuneloop(
+        dir.path(),
+        &[
+            "--db",
+            &url,
+            "--json",
+            "metrics",
+            "--since",
+            "2026-09-02",
+            "--until",
+            "2026-09-01",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let e: serde_json::Value = serde_json::from_str(stderr(&o).trim()).expect("one JSON value");
+    assert_eq!(e["error"]["code"], "invalid_input", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--since"),
+        "{e}"
+    );
+    assert!(e["error"]["causes"].is_array(), "{e}");
+
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &url, "--json", "runs", "show", "no-such-run"],
+    );
+    assert_ne!(code(&o), 0);
+    let e: serde_json::Value = serde_json::from_str(stderr(&o).trim()).expect("one JSON value");
+    assert_eq!(e["error"]["code"], "not_found", "{e}");
+}

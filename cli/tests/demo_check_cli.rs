@@ -1,6 +1,7 @@
 //! The first hour: `tuneloop demo` into a fresh folder, then the commands it prints under
-//! "Next:" — they work as printed; `check all` passes but for the MCP server (and passes
-//! completely against the reference server, skipped without TUNELOOP_TEST_MCP_PYTHON);
+//! "Next:" — they work as printed; `check all` passes (its settings skip the MCP check of the
+//! simulated provider, and say so; against the reference server it checks the server too,
+//! skipped without TUNELOOP_TEST_MCP_PYTHON);
 //! `check all --json` is the facade's `CheckReport`; `demo --db memory://` suggests no
 //! command that would find an empty store.
 #![allow(clippy::unwrap_used)]
@@ -86,7 +87,7 @@ fn demo(dir: &Path, db: &str) -> String {
 }
 
 #[test]
-fn after_the_demo_its_next_commands_work_and_check_all_fails_only_on_mcp() {
+fn after_the_demo_its_next_commands_work_and_check_all_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let db = format!("sqlite://{}", d.join("demo.db").display());
@@ -104,13 +105,18 @@ fn after_the_demo_its_next_commands_work_and_check_all_fails_only_on_mcp() {
         let out = run_next(d, command, &[]);
         let all = text(&out.stdout) + &text(&out.stderr);
         if command.ends_with(&["check".to_string(), "all".to_string()]) {
-            // The one expectation the demo cannot meet by itself: a fine-tuning server.
+            // Everything passes right after the demo; the MCP part is skipped by the demo's
+            // settings (its provider is simulated), and says so.
             saw.0 = true;
-            assert_eq!(out.status.code(), Some(1), "{command:?}: {all}");
+            assert_eq!(out.status.code(), Some(0), "{command:?}: {all}");
             let printed = text(&out.stdout);
-            let failed: Vec<&str> = printed.lines().filter(|l| l.starts_with('✗')).collect();
-            assert_eq!(failed.len(), 1, "{all}");
-            assert!(failed[0].starts_with("✗ mcp "), "{all}");
+            assert!(!printed.lines().any(|l| l.starts_with('✗')), "{all}");
+            assert!(
+                printed
+                    .lines()
+                    .any(|l| l.starts_with("✓ mcp ") && l.contains("skipped")),
+                "{all}"
+            );
         } else {
             saw.1 |= command.iter().any(|a| a == "fine-tune");
             assert!(out.status.success(), "{command:?}: {all}");
@@ -125,9 +131,9 @@ fn after_the_demo_its_next_commands_work_and_check_all_fails_only_on_mcp() {
         d,
         &["--config", settings, "--db", &db, "--json", "check", "all"],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(cli["ok"], false);
+    assert_eq!(cli["ok"], true);
     assert_eq!(masked(cli), masked(facade_check(d, &db, None)));
 }
 

@@ -112,7 +112,15 @@ pub struct ChecksSection {
         skip_serializing_if = "Option::is_none"
     )]
     pub as_of: Option<crate::model::Timestamp>,
+    /// Parts of `check all` left out on purpose, each shown as a passing `skipped` line:
+    /// only `"mcp"` (a deployment without a fine-tuning server yet, or the demo, whose
+    /// provider is simulated in-process). Unset, a missing MCP server fails `check all`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
 }
+
+/// What `[checks] skip` may name.
+pub const SKIPPABLE_CHECKS: [&str; 1] = ["mcp"];
 
 /// `[fine_tune]`: what `fine-tune` and the weekly job train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,6 +237,17 @@ impl Config {
         // (its errors already name `redaction.extra_patterns[i]`).
         crate::dataset::redact::Redactor::new(&self.dataset.redaction)?;
         within("schedule", self.schedule.validate())?;
+        for (i, s) in self.checks.skip.iter().enumerate() {
+            if !SKIPPABLE_CHECKS.contains(&s.as_str()) {
+                return Err(Error::invalid(
+                    format!("checks.skip[{i}]"),
+                    format!(
+                        "`{s}` cannot be skipped; only {}",
+                        SKIPPABLE_CHECKS.join(", ")
+                    ),
+                ));
+            }
+        }
         if self.fine_tune.account.trim().is_empty() {
             return Err(Error::invalid("fine_tune.account", "must not be empty"));
         }
@@ -282,6 +301,14 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_mcp_check_can_be_skipped() {
+        let c = Config::parse("[checks]\nskip = [\"mcp\"]\n", "t").expect("valid");
+        assert_eq!(c.checks.skip, vec!["mcp".to_string()]);
+        let e = Config::parse("[checks]\nskip = [\"feedback\"]\n", "t").expect_err("invalid");
+        assert!(e.to_string().contains("checks.skip[0]"), "{e}");
+    }
 
     #[test]
     fn an_empty_file_is_the_defaults() {

@@ -180,7 +180,10 @@ async fn the_settings_clock_and_account_are_the_defaults() {
     let url = sqlite(dir.path());
     let mut config = Config::default();
     config.fine_tune.account = "acme".into();
-    config.checks = ChecksSection { as_of: as_of_end() };
+    config.checks = ChecksSection {
+        as_of: as_of_end(),
+        ..Default::default()
+    };
     let options = Options {
         config,
         ..Options::database(&url)

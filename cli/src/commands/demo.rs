@@ -136,7 +136,7 @@ fn print_next(r: &DemoReport) {
         rawln!("  {base} {cmd}");
     }
     if f.simulated {
-        rawln!("  {base} check all   (every line passes but mcp: add --mcp-url URL)");
+        rawln!("  {base} check all   (the settings skip the MCP check: the provider is simulated)");
         rawln!(
             "  {base} fine-tune --model-id {} --dry-run   (decides now; --mcp-url URL starts a job)",
             f.model_id

@@ -193,7 +193,8 @@ pub fn unknown_model_hint(e: tuneloop::Error) -> CliError {
     match e {
         tuneloop::Error::NotFound { kind: "model", id } => CliError::usage(format!(
             "unknown model {id}: the database has no responses of it (see `tuneloop metrics`)"
-        )),
+        ))
+        .coded("not_found"),
         other => other.into(),
     }
 }

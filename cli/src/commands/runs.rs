@@ -86,6 +86,7 @@ fn run_hint(e: tuneloop::Error) -> CliError {
     match e {
         tuneloop::Error::NotFound { kind: "run", id } => {
             CliError::usage(format!("no saved run `{id}`; see `tuneloop runs list`"))
+                .coded("not_found")
         }
         other => super::flag_hint(other),
     }

@@ -227,6 +227,7 @@ impl Tuneloop {
         }
         // The handle gets no MCP server: the checks connect to it themselves, so a bad URL
         // is a failed `mcp` line rather than a failure to open the database.
+        let skip = options.config.checks.skip.clone();
         let mut config = options.config.clone();
         config.mcp.url = None;
         let read_only = Options {
@@ -255,7 +256,7 @@ impl Tuneloop {
                 };
                 report.checks.push(CheckLine::failed(name, &e));
                 if check.scope == CheckScope::All {
-                    mcp_checks(mcp, &mut report).await;
+                    mcp_part(&skip, mcp, &mut report).await;
                 }
                 Ok(report.finish())
             }
@@ -276,7 +277,7 @@ impl Tuneloop {
             db_checks(self.store().as_ref(), self.database(), &mut report).await;
         }
         if scope == CheckScope::All {
-            mcp_checks(mcp, &mut report).await;
+            mcp_part(&self.config().checks.skip, mcp, &mut report).await;
         }
         if matches!(scope, CheckScope::Credits | CheckScope::All) {
             let account = check
@@ -446,6 +447,20 @@ async fn db_checks(store: &dyn FeedbackStore, database: &str, report: &mut Check
 
 /// Connects with `config` (its `[mcp]` timeouts and retries, its token), lists the tools,
 /// checks them against the contract and closes. No server configured is a failed line.
+/// The MCP part of `check all`, unless the settings skip it (`[checks] skip = ["mcp"]`): then
+/// one passing line says so, so the skip is always visible.
+async fn mcp_part(skip: &[String], config: Option<McpConfig>, report: &mut CheckReport) {
+    if skip.iter().any(|s| s == "mcp") {
+        report.checks.push(CheckLine::new(
+            "mcp",
+            true,
+            "skipped: [checks] skip = [\"mcp\"] in the settings (no fine-tuning server is checked)",
+        ));
+        return;
+    }
+    mcp_checks(config, report).await;
+}
+
 async fn mcp_checks(config: Option<McpConfig>, report: &mut CheckReport) {
     let Some(config) = config else {
         report.checks.push(CheckLine::new(

@@ -470,7 +470,13 @@ impl Tuneloop {
              \n\
              [checks]\n\
              # The demo's history ends here: feedback recency is judged as of then, not today.\n\
-             as_of = {as_of}\n",
+             as_of = {as_of}\n{skip}",
+            skip = if simulated {
+                "# The demo's provider is simulated in-process: no MCP server to check.\n\
+                 skip = [\"mcp\"]\n"
+            } else {
+                ""
+            },
             base = q(DEMO_BASE_MODEL),
             account = q(DEMO_ACCOUNT),
             as_of = q(&format_timestamp(&end)),
