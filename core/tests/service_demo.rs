@@ -106,7 +106,11 @@ async fn the_demo_leaves_a_folder_the_checks_pass_with() {
     .await
     .unwrap();
     assert!(check.ok, "{check:#?}");
-    let mcp = check.checks.iter().find(|c| c.name == "mcp").expect("an mcp line");
+    let mcp = check
+        .checks
+        .iter()
+        .find(|c| c.name == "mcp")
+        .expect("an mcp line");
     assert!(mcp.passed && mcp.detail.contains("skipped"), "{check:#?}");
 
     // Again: nothing new, the earlier job shown, the folder reused; PII shown when asked.
