@@ -138,6 +138,37 @@ impl ResponseRecord {
     pub fn content_hash(&self) -> [u8; 32] {
         super::json_sha256(self)
     }
+
+    /// The key of the conversation context this response answers: hex SHA-256 over the prior
+    /// turns (role and text) and the query, each lower-cased with whitespace runs folded.
+    ///
+    /// Two responses answer the same context exactly when their keys are equal; preference
+    /// pairs and comparisons join only such responses, so a chosen and a rejected answer are
+    /// never taken from different conversations that merely end in the same query.
+    ///
+    /// ```
+    /// use tuneloop::model::{parse_timestamp, Message, ResponseRecord, Role};
+    /// let t = parse_timestamp("2026-09-01T10:00:00Z").unwrap();
+    /// let a = ResponseRecord::new("a", "m1", "yes", "Sure.", t);
+    /// let mut b = ResponseRecord::new("b", "m2", "  YES ", "Okay.", t);
+    /// assert_eq!(a.context_key(), b.context_key());
+    /// b.conversation.push(Message { role: Role::User, content: "Cancel my order?".into() });
+    /// assert_ne!(a.context_key(), b.context_key());
+    /// ```
+    pub fn context_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for m in &self.conversation {
+            h.update(m.role.as_str().as_bytes());
+            h.update([0]);
+            h.update(fold(&m.content).as_bytes());
+            h.update([0]);
+        }
+        h.update(b"query");
+        h.update([0]);
+        h.update(fold(&self.query).as_bytes());
+        hex::encode(h.finalize())
+    }
 }
 
 pub(crate) fn check_id(field: &str, value: &str, limits: &Limits) -> Result<()> {
@@ -176,4 +207,16 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize, allow_empty: bool
         ));
     }
     Ok(())
+}
+
+/// Lower-cases and folds whitespace runs to one space, trimming the ends.
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
 }
