@@ -117,7 +117,24 @@ pub fn normalize(text: &str) -> String {
 /// reports it instead.
 pub fn find_duplicates(texts: &[&str], config: &DedupConfig) -> Vec<Option<DuplicateOf>> {
     let near = config.near && config.validate().is_ok();
-    run(texts, config, near)
+    run(texts, config, near, None)
+}
+
+/// Whether two items (indices into the texts) may be joined as near duplicates.
+pub type Linkable<'a> = &'a (dyn Fn(usize, usize) -> bool + Sync);
+
+/// [`find_duplicates`] where a near-duplicate link between items `a` and `b` is made only
+/// when `linkable(a, b)` holds as well, so groups never join items the caller tells apart
+/// (a KTO example and one with the opposite label, a preference pair and its reverse).
+/// Exact duplicates are always joined: a caller that tells items apart puts what differs
+/// into their texts.
+pub fn find_duplicates_where(
+    texts: &[&str],
+    config: &DedupConfig,
+    linkable: Linkable<'_>,
+) -> Vec<Option<DuplicateOf>> {
+    let near = config.near && config.validate().is_ok();
+    run(texts, config, near, Some(linkable))
 }
 
 /// [`find_duplicates`] after [`DedupConfig::validate`].
@@ -126,7 +143,7 @@ pub fn try_find_duplicates(
     config: &DedupConfig,
 ) -> Result<Vec<Option<DuplicateOf>>> {
     config.validate()?;
-    Ok(run(texts, config, config.near))
+    Ok(run(texts, config, config.near, None))
 }
 
 /// The keys are already hashes: pass them through.
@@ -147,7 +164,12 @@ impl Hasher for PassThrough {
     }
 }
 
-fn run(texts: &[&str], config: &DedupConfig, near: bool) -> Vec<Option<DuplicateOf>> {
+fn run(
+    texts: &[&str],
+    config: &DedupConfig,
+    near: bool,
+    linkable: Option<Linkable<'_>>,
+) -> Vec<Option<DuplicateOf>> {
     let n = texts.len();
     let hashes: Vec<u128> = texts
         .par_iter()
@@ -162,7 +184,7 @@ fn run(texts: &[&str], config: &DedupConfig, near: bool) -> Vec<Option<Duplicate
     }
     drop(first);
     if near && n > 1 {
-        link_near(texts, config, &mut parent);
+        link_near(texts, config, &mut parent, linkable);
     }
     (0..n)
         .map(|i| {
@@ -200,7 +222,12 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
 
 /// Signatures of the first copy of each exact group, LSH candidates, confirmation by the
 /// estimated Jaccard similarity, and union of the confirmed pairs.
-fn link_near(texts: &[&str], config: &DedupConfig, parent: &mut [u32]) {
+fn link_near(
+    texts: &[&str],
+    config: &DedupConfig,
+    parent: &mut [u32],
+    linkable: Option<Linkable<'_>>,
+) {
     let reps: Vec<u32> = (0..parent.len() as u32)
         .filter(|&i| parent[i as usize] == i)
         .collect();
@@ -224,6 +251,7 @@ fn link_near(texts: &[&str], config: &DedupConfig, parent: &mut [u32]) {
             let (a, b) = (a as usize, b as usize);
             estimated_jaccard(&sigs[a * k..(a + 1) * k], &sigs[b * k..(b + 1) * k])
                 >= config.threshold
+                && linkable.is_none_or(|f| f(reps[a] as usize, reps[b] as usize))
         })
         .collect();
     for (&(a, b), ok) in pairs.iter().zip(confirmed) {
