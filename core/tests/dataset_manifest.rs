@@ -344,3 +344,39 @@ fn dpo_never_drops_a_pair_as_a_copy_of_the_reversed_pair() {
     assert_eq!(ds.manifest().counts.train, 1, "{:?}", ds.manifest());
     assert_eq!(ds.manifest().dropped.get("duplicate_near"), Some(&1));
 }
+
+#[test]
+fn short_corrections_one_word_apart_collapse() {
+    let q = "How do I reset the app?";
+    let rs = vec![
+        resp("r1", &[], q, "Reinstall it.", 1),
+        resp("r2", &[], q, "Buy a new phone.", 2),
+        resp("r3", &[], q, "No idea.", 3),
+    ];
+    let fix = |id: &str, r: &str, text: &str| {
+        Feedback::new(
+            id,
+            r,
+            FeedbackKind::Full {
+                rating: 1,
+                categories: vec![],
+                correction: Some(text.into()),
+            },
+            t(20),
+        )
+    };
+    let fb = vec![
+        fix("f1", "r1", "Please open Settings and choose Reset."),
+        fix("f2", "r2", "Kindly open Settings and choose Reset."),
+        fix(
+            "f3",
+            "r3",
+            "Open Settings, then Help, and choose Contact us.",
+        ),
+    ];
+    let ds = build(&rs, &fb, "bot", &cfg(DatasetFormat::OpenaiChat)).unwrap();
+    let m = ds.manifest();
+    assert_eq!(m.counts.train, 2, "{m:?}");
+    assert_eq!(m.dropped.get("duplicate_near"), Some(&1));
+    recount(&ds, DatasetFormat::OpenaiChat);
+}

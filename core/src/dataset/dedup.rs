@@ -2,8 +2,9 @@
 //!
 //! Exact duplicates share the 128-bit hash of their [`normalize`]d text. Near duplicates:
 //! MinHash signatures over word shingles, LSH banding with datasketch's parameter choice,
-//! candidate pairs confirmed by the signature-estimated Jaccard similarity, and connected
-//! components whose kept item is the lowest index.
+//! candidate pairs confirmed by the signature-estimated Jaccard similarity; short texts (at
+//! most [`DedupConfig::short_words`] words) one word edit apart, which shingles miss; and
+//! connected components whose kept item is the lowest index.
 //!
 //! ```
 //! use tuneloop::dataset::dedup::{find_duplicates, DedupConfig, DuplicateKind};
@@ -17,6 +18,7 @@
 
 mod lsh;
 mod minhash;
+mod short;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -42,6 +44,18 @@ pub struct DedupConfig {
     pub seed: u64,
     /// Whether to look for near duplicates at all (exact ones are always removed).
     pub near: bool,
+    /// Texts of at most this many words that differ by one word (substituted, inserted or
+    /// deleted) are near duplicates when `1 − 1 / (longer length) ≥ threshold`; shingles
+    /// miss such short edits. 0 turns the rule off.
+    #[serde(default = "default_short_words")]
+    pub short_words: usize,
+}
+
+/// The default of [`DedupConfig::short_words`].
+pub const DEFAULT_SHORT_WORDS: usize = 30;
+
+fn default_short_words() -> usize {
+    DEFAULT_SHORT_WORDS
 }
 
 impl Default for DedupConfig {
@@ -52,6 +66,7 @@ impl Default for DedupConfig {
             shingle_words: 3,
             seed: 1,
             near: true,
+            short_words: DEFAULT_SHORT_WORDS,
         }
     }
 }
@@ -221,7 +236,8 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
 }
 
 /// Signatures of the first copy of each exact group, LSH candidates, confirmation by the
-/// estimated Jaccard similarity, and union of the confirmed pairs.
+/// estimated Jaccard similarity, and union of the confirmed pairs; then the short-text rule
+/// ([`short`]) over the same copies.
 fn link_near(
     texts: &[&str],
     config: &DedupConfig,
@@ -257,6 +273,13 @@ fn link_near(
     for (&(a, b), ok) in pairs.iter().zip(confirmed) {
         if ok {
             union(parent, reps[a as usize], reps[b as usize]);
+        }
+    }
+    drop((pairs, sigs, keys));
+    // Short texts one word apart, which the shingles miss (pairs of text indices).
+    for (a, b) in short::short_pairs(texts, &reps, config.short_words, config.threshold) {
+        if linkable.is_none_or(|f| f(a as usize, b as usize)) {
+            union(parent, a, b);
         }
     }
 }
