@@ -185,6 +185,18 @@ mod tests {
     }
 
     #[test]
+    fn rank_by_is_rate_by_default_and_named_in_options() {
+        let q: ProblematicQuery = serde_json::from_str("{}").unwrap();
+        assert_eq!(q.rank_by, RankBy::Rate);
+        let q: ProblematicQuery = serde_json::from_str(r#"{"rank_by":"count"}"#).unwrap();
+        assert_eq!(q.rank_by, RankBy::Count);
+        assert!(serde_json::from_str::<ProblematicQuery>(r#"{"rank_by":"size"}"#).is_err());
+        assert_eq!("rate".parse::<RankBy>().unwrap(), RankBy::Rate);
+        assert!("Count".parse::<RankBy>().is_err());
+        assert_eq!(RankBy::Count.as_str(), "count");
+    }
+
+    #[test]
     fn top_applies_the_limit_after_ranking() {
         let items: Vec<(u64, u64, String)> = (0..50)
             .map(|i| (1 + i % 7, 1 + i % 7 + i % 11, format!("r{i:02}")))
