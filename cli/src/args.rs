@@ -357,6 +357,25 @@ pub struct ProblematicArgs {
     /// phone numbers and card numbers is hidden by default).
     #[arg(long)]
     pub show_pii: bool,
+    /// Order: `rate` ranks by the lower bound of the 95 % Wilson interval of the negative
+    /// share (12 of 12 negative outranks 20 of 60), `count` by the number of negatives.
+    #[arg(long, value_enum, value_name = "BY", default_value_t = RankByArg::Rate)]
+    pub rank_by: RankByArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RankByArg {
+    Rate,
+    Count,
+}
+
+impl From<RankByArg> for tuneloop::model::RankBy {
+    fn from(r: RankByArg) -> Self {
+        match r {
+            RankByArg::Rate => tuneloop::model::RankBy::Rate,
+            RankByArg::Count => tuneloop::model::RankBy::Count,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -290,9 +290,11 @@ pub fn problematic_list(items: &[ProblematicResponse]) -> String {
         );
         let _ = writeln!(
             out,
-            "    {} negative of {} feedback · score {:.2}{}",
+            "    {} negative of {} feedback ({:.0} %, at least {:.0} % at 95 %) · score {:.2}{}",
             thousands(p.negative),
             thousands(p.feedback),
+            p.negative_rate * 100.0,
+            p.wilson_lower * 100.0,
             p.score,
             if p.categories.is_empty() {
                 String::new()

@@ -1051,3 +1051,65 @@ fn json_errors_have_a_code_a_message_and_causes() {
     let e: serde_json::Value = serde_json::from_str(stderr(&o).trim()).expect("one JSON value");
     assert_eq!(e["error"]["code"], "not_found", "{e}");
 }
+
+/// Issue 13: `problematic` ranks by the lower bound of the negative share by default (12 of
+/// 12 before 20 of 60), by the count with `--rank-by count`; the limit applies after ranking.
+#[test]
+fn problematic_ranks_by_rate_unless_asked_for_count() {
+    let dir = tmp();
+    let url = db_url(dir.path());
+    let mut lines = String::new();
+    let mut fid = 0;
+    for (id, negative, total) in [("always-bad", 12, 12), ("often-rated", 20, 60)] {
+        lines.push_str(&format!(
+            "{{\"type\":\"response\",\"id\":\"{id}\",\"model_id\":\"m\",\"query\":\"q {id}\",\
+             \"response\":\"a {id}\",\"created_at\":\"2026-09-01T10:00:00Z\"}}\n"
+        ));
+        for i in 0..total {
+            fid += 1;
+            lines.push_str(&format!(
+                "{{\"type\":\"feedback\",\"id\":\"f{fid}\",\"response_id\":\"{id}\",\
+                 \"variant\":\"thumbs\",\"thumbs_up\":{},\"created_at\":\"2026-09-02T10:00:00Z\"}}\n",
+                i >= negative
+            ));
+        }
+    }
+    let file = write(dir.path(), "rank.jsonl", &lines);
+    ok(&tuneloop(
+        dir.path(),
+        &["--db", &url, "import", &file.to_string_lossy()],
+    ));
+    let first = |extra: &[&str]| {
+        let mut args = vec![
+            "--db",
+            url.as_str(),
+            "--json",
+            "problematic",
+            "--limit",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout(ok(&tuneloop(dir.path(), &args)))).expect("JSON");
+        assert_eq!(v["responses"].as_array().map(Vec::len), Some(1), "{v}");
+        v["responses"][0].clone()
+    };
+    let top = first(&[]);
+    assert_eq!(top["response_id"], "always-bad");
+    assert_eq!(top["negative_rate"], 1.0);
+    let lower = top["wilson_lower"].as_f64().expect("wilson_lower");
+    assert!((lower - 0.7575).abs() < 1e-3, "{lower}");
+    assert_eq!(first(&["--rank-by", "rate"])["response_id"], "always-bad");
+    assert_eq!(first(&["--rank-by", "count"])["response_id"], "often-rated");
+    let text = stdout(ok(&tuneloop(
+        dir.path(),
+        &["--db", &url, "problematic", "--rank-by", "count"],
+    )))
+    .to_string();
+    assert!(text.contains("20 negative of 60 feedback (33 %"), "{text}");
+    let bad = tuneloop(
+        dir.path(),
+        &["--db", &url, "problematic", "--rank-by", "size"],
+    );
+    assert!(!bad.status.success());
+}

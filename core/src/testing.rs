@@ -63,6 +63,7 @@ macro_rules! __store_conformance_list {
             list_filters_and_paging,
             metrics_match_reference,
             problematic_match_reference,
+            problematic_ranks_by_rate_then_limits,
             stats_counts_and_models,
             runs_save_get_list,
             jobs_optimistic_concurrency,
@@ -683,12 +684,85 @@ pub async fn problematic_match_reference(store: Store) {
             ..Default::default()
         },
     ] {
-        let got = store.problematic(&q).await.unwrap();
-        let want = rank_problematic(&b.responses, &b.feedback, &q);
-        assert!(!want.is_empty());
-        assert_eq!(got, want, "query {q:?}");
-        assert!(got.iter().all(|p| p.negative > 0));
+        for rank_by in [RankBy::Rate, RankBy::Count] {
+            let q = ProblematicQuery {
+                rank_by,
+                ..q.clone()
+            };
+            let got = store.problematic(&q).await.unwrap();
+            let want = rank_problematic(&b.responses, &b.feedback, &q);
+            assert!(!want.is_empty());
+            assert_eq!(got, want, "query {q:?}");
+            assert!(got.iter().all(|p| p.negative > 0));
+        }
     }
+}
+
+/// 12 negatives out of 12 outrank 20 out of 60 by rate (the default), not by count; the
+/// limit applies after ranking, so `limit: 1` by rate returns the 12/12 response although
+/// more responses have more negatives than it.
+pub async fn problematic_ranks_by_rate_then_limits(store: Store) {
+    let mut b = RecordBatch::default();
+    let mut fid = 0;
+    let mut add = |b: &mut RecordBatch, id: &str, negative: usize, total: usize| {
+        b.responses
+            .push(response(id, "alpha", "2026-09-01T10:00:00Z"));
+        for i in 0..total {
+            fid += 1;
+            b.feedback.push(Feedback::new(
+                format!("f{fid:05}"),
+                id,
+                FeedbackKind::Thumbs { up: i >= negative },
+                ts("2026-09-02T10:00:00Z"),
+            ));
+        }
+    };
+    add(&mut b, "always-bad", 12, 12);
+    add(&mut b, "often-rated", 20, 60);
+    for k in 0..5 {
+        add(&mut b, &format!("mixed-{k}"), 14 + k, 80);
+    }
+    add(&mut b, "fine", 0, 10);
+    store.record(&b).await.unwrap();
+    let ids = |list: &[ProblematicResponse]| {
+        list.iter()
+            .map(|p| p.response_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let top1 = store
+        .problematic(&ProblematicQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&top1), ["always-bad"]);
+    assert_eq!(top1[0].negative_rate, 1.0);
+    assert!(top1[0].wilson_lower > 0.7, "{}", top1[0].wilson_lower);
+    let by_count = store
+        .problematic(&ProblematicQuery {
+            limit: 3,
+            rank_by: RankBy::Count,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_count), ["often-rated", "mixed-4", "mixed-3"]);
+    let all = store
+        .problematic(&ProblematicQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        7,
+        "every response with a negative item, not `fine`"
+    );
+    assert_eq!(all[0].response_id, "always-bad");
+    for w in all.windows(2) {
+        assert!(w[0].wilson_lower >= w[1].wilson_lower, "{:?}", ids(&all));
+    }
+    let want = rank_problematic(&b.responses, &b.feedback, &ProblematicQuery::default());
+    assert_eq!(all, want);
 }
 
 pub async fn stats_counts_and_models(store: Store) {

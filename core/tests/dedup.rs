@@ -254,3 +254,111 @@ fn invalid_configs_are_rejected() {
     .validate()
     .is_ok());
 }
+
+#[test]
+fn short_texts_one_word_apart_are_near() {
+    let texts = [
+        "Please open Settings and choose Reset.",
+        "Kindly open Settings and choose Reset.",
+        "Please open Settings and then choose Reset.",
+        "Open Settings.",
+        "Open Help.",
+        "Kindly open Settings and pick Restore.",
+    ];
+    let d = find_duplicates(&texts, &DedupConfig::default());
+    let near = |index| {
+        Some(DuplicateOf {
+            index,
+            kind: DuplicateKind::Near,
+        })
+    };
+    assert_eq!(d[1], near(0), "one word substituted");
+    assert_eq!(d[2], near(0), "one word inserted");
+    assert_eq!(d[4], None, "two words: too short for one edit to be a copy");
+    // Two edits from text 1 (one edit would have joined it to the group).
+    assert_eq!(d[5], None);
+    let off = DedupConfig {
+        short_words: 0,
+        ..DedupConfig::default()
+    };
+    assert_eq!(
+        kept(&find_duplicates(&texts, &off)),
+        vec![0, 1, 2, 3, 4, 5],
+        "the rule off, shingles alone miss them"
+    );
+}
+
+#[test]
+fn random_short_texts_are_not_linked_by_the_short_rule() {
+    // 2,000 texts of 5–12 words from a 300-word vocabulary: some share many words, but
+    // none is one edit from another by construction (checked), so none may be joined.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut texts: Vec<Vec<u32>> = Vec::new();
+    while texts.len() < 2000 {
+        let n = rng.random_range(5..=12usize);
+        let t: Vec<u32> = (0..n).map(|_| rng.random_range(0..300u32)).collect();
+        let close = texts.iter().any(|o| {
+            let (l, s) = if o.len() >= t.len() { (o, &t) } else { (&t, o) };
+            match l.len() - s.len() {
+                0 => l.iter().zip(s.iter()).filter(|(a, b)| a != b).count() <= 1,
+                1 => (0..l.len()).any(|k| {
+                    let mut c = l.clone();
+                    c.remove(k);
+                    &c == s
+                }),
+                _ => false,
+            }
+        });
+        if !close {
+            texts.push(t);
+        }
+    }
+    let strings: Vec<String> = texts
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|w| format!("v{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let refs: Vec<&str> = strings.iter().map(String::as_str).collect();
+    let d = find_duplicates(&refs, &DedupConfig::default());
+    assert_eq!(kept(&d).len(), 2000);
+    // One word changed in each of the first 100 is found for every one of them.
+    let mut edited = strings.clone();
+    for t in texts.iter().take(100) {
+        let mut e = t.clone();
+        e[0] = 1000;
+        edited.push(
+            e.iter()
+                .map(|w| format!("v{w}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    let refs: Vec<&str> = edited.iter().map(String::as_str).collect();
+    let d = find_duplicates(&refs, &DedupConfig::default());
+    for i in 0..100 {
+        assert_eq!(d[2000 + i].map(|x| x.index), Some(i), "{i}");
+    }
+}
+
+#[test]
+fn one_word_edits_inside_texts_under_30_words_are_near() {
+    // Shingles alone miss a mid-text edit below 29 words (Jaccard (n − 5) / (n + 1)).
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let mut texts = Vec::new();
+    for n in 5..=30usize {
+        let base = words(&mut rng, n);
+        let mut edited = base.clone();
+        edited[n / 2] = "changed".into();
+        texts.push(base.join(" "));
+        texts.push(edited.join(" "));
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let d = find_duplicates(&refs, &DedupConfig::default());
+    for pair in 0..texts.len() / 2 {
+        assert_eq!(d[2 * pair + 1].map(|x| x.index), Some(2 * pair), "{pair}");
+    }
+}

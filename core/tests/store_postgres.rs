@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tuneloop::model::{
-    parse_timestamp, Bucket, Feedback, FeedbackKind, MetricsQuery, ProblematicQuery, ResponseRecord,
+    parse_timestamp, Bucket, Feedback, FeedbackKind, MetricsQuery, ProblematicQuery, RankBy,
+    ResponseRecord,
 };
 use tuneloop::store::{
     FeedbackStore, FeedbackStoreExt, ItemOutcome, MemoryStore, OpenOptions, PgStore, RecordBatch,
@@ -251,6 +252,7 @@ async fn metrics_and_problematic_equal_memory_on_larger_data() {
             since: Some(ts("2026-09-05T00:00:00Z")),
             until: None,
             redact_pii: false,
+            rank_by: RankBy::Count,
         },
     ];
     for q in &problematic {

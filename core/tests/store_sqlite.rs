@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tuneloop::model::{
-    parse_timestamp, Bucket, Feedback, FeedbackKind, MetricsQuery, ProblematicQuery, ResponseRecord,
+    parse_timestamp, Bucket, Feedback, FeedbackKind, MetricsQuery, ProblematicQuery, RankBy,
+    ResponseRecord,
 };
 use tuneloop::store::{
     FeedbackStore, FeedbackStoreExt, ItemOutcome, MemoryStore, OpenOptions, RecordBatch, Rejection,
@@ -311,6 +312,12 @@ async fn metrics_and_problematic_equal_memory_on_larger_data() {
             since: Some(ts("2026-09-05T00:00:00Z")),
             until: None,
             redact_pii: false,
+            rank_by: RankBy::Count,
+        },
+        ProblematicQuery {
+            limit: 7,
+            rank_by: RankBy::Rate,
+            ..Default::default()
         },
         ProblematicQuery {
             limit: 0,

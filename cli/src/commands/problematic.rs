@@ -13,6 +13,7 @@ pub async fn run(ctx: &Ctx, a: ProblematicArgs) -> CliResult {
         until: a.range.until,
         limit: usize::try_from(a.limit).unwrap_or(usize::MAX),
         redact_pii: !a.show_pii,
+        rank_by: a.rank_by.into(),
     };
     let report = ctx
         .open()

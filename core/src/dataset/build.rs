@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::config::{DatasetConfig, ExampleKind, TokenEncoding};
-use super::dedup::{find_duplicates, DuplicateKind};
-use super::examples::{candidate, Candidate, Example, ExampleSource, Verdict};
+use super::dedup::{find_duplicates_where, DuplicateKind};
+use super::examples::{candidate, Candidate, Example, ExampleSource, Part, Verdict};
 use super::manifest::{Counts, FileInfo, FileTokens, LineageEntry, Manifest};
 use super::redact::{RedactionCounts, Redactor};
 use super::split::{seeded_hash, split};
@@ -86,7 +86,9 @@ pub struct Builder {
     config: DatasetConfig,
     redactor: Redactor,
     examples: Vec<Example>,
-    /// Preference candidates waiting for a partner, by normalised query.
+    /// Preference candidates waiting for a partner, by conversation context
+    /// ([`ResponseRecord::context_key`]): answers to different conversations that merely end
+    /// in the same query are never paired.
     pool: BTreeMap<String, Vec<Candidate>>,
     dropped: BTreeMap<String, u64>,
     responses: u64,
@@ -155,31 +157,31 @@ impl Builder {
         let s = &self.config.sources;
         match self.config.format.kind() {
             ExampleKind::Sft => match (&c.correction, c.polarity) {
-                (Some((fix, _)), _) if s.sft_corrections => {
-                    let e = c.example(ExampleSource::Correction, fix.clone(), None, None);
+                (Some(_), _) if s.sft_corrections => {
+                    let e = c.example(ExampleSource::Correction, Part::Correction, None, None);
                     self.examples.push(e);
                 }
                 (Some(_), _) => self.drop_one("source_off"),
                 (None, Verdict::Positive) if s.sft_positive => {
-                    let e = c.example(ExampleSource::Positive, c.answer.clone(), None, None);
+                    let e = c.example(ExampleSource::Positive, Part::Answer, None, None);
                     self.examples.push(e);
                 }
                 (None, Verdict::Positive) => self.drop_one("source_off"),
                 (None, v) => self.drop_one(Candidate::polarity_reason(v)),
             },
             ExampleKind::Preference => match (&c.correction, c.polarity) {
-                (Some((fix, _)), _) if s.dpo_corrections => {
+                (Some(_), _) if s.dpo_corrections => {
                     let e = c.example(
                         ExampleSource::CorrectionPair,
-                        fix.clone(),
-                        Some(c.answer.clone()),
+                        Part::Correction,
+                        Some(Part::Answer),
                         None,
                     );
                     self.examples.push(e);
                 }
                 (Some(_), _) => self.drop_one("source_off"),
                 (None, Verdict::Positive | Verdict::Negative) if s.dpo_pairs => {
-                    self.pool.entry(c.query_key.clone()).or_default().push(c);
+                    self.pool.entry(c.context_key.clone()).or_default().push(c);
                 }
                 (None, Verdict::Positive | Verdict::Negative) => self.drop_one("source_off"),
                 (None, v) => self.drop_one(Candidate::polarity_reason(v)),
@@ -187,7 +189,7 @@ impl Builder {
             ExampleKind::Kto => match c.thumbs {
                 Verdict::Positive | Verdict::Negative => {
                     let label = c.thumbs == Verdict::Positive;
-                    let e = c.example(ExampleSource::Thumbs, c.answer.clone(), None, Some(label));
+                    let e = c.example(ExampleSource::Thumbs, Part::Answer, None, Some(label));
                     self.examples.push(e);
                 }
                 Verdict::None => self.drop_one("no_thumbs"),
@@ -196,8 +198,9 @@ impl Builder {
         }
     }
 
-    /// Pairs the best positive with the worst negative response of each normalised query,
-    /// the second best with the second worst, and so on; the rest are `unpaired`.
+    /// Pairs the best positive with the worst negative response of each conversation context,
+    /// the second best with the second worst, and so on; the rest are `unpaired`. The pair's
+    /// prompt is the positive's, which is the shared context (the keys are equal).
     fn pair_pool(&mut self) {
         let pool = std::mem::take(&mut self.pool);
         for (_, group) in pool {
@@ -224,18 +227,16 @@ impl Builder {
                     self.drop_one("identical_pair");
                     continue;
                 }
-                let mut e = p.example(
-                    ExampleSource::PreferencePair,
-                    p.answer.clone(),
-                    Some(n.answer.clone()),
-                    None,
-                );
+                // The prompt is written once, the positive's (the shared context), so only
+                // the rejected answer's redactions are added.
+                let mut e = p.example(ExampleSource::PreferencePair, Part::Answer, None, None);
+                e.rejected = Some(n.answer.clone());
                 e.response_ids.push(n.response_id.clone());
                 e.feedback_ids.extend(n.feedback_ids.iter().cloned());
                 e.feedback_ids.sort();
                 e.score = (p.score + (1.0 - n.score)) / 2.0;
                 e.created_at = e.created_at.max(n.created_at);
-                e.redactions.merge(&n.redactions);
+                e.redactions.merge(&n.answer_redactions);
                 self.examples.push(e);
             }
             let unpaired = (pos.len() + neg.len() - 2 * pairs) as u64;
@@ -266,7 +267,12 @@ impl Builder {
         examples.sort_by(Example::rank_cmp);
         let texts: Vec<String> = examples.iter().map(Example::dedup_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let dups = find_duplicates(&refs, &cfg.dedup);
+        // A KTO example is never a copy of one with the other label, nor a preference pair
+        // a copy of its reverse (exact copies cannot differ so: the label is in the text).
+        let dups = {
+            let linkable = |a: usize, b: usize| examples[a].may_duplicate(&examples[b]);
+            find_duplicates_where(&refs, &cfg.dedup, &linkable)
+        };
         drop(texts);
         let mut kept = Vec::with_capacity(examples.len());
         for (e, d) in examples.into_iter().zip(dups) {

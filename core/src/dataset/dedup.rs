@@ -2,8 +2,9 @@
 //!
 //! Exact duplicates share the 128-bit hash of their [`normalize`]d text. Near duplicates:
 //! MinHash signatures over word shingles, LSH banding with datasketch's parameter choice,
-//! candidate pairs confirmed by the signature-estimated Jaccard similarity, and connected
-//! components whose kept item is the lowest index.
+//! candidate pairs confirmed by the signature-estimated Jaccard similarity; short texts (at
+//! most [`DedupConfig::short_words`] words) one word edit apart, which shingles miss; and
+//! connected components whose kept item is the lowest index.
 //!
 //! ```
 //! use tuneloop::dataset::dedup::{find_duplicates, DedupConfig, DuplicateKind};
@@ -17,6 +18,7 @@
 
 mod lsh;
 mod minhash;
+mod short;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -42,6 +44,18 @@ pub struct DedupConfig {
     pub seed: u64,
     /// Whether to look for near duplicates at all (exact ones are always removed).
     pub near: bool,
+    /// Texts of at most this many words that differ by one word (substituted, inserted or
+    /// deleted) are near duplicates when `1 − 1 / (longer length) ≥ threshold`; shingles
+    /// miss such short edits. 0 turns the rule off.
+    #[serde(default = "default_short_words")]
+    pub short_words: usize,
+}
+
+/// The default of [`DedupConfig::short_words`].
+pub const DEFAULT_SHORT_WORDS: usize = 30;
+
+fn default_short_words() -> usize {
+    DEFAULT_SHORT_WORDS
 }
 
 impl Default for DedupConfig {
@@ -52,6 +66,7 @@ impl Default for DedupConfig {
             shingle_words: 3,
             seed: 1,
             near: true,
+            short_words: DEFAULT_SHORT_WORDS,
         }
     }
 }
@@ -117,7 +132,24 @@ pub fn normalize(text: &str) -> String {
 /// reports it instead.
 pub fn find_duplicates(texts: &[&str], config: &DedupConfig) -> Vec<Option<DuplicateOf>> {
     let near = config.near && config.validate().is_ok();
-    run(texts, config, near)
+    run(texts, config, near, None)
+}
+
+/// Whether two items (indices into the texts) may be joined as near duplicates.
+pub type Linkable<'a> = &'a (dyn Fn(usize, usize) -> bool + Sync);
+
+/// [`find_duplicates`] where a near-duplicate link between items `a` and `b` is made only
+/// when `linkable(a, b)` holds as well, so groups never join items the caller tells apart
+/// (a KTO example and one with the opposite label, a preference pair and its reverse).
+/// Exact duplicates are always joined: a caller that tells items apart puts what differs
+/// into their texts.
+pub fn find_duplicates_where(
+    texts: &[&str],
+    config: &DedupConfig,
+    linkable: Linkable<'_>,
+) -> Vec<Option<DuplicateOf>> {
+    let near = config.near && config.validate().is_ok();
+    run(texts, config, near, Some(linkable))
 }
 
 /// [`find_duplicates`] after [`DedupConfig::validate`].
@@ -126,7 +158,7 @@ pub fn try_find_duplicates(
     config: &DedupConfig,
 ) -> Result<Vec<Option<DuplicateOf>>> {
     config.validate()?;
-    Ok(run(texts, config, config.near))
+    Ok(run(texts, config, config.near, None))
 }
 
 /// The keys are already hashes: pass them through.
@@ -147,7 +179,12 @@ impl Hasher for PassThrough {
     }
 }
 
-fn run(texts: &[&str], config: &DedupConfig, near: bool) -> Vec<Option<DuplicateOf>> {
+fn run(
+    texts: &[&str],
+    config: &DedupConfig,
+    near: bool,
+    linkable: Option<Linkable<'_>>,
+) -> Vec<Option<DuplicateOf>> {
     let n = texts.len();
     let hashes: Vec<u128> = texts
         .par_iter()
@@ -162,7 +199,7 @@ fn run(texts: &[&str], config: &DedupConfig, near: bool) -> Vec<Option<Duplicate
     }
     drop(first);
     if near && n > 1 {
-        link_near(texts, config, &mut parent);
+        link_near(texts, config, &mut parent, linkable);
     }
     (0..n)
         .map(|i| {
@@ -199,8 +236,14 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
 }
 
 /// Signatures of the first copy of each exact group, LSH candidates, confirmation by the
-/// estimated Jaccard similarity, and union of the confirmed pairs.
-fn link_near(texts: &[&str], config: &DedupConfig, parent: &mut [u32]) {
+/// estimated Jaccard similarity, and union of the confirmed pairs; then the short-text rule
+/// ([`short`]) over the same copies.
+fn link_near(
+    texts: &[&str],
+    config: &DedupConfig,
+    parent: &mut [u32],
+    linkable: Option<Linkable<'_>>,
+) {
     let reps: Vec<u32> = (0..parent.len() as u32)
         .filter(|&i| parent[i as usize] == i)
         .collect();
@@ -224,11 +267,19 @@ fn link_near(texts: &[&str], config: &DedupConfig, parent: &mut [u32]) {
             let (a, b) = (a as usize, b as usize);
             estimated_jaccard(&sigs[a * k..(a + 1) * k], &sigs[b * k..(b + 1) * k])
                 >= config.threshold
+                && linkable.is_none_or(|f| f(reps[a] as usize, reps[b] as usize))
         })
         .collect();
     for (&(a, b), ok) in pairs.iter().zip(confirmed) {
         if ok {
             union(parent, reps[a as usize], reps[b as usize]);
+        }
+    }
+    drop((pairs, sigs, keys));
+    // Short texts one word apart, which the shingles miss (pairs of text indices).
+    for (a, b) in short::short_pairs(texts, &reps, config.short_words, config.threshold) {
+        if linkable.is_none_or(|f| f(a as usize, b as usize)) {
+            union(parent, a, b);
         }
     }
 }

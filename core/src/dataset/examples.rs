@@ -32,7 +32,8 @@ pub enum ExampleSource {
     Positive,
     /// Preference: correction preferred over the original response.
     CorrectionPair,
-    /// Preference: a positive response preferred over a negative one to the same query.
+    /// Preference: a positive response preferred over a negative one to the same conversation
+    /// context (same prior turns and query).
     PreferencePair,
     /// KTO: a response labelled by its thumbs.
     Thumbs,
@@ -74,9 +75,14 @@ pub struct Example {
     pub score: f64,
     /// Creation time of the newest response involved.
     pub created_at: Timestamp,
-    /// The normalised user query: examples sharing it stay on one side of the split.
+    /// The normalised user query: examples sharing it (and so every example sharing a
+    /// conversation context) stay on one side of the split.
     pub query_key: String,
-    /// Redactions made in the texts of the responses involved.
+    /// The conversation context ([`ResponseRecord::context_key`]) the example answers: the
+    /// prompt written is that context, and a pair joins only answers to it.
+    pub context_key: String,
+    /// Redactions in the example's written texts (prompt and completions), each counted
+    /// once: what its line contains.
     pub redactions: RedactionCounts,
     /// Tokens by the cookbook's count (set by the builder).
     pub tokens: u64,
@@ -104,6 +110,26 @@ impl Example {
         text
     }
 
+    /// Whether `other` may be removed as a near duplicate of this example (or the reverse):
+    /// never across KTO labels, and never between a preference pair and its reverse (its
+    /// chosen answer closer, by word-set Jaccard similarity, to the other's rejected one
+    /// than to the other's chosen one). Removing such an example would drop the opposite
+    /// evidence as if it were a copy.
+    pub fn may_duplicate(&self, other: &Example) -> bool {
+        if self.label != other.label {
+            return false;
+        }
+        match (&self.rejected, &other.rejected) {
+            (Some(r1), Some(r2)) => {
+                let (c1, c2) = (&self.chosen, &other.chosen);
+                word_jaccard(c1, c2) + word_jaccard(r1, r2)
+                    >= word_jaccard(c1, r2) + word_jaccard(r1, c2)
+            }
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     /// Best first: higher score, then newer, then smaller response id.
     pub fn rank_cmp(&self, other: &Example) -> Ordering {
         other
@@ -112,6 +138,19 @@ impl Example {
             .then(other.created_at.cmp(&self.created_at))
             .then(self.response_ids.cmp(&other.response_ids))
     }
+}
+
+/// Jaccard similarity of the sets of normalised words of `a` and `b` (1 for two empty texts).
+fn word_jaccard(a: &str, b: &str) -> f64 {
+    use std::collections::HashSet;
+    let (na, nb) = (normalize(a), normalize(b));
+    let sa: HashSet<&str> = na.split(' ').filter(|w| !w.is_empty()).collect();
+    let sb: HashSet<&str> = nb.split(' ').filter(|w| !w.is_empty()).collect();
+    let union = sa.union(&sb).count();
+    if union == 0 {
+        return 1.0;
+    }
+    sa.intersection(&sb).count() as f64 / union as f64
 }
 
 /// An assistant message.
@@ -188,8 +227,24 @@ pub struct Candidate {
     pub category: String,
     /// Normalised (redacted) query.
     pub query_key: String,
-    /// Redactions made in this candidate's texts.
-    pub redactions: RedactionCounts,
+    /// The response's conversation context ([`ResponseRecord::context_key`]: prior turns and
+    /// query): preference pairs join only candidates with equal keys.
+    pub context_key: String,
+    /// Redactions made in the prompt (system prompt, prior turns, query).
+    pub prompt_redactions: RedactionCounts,
+    /// Redactions made in the answer.
+    pub answer_redactions: RedactionCounts,
+    /// Redactions made in the winning correction.
+    pub correction_redactions: RedactionCounts,
+}
+
+/// A written completion of a candidate: its answer or its correction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The response as given.
+    Answer,
+    /// The winning correction (empty when there is none).
+    Correction,
 }
 
 /// Resolves `feedback` (all on `response`) and redacts every text that may be written.
@@ -199,6 +254,7 @@ pub fn candidate(
     system_prompt: Option<&str>,
     redactor: &Redactor,
 ) -> Candidate {
+    // Counted per written text, so an example counts exactly the redactions in its lines.
     let mut counts = RedactionCounts::default();
     let mut prompt = Vec::with_capacity(response.conversation.len() + 2);
     if let Some(s) = system_prompt {
@@ -223,9 +279,11 @@ pub fn candidate(
         role: Role::User,
         content: query,
     });
+    let mut answer_counts = RedactionCounts::default();
     let answer = redactor
-        .redact(&response.response, &mut counts)
+        .redact(&response.response, &mut answer_counts)
         .into_owned();
+    let mut correction_counts = RedactionCounts::default();
 
     let correction = feedback
         .iter()
@@ -236,7 +294,10 @@ pub fn candidate(
         })
         .max_by(|(a, _), (b, _)| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)))
         .filter(|(_, c)| normalize(c) != normalize(&response.response))
-        .map(|(f, c)| (redactor.redact(c, &mut counts).into_owned(), f.id.clone()));
+        .map(|(f, c)| {
+            let text = redactor.redact(c, &mut correction_counts).into_owned();
+            (text, f.id.clone())
+        });
 
     let category = feedback
         .iter()
@@ -269,24 +330,49 @@ pub fn candidate(
         created_at: response.created_at,
         category,
         query_key,
-        redactions: counts,
+        context_key: response.context_key(),
+        prompt_redactions: counts,
+        answer_redactions: answer_counts,
+        correction_redactions: correction_counts,
     }
 }
 
 impl Candidate {
-    /// An example of `source` from this candidate alone.
+    /// The text of `part`, redacted.
+    pub fn text(&self, part: Part) -> &str {
+        match part {
+            Part::Answer => &self.answer,
+            Part::Correction => self.correction.as_ref().map_or("", |(c, _)| c.as_str()),
+        }
+    }
+
+    /// The redactions made in `part`.
+    pub fn part_redactions(&self, part: Part) -> &RedactionCounts {
+        match part {
+            Part::Answer => &self.answer_redactions,
+            Part::Correction => &self.correction_redactions,
+        }
+    }
+
+    /// An example of `source` from this candidate alone, with `chosen` (and `rejected`) as
+    /// its completions; it counts the redactions of its prompt and of those parts only.
     pub fn example(
         &self,
         source: ExampleSource,
-        chosen: String,
-        rejected: Option<String>,
+        chosen: Part,
+        rejected: Option<Part>,
         label: Option<bool>,
     ) -> Example {
+        let mut redactions = self.prompt_redactions.clone();
+        redactions.merge(self.part_redactions(chosen));
+        if let Some(r) = rejected {
+            redactions.merge(self.part_redactions(r));
+        }
         Example {
             source,
             prompt: self.prompt.clone(),
-            chosen,
-            rejected,
+            chosen: self.text(chosen).to_string(),
+            rejected: rejected.map(|r| self.text(r).to_string()),
             label,
             response_ids: vec![self.response_id.clone()],
             feedback_ids: self.feedback_ids.clone(),
@@ -294,7 +380,8 @@ impl Candidate {
             score: self.score,
             created_at: self.created_at,
             query_key: self.query_key.clone(),
-            redactions: self.redactions.clone(),
+            context_key: self.context_key.clone(),
+            redactions,
             tokens: 0,
         }
     }

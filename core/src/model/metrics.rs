@@ -136,6 +136,9 @@ pub struct ProblematicQuery {
     /// comments shown, with the dataset redactor. Applied by the facade; stores ignore it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub redact_pii: bool,
+    /// The order: by the negative share's lower confidence bound (`rate`, the default) or by
+    /// the number of negative items (`count`). `limit` applies after ranking.
+    pub rank_by: RankBy,
 }
 
 impl Default for ProblematicQuery {
@@ -146,6 +149,44 @@ impl Default for ProblematicQuery {
             until: None,
             limit: 20,
             redact_pii: false,
+            rank_by: RankBy::default(),
+        }
+    }
+}
+
+/// How problematic responses are ordered, worst first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    /// By the lower bound of the 95 % Wilson interval of the negative share (negative items
+    /// over all items), so 12 negatives out of 12 outrank 20 out of 60; then as `count`.
+    #[default]
+    Rate,
+    /// By the number of negative items, then the lower bound of the negative share.
+    Count,
+}
+
+impl RankBy {
+    /// The name used in options and on the command line (`rate`, `count`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankBy::Rate => "rate",
+            RankBy::Count => "count",
+        }
+    }
+}
+
+impl std::str::FromStr for RankBy {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "rate" => Ok(RankBy::Rate),
+            "count" => Ok(RankBy::Count),
+            other => Err(crate::Error::invalid(
+                "rank_by",
+                format!("{other:?} is not one of rate, count"),
+            )),
         }
     }
 }
@@ -170,6 +211,11 @@ pub struct ProblematicResponse {
     pub positive: u64,
     /// Negative items (≥ 1).
     pub negative: u64,
+    /// Share of the items that are negative: `negative / feedback`.
+    pub negative_rate: f64,
+    /// Lower bound of the 95 % Wilson score interval of `negative_rate` (z = 1.96): the
+    /// default ranking key, which weighs a share by how many items it rests on.
+    pub wilson_lower: f64,
     /// Mean score (thumbs up 1, down 0, rating r → (r − 1) / 4).
     pub score: f64,
     /// Explicit category counts.

@@ -23,7 +23,7 @@ pub use fine_tuning::{
 pub use limits::Limits;
 pub use metrics::{
     Bucket, BucketMetrics, MetricsQuery, MetricsReport, ModelMetrics, ProblematicQuery,
-    ProblematicResponse, QualityFigures,
+    ProblematicResponse, QualityFigures, RankBy,
 };
 pub use response::{Message, ResponseRecord, Role};
 pub use run::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};

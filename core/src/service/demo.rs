@@ -259,6 +259,7 @@ impl Tuneloop {
                 until: Some(end),
                 limit: 5,
                 redact_pii: false,
+                ..ProblematicQuery::default()
             })
             .await?;
         let analysis = analyze_store(

@@ -5,7 +5,7 @@ use super::{precheck_feedback, precheck_response, FeedbackStore, WriteTx};
 use crate::analysis::metrics::{
     assemble_report, bucket_start_micros, in_range, ModelTallies, Tally,
 };
-use crate::analysis::problematic::{summarize, worst_first};
+use crate::analysis::problematic::{figures_of, summarize, top};
 use crate::error::{Error, Result};
 use crate::model::time::to_micros;
 use crate::model::{
@@ -366,9 +366,7 @@ impl FeedbackStore for MemoryStore {
             let items: Vec<&Feedback> = fb.iter().map(|&i| &inner.feedback[i as usize]).collect();
             out.extend(summarize(r, &items));
         }
-        out.sort_by(worst_first);
-        out.truncate(query.limit);
-        Ok(out)
+        Ok(top(out, figures_of, query.rank_by, query.limit))
     }
 
     async fn stats(&self) -> Result<StoreStats> {

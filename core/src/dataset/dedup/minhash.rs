@@ -80,6 +80,19 @@ impl Scratch {
         xxhash_rust::xxh3::xxh3_128(&self.norm)
     }
 
+    /// The 64-bit hashes of the words of the normalised `text`, in order.
+    pub fn word_hashes(&mut self, text: &str) -> &[u64] {
+        self.load(text);
+        let norm = &self.norm;
+        self.hashes.clear();
+        self.hashes.extend(
+            self.words
+                .iter()
+                .map(|&(s, e)| xxhash_rust::xxh3::xxh3_64(&norm[s as usize..e as usize])),
+        );
+        &self.hashes
+    }
+
     /// Writes the MinHash signature of `text` (word `shingle_words`-grams of the normalised
     /// text; a shorter text is one shingle of all its words) into `sig`.
     pub fn signature(
@@ -89,15 +102,8 @@ impl Scratch {
         perms: &Permutations,
         sig: &mut [u32],
     ) {
-        self.load(text);
         sig.fill(u32::MAX);
-        let norm = &self.norm;
-        self.hashes.clear();
-        self.hashes.extend(
-            self.words
-                .iter()
-                .map(|&(s, e)| xxhash_rust::xxh3::xxh3_64(&norm[s as usize..e as usize])),
-        );
+        self.word_hashes(text);
         let k = shingle_words.max(1);
         if self.hashes.len() <= k {
             perms.update(sig, shingle_hash(self.hashes.iter().copied()));

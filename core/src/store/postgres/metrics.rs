@@ -7,7 +7,7 @@
 
 use super::db_err;
 use super::read::{decode_feedback, decode_response, FEEDBACK_SELECT, RESPONSE_SELECT};
-use crate::analysis::problematic::{summarize, worst_first};
+use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
 use crate::error::Result;
 use crate::model::time::to_micros;
 use crate::model::{
@@ -153,11 +153,14 @@ pub(super) async fn problematic(
         }
         None => None,
     };
-    // Rank in SQL with the same keys as `worst_first`; scores are sums of quarters divided
-    // by a count, so SQL's AVG equals the f64 mean computed by `summarize`.
+    // Every response with a negative item is a candidate with its figures; the shared
+    // `top` ranks them and applies the limit (ranking by rate cannot be cut short in SQL by
+    // a count order). Scores are sums of quarters divided by a count, so SQL's AVG equals
+    // the f64 mean computed by `summarize`.
     let mut qb = QueryBuilder::new(
-        "SELECT g.response_seq FROM (SELECT response_seq, \
-         COUNT(*) FILTER (WHERE polarity = -1) AS negative, AVG(score) AS score FROM feedback",
+        "SELECT g.response_seq, g.negative, g.n, g.score, r.created_at, r.id FROM \
+         (SELECT response_seq, COUNT(*) FILTER (WHERE polarity = -1) AS negative, \
+         COUNT(*) AS n, AVG(score)::float8 AS score FROM feedback",
     );
     push_range(
         &mut qb,
@@ -168,15 +171,17 @@ pub(super) async fn problematic(
     );
     qb.push(
         " GROUP BY response_seq HAVING COUNT(*) FILTER (WHERE polarity = -1) > 0) g \
-         JOIN responses r ON r.seq = g.response_seq \
-         ORDER BY g.negative DESC, g.score ASC, r.created_at DESC, r.id ASC LIMIT ",
-    )
-    .push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
-    let seqs: Vec<i64> = qb
-        .build_query_scalar()
+         JOIN responses r ON r.seq = g.response_seq",
+    );
+    let candidates: Vec<Candidate> = qb
+        .build_query_as()
         .fetch_all(pool)
         .await
         .map_err(|e| db_err("ranking problematic responses", e))?;
+    let seqs: Vec<i64> = top(candidates, figures, query.rank_by, query.limit)
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
@@ -215,7 +220,7 @@ pub(super) async fn problematic(
         }
     }
 
-    let mut out: Vec<ProblematicResponse> = seqs
+    let out: Vec<ProblematicResponse> = seqs
         .iter()
         .filter_map(|seq| {
             let r = responses.get(seq)?;
@@ -223,7 +228,20 @@ pub(super) async fn problematic(
             summarize(r, &items)
         })
         .collect();
-    out.sort_by(worst_first);
-    out.truncate(query.limit);
-    Ok(out)
+    Ok(top(out, figures_of, query.rank_by, query.limit))
+}
+
+/// A problematic candidate: response seq, negative items, all items, mean score, creation
+/// time (microseconds), response id.
+type Candidate = (i64, i64, i64, f64, i64, String);
+
+/// The ranking figures of a candidate.
+fn figures(c: &Candidate) -> RankFigures<'_> {
+    RankFigures {
+        negative: u64::try_from(c.1).unwrap_or(0),
+        feedback: u64::try_from(c.2).unwrap_or(0),
+        score: c.3,
+        created_at: c.4,
+        response_id: &c.5,
+    }
 }
