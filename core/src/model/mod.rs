@@ -2,6 +2,7 @@
 
 mod analysis;
 mod category;
+mod comparison;
 mod feedback;
 mod fine_tuning;
 mod limits;
@@ -14,6 +15,7 @@ mod trend;
 
 pub use analysis::{Categorization, CategorySource, ErrorPattern, PatternExample};
 pub use category::{Category, CANONICAL_CATEGORIES};
+pub use comparison::{Comparison, Winner};
 pub(crate) use feedback::build_kind as feedback_kind;
 pub use feedback::{Feedback, FeedbackKind, Polarity, Variant};
 pub use fine_tuning::{
