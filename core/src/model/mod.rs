@@ -7,6 +7,7 @@ mod feedback;
 mod fine_tuning;
 mod limits;
 mod metrics;
+mod ranking;
 mod response;
 mod run;
 mod suggestion;
@@ -27,6 +28,7 @@ pub use metrics::{
     Bucket, BucketMetrics, MetricsQuery, MetricsReport, ModelMetrics, ProblematicQuery,
     ProblematicResponse, QualityFigures,
 };
+pub use ranking::{ModelRanking, RankedModel};
 pub use response::{Message, ResponseRecord, Role};
 pub use run::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};
 pub use suggestion::Suggestion;
