@@ -34,6 +34,8 @@ pub enum ExampleSource {
     CorrectionPair,
     /// Preference: a positive response preferred over a negative one to the same query.
     PreferencePair,
+    /// Preference: a comparison's winner preferred over its loser (same context).
+    ComparisonPair,
     /// KTO: a response labelled by its thumbs.
     Thumbs,
 }
@@ -46,6 +48,7 @@ impl ExampleSource {
             ExampleSource::Positive => "positive",
             ExampleSource::CorrectionPair => "correction_pair",
             ExampleSource::PreferencePair => "preference_pair",
+            ExampleSource::ComparisonPair => "comparison_pair",
             ExampleSource::Thumbs => "thumbs",
         }
     }
