@@ -118,7 +118,7 @@ fn comparisons_import_export_and_rank() {
         &["--db", &url, "rank", "--model", "mid", "--model", "weak"],
     ));
     assert!(text.contains("mid") && !text.contains("strong"), "{text}");
-    assert!(text.contains("8 comparisons"), "{text}");
+    assert!(text.contains("8 comparisons, 0 of them ties"), "{text}");
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, a: RankArgs) -> CliResult {
     }
     outln!("{}", table(&ranking));
     outln!(
-        "{} comparisons ({} ties, counted half a win each); {} between two answers of the same \
+        "{} comparisons, {} of them ties (half a win each); {} between two answers of the same \
          model skipped.",
         thousands(ranking.comparisons_used),
         thousands(ranking.ties),

@@ -17,9 +17,10 @@
 //! Newton's method with a backtracking line search: f is convex (strictly for α > 0),
 //! so it converges in a handful of iterations. Scores are centred to mean zero (the
 //! penalised optimum already is; with α = 0 the centring fixes the free offset).
-//! Intervals: θᵢ ± 1.96 √(H⁻¹)ᵢᵢ with H the Hessian of f at the optimum (the observed
-//! information plus 2α I); with α = 0, H's pseudo-inverse (the covariance of the
-//! mean-zero scores).
+//! Intervals: θᵢ ± 1.96 √Cᵢᵢ with C = P H⁻¹ P the covariance of the mean-zero scores, H the
+//! Hessian of f at the optimum (the observed information plus 2α I) and P = I − J/n the
+//! centring (the likelihood says nothing about a common offset, so its prior variance
+//! 1/(2α) is projected out); with α = 0, H's pseudo-inverse, which is the same limit.
 
 use crate::error::{Error, Result};
 use crate::model::{ModelRanking, RankedModel, Winner};
@@ -58,7 +59,7 @@ impl Default for FitOptions {
 pub struct Fit {
     /// θ, one per item, summing to zero.
     pub scores: Vec<f64>,
-    /// √(H⁻¹)ᵢᵢ per item.
+    /// Standard error of each mean-zero score (see the module docs).
     pub std_errors: Vec<f64>,
     /// Newton iterations used.
     pub iterations: u32,
@@ -128,7 +129,15 @@ pub fn fit(n: usize, wins: &[Vec<f64>], options: &FitOptions) -> Result<Fit> {
     }
     let (_, hess) = derivatives(&theta, wins, alpha);
     let cov = covariance(&hess, alpha).ok_or_else(|| numerical("the Hessian is singular"))?;
-    let std_errors = (0..n).map(|i| cov[i][i].max(0.0).sqrt()).collect();
+    // Diagonal of P M P for symmetric M: Mᵢᵢ − 2 mean(row i) + mean(M).
+    let nf = n as f64;
+    let total = cov.iter().flatten().sum::<f64>() / (nf * nf);
+    let std_errors = (0..n)
+        .map(|i| {
+            let row = cov[i].iter().sum::<f64>() / nf;
+            (cov[i][i] - 2.0 * row + total).max(0.0).sqrt()
+        })
+        .collect();
     Ok(Fit {
         scores: theta,
         std_errors,
@@ -443,6 +452,17 @@ mod tests {
         let got = (r.models[0].ci_high - r.models[0].score) / Z95;
         assert!((got - se).abs() < 1e-9, "{got} vs {se}");
         assert_eq!((r.models[0].wins, r.models[0].losses), (30, 10));
+        // A small penalty barely moves the score or the interval of well-observed models:
+        // the prior's uncertainty about a common offset is not part of a mean-zero score.
+        let pairs = [
+            vec![pair("x", "y", Winner::A); 30],
+            vec![pair("y", "x", Winner::A); 10],
+        ]
+        .concat();
+        let p = rank_models(pairs, &FitOptions::default()).expect("fits");
+        let half = |m: &RankedModel| m.ci_high - m.score;
+        assert!((half(&p.models[0]) / half(&r.models[0]) - 1.0).abs() < 0.05);
+        assert!((p.models[0].score - r.models[0].score).abs() < 0.05);
     }
 
     #[test]
