@@ -67,18 +67,21 @@ fi
 echo "PostgreSQL tests run against ${TUNELOOP_TEST_POSTGRES_URL}"
 
 # The MCP tests run the reference fine-tuning server (Python `mcp` SDK, in a venv) and the
-# npm server-everything (pinned in tests/mcp-peers). Installed once, reused while unchanged;
+# npm server-everything (pinned in tests/mcp-peers); the ranking is checked against choix
+# (tests/requirements-peers.txt, same venv). Installed once, reused while unchanged;
 # without python3/npm the tests that need them skip and say why.
 ensure_mcp_peers() {
   local venv=.venv-test req=examples/mcp-finetune-server/requirements.txt peers=tests/mcp-peers
+  local extra=tests/requirements-peers.txt
   if [ -z "${TUNELOOP_TEST_MCP_PYTHON:-}" ] && command -v python3 >/dev/null; then
-    if ! [ -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
-      step "installing the MCP reference server's Python packages in $venv"
+    if ! [ -x "$venv/bin/python" ] || ! cat "$req" "$extra" | cmp -s - "$venv/.requirements"; then
+      step "installing the test peers' Python packages (MCP reference server, choix) in $venv"
       python3 -m venv "$venv"
-      "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-      cp "$req" "$venv/.requirements"
+      "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" -r "$extra"
+      cat "$req" "$extra" > "$venv/.requirements"
     fi
     export TUNELOOP_TEST_MCP_PYTHON="$PWD/$venv/bin/python"
+    export TUNELOOP_TEST_CHOIX_PYTHON="${TUNELOOP_TEST_CHOIX_PYTHON:-$PWD/$venv/bin/python}"
   fi
   if [ -z "${TUNELOOP_TEST_MCP_EVERYTHING:-}" ] && command -v npm >/dev/null; then
     if ! [ -x "$peers/node_modules/.bin/mcp-server-everything" ] \
@@ -90,6 +93,7 @@ ensure_mcp_peers() {
     export TUNELOOP_TEST_MCP_EVERYTHING="$PWD/$peers/node_modules/.bin/mcp-server-everything"
   fi
   echo "MCP tests: python=${TUNELOOP_TEST_MCP_PYTHON:-unset (skipped)} everything=${TUNELOOP_TEST_MCP_EVERYTHING:-unset (skipped)}"
+  echo "choix check: python=${TUNELOOP_TEST_CHOIX_PYTHON:-unset (skipped)}"
 }
 ensure_mcp_peers
 

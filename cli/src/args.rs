@@ -55,6 +55,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Improvement suggestions from error patterns, trends and corrections, most urgent first.
     Suggest(SuggestArgs),
+    /// Rank models from pairwise feedback (comparison lines): Bradley–Terry scores with 95%
+    /// intervals.
+    Rank(RankArgs),
     /// Saved analysis runs (`analyze --save`): list, show, diff.
     Runs {
         #[command(subcommand)]
@@ -399,6 +402,22 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
             "`{text}` is not a significance level between 0 and 1 (exclusive)"
         )),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct RankArgs {
+    /// Only comparisons between these models (repeat the flag); default: every model.
+    #[arg(long = "model", value_name = "M")]
+    pub models: Vec<String>,
+    /// Comparisons made at or after T (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub since: Option<Timestamp>,
+    /// Comparisons made before T (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+    /// L2 penalty on the log-strengths (default 0.01; 0: plain maximum likelihood).
+    #[arg(long, value_name = "A")]
+    pub regularization: Option<f64>,
 }
 
 #[derive(Debug, Args)]

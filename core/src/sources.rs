@@ -9,9 +9,11 @@
 //! response history, plus the rendered files.
 
 use crate::analysis::pipeline::{analyze as analyze_records, Analysis, AnalysisOptions};
-use crate::dataset::{Builder, Dataset, DatasetConfig};
-use crate::model::{Feedback, ResponseRecord};
-use crate::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, PageRequest, ResponseFilter};
+use crate::dataset::{Builder, Dataset, DatasetConfig, ExampleKind};
+use crate::model::{Comparison, Feedback, ResponseRecord};
+use crate::store::{
+    ComparisonFilter, FeedbackFilter, FeedbackStore, FeedbackStoreExt, PageRequest, ResponseFilter,
+};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
@@ -92,13 +94,57 @@ pub async fn build_from_store(
         }
     }
     drop(by_response);
+    let compared = comparisons_for(store, model_id, config).await?;
     crate::runtime::blocking("the dataset build", move || {
         for (r, fb) in &kept {
             builder.add(r, fb);
         }
+        for (c, a, b) in &compared {
+            builder.add_comparison(c, a, b);
+        }
         builder.finish()
     })
     .await?
+}
+
+/// The comparisons a preference dataset for `model_id` may use (see
+/// `dataset::build::comparisons`), each with its two responses; none for other formats,
+/// with `sources.dpo_comparisons` off, or on a store that keeps no comparisons.
+async fn comparisons_for(
+    store: &dyn FeedbackStore,
+    model_id: &str,
+    config: &DatasetConfig,
+) -> Result<Vec<(Comparison, ResponseRecord, ResponseRecord)>> {
+    if config.format.kind() != ExampleKind::Preference || !config.sources.dpo_comparisons {
+        return Ok(Vec::new());
+    }
+    let filter = ComparisonFilter {
+        model: Some(model_id.to_string()),
+        since: config.since,
+        until: config.until,
+    };
+    let stored = match store.all_comparisons(&filter).await {
+        Ok(list) => list,
+        Err(Error::Unsupported { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut responses: HashMap<String, ResponseRecord> = HashMap::new();
+    let mut out = Vec::with_capacity(stored.len());
+    for s in stored {
+        let c = s.comparison;
+        for id in [&c.response_a, &c.response_b] {
+            if !responses.contains_key(id.as_str()) {
+                if let Some(r) = store.get_response(id).await? {
+                    responses.insert(id.clone(), r);
+                }
+            }
+        }
+        if let (Some(a), Some(b)) = (responses.get(&c.response_a), responses.get(&c.response_b)) {
+            let (a, b) = (a.clone(), b.clone());
+            out.push((c, a, b));
+        }
+    }
+    Ok(out)
 }
 
 /// The whole analysis (patterns, trends, suggestions) of a store's responses in the

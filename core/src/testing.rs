@@ -16,11 +16,13 @@ use crate::model::*;
 use crate::store::*;
 use std::sync::Arc;
 
+mod comparisons;
 mod faulty_ledger;
 mod faulty_provider;
 mod ledger;
 mod provider;
 
+pub use comparisons::*;
 pub use faulty_ledger::{FaultPoint, FaultyLedger, LedgerOp};
 pub use faulty_provider::{FaultyProvider, ProviderFault, ProviderOp};
 pub use ledger::*;
@@ -74,7 +76,10 @@ macro_rules! __store_conformance_list {
             leases_of_dead_holders_are_taken_over,
             lease_keeper_renews_and_reports_loss,
             concurrent_writers,
-            timestamps_keep_microseconds
+            timestamps_keep_microseconds,
+            comparisons_round_trip_and_idempotent,
+            comparisons_reference_checks,
+            comparisons_filter_and_paging
         );
     };
 }

@@ -559,6 +559,7 @@ fn records(parsed: ParsedLine) -> (Vec<ResponseRecord>, Vec<Feedback>) {
     match parsed {
         ParsedLine::Response(r, f) => (vec![r], f),
         ParsedLine::Feedback(f) => (Vec::new(), vec![f]),
+        ParsedLine::Comparison(_) => (Vec::new(), Vec::new()),
     }
 }
 

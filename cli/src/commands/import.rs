@@ -62,6 +62,13 @@ pub async fn run(ctx: &Ctx, a: ImportArgs) -> CliResult {
         thousands(s.feedback_inserted),
         thousands(s.feedback_unchanged)
     );
+    if s.comparisons_inserted + s.comparisons_unchanged > 0 {
+        outln!(
+            "  comparisons: {} inserted, {} unchanged",
+            thousands(s.comparisons_inserted),
+            thousands(s.comparisons_unchanged)
+        );
+    }
     match &a.reject_file {
         Some(path) => outln!(
             "  rejected:  {} lines, written to {}",

@@ -11,6 +11,7 @@ mod import;
 mod jobs;
 mod metrics;
 mod problematic;
+mod rank;
 mod runs;
 mod schedule;
 mod suggest;
@@ -101,6 +102,7 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
         Command::Trends(a) => trends::run(ctx, a).await,
         Command::Analyze(a) => analyze::run(ctx, a).await,
         Command::Suggest(a) => suggest::run(ctx, a).await,
+        Command::Rank(a) => rank::run(ctx, a).await,
         Command::Runs { what } => match what {
             RunsCommand::List { kind, limit } => runs::list(ctx, kind, limit).await,
             RunsCommand::Show { id } => runs::show(ctx, &id).await,

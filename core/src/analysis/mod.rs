@@ -1,6 +1,7 @@
 //! Pure analysis functions: they take model values and return model values, no I/O.
 
 pub mod ari;
+pub mod bradley_terry;
 pub mod categorize;
 pub mod cluster;
 pub mod metrics;

@@ -78,6 +78,8 @@ impl Dataset {
     }
 }
 
+mod comparisons;
+
 /// Builds a dataset incrementally: [`Builder::add`] each response with its feedback, then
 /// [`Builder::finish`]. [`build`] uses it.
 #[derive(Debug)]

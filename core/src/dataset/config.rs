@@ -115,6 +115,10 @@ pub struct Sources {
     pub dpo_corrections: bool,
     /// Preference: a positive response preferred over a negative one to the same normalised query.
     pub dpo_pairs: bool,
+    /// Preference: the winner of a comparison (pairwise feedback) preferred over the loser,
+    /// for comparisons with a response of the dataset's model; ties make none. On by default:
+    /// a store without comparisons simply yields none.
+    pub dpo_comparisons: bool,
     /// KTO: responses with thumbs votes, labelled by the sign of their sum.
     pub kto_thumbs: bool,
 }
@@ -126,6 +130,7 @@ impl Default for Sources {
             sft_positive: true,
             dpo_corrections: true,
             dpo_pairs: true,
+            dpo_comparisons: true,
             kto_thumbs: true,
         }
     }
@@ -227,7 +232,7 @@ impl DatasetConfig {
         let s = &self.sources;
         let on = match self.format.kind() {
             ExampleKind::Sft => s.sft_corrections || s.sft_positive,
-            ExampleKind::Preference => s.dpo_corrections || s.dpo_pairs,
+            ExampleKind::Preference => s.dpo_corrections || s.dpo_pairs || s.dpo_comparisons,
             ExampleKind::Kto => s.kto_thumbs,
         };
         if !on {

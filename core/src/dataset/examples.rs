@@ -35,6 +35,8 @@ pub enum ExampleSource {
     /// Preference: a positive response preferred over a negative one to the same conversation
     /// context (same prior turns and query).
     PreferencePair,
+    /// Preference: a comparison's winner preferred over its loser (same context).
+    ComparisonPair,
     /// KTO: a response labelled by its thumbs.
     Thumbs,
 }
@@ -47,6 +49,7 @@ impl ExampleSource {
             ExampleSource::Positive => "positive",
             ExampleSource::CorrectionPair => "correction_pair",
             ExampleSource::PreferencePair => "preference_pair",
+            ExampleSource::ComparisonPair => "comparison_pair",
             ExampleSource::Thumbs => "thumbs",
         }
     }

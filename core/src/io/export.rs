@@ -1,7 +1,7 @@
 //! Export in the import format, so export → import is lossless.
 
 use crate::error::{Error, Result};
-use crate::store::{FeedbackFilter, FeedbackStore, PageRequest, ResponseFilter};
+use crate::store::{ComparisonFilter, FeedbackFilter, FeedbackStore, PageRequest, ResponseFilter};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::io::Write;
@@ -13,6 +13,9 @@ pub struct ExportReport {
     pub responses: u64,
     /// Feedback lines.
     pub feedback: u64,
+    /// Comparison lines.
+    #[serde(default)]
+    pub comparisons: u64,
 }
 
 #[derive(Serialize)]
@@ -33,8 +36,8 @@ fn write_line<W: Write, T: Serialize>(w: &mut W, kind: &'static str, inner: &T) 
     w.write_all(b"\n").map_err(io)
 }
 
-/// Writes the responses matching `filter` (in insertion order), then their feedback, one
-/// JSON object per line.
+/// Writes the responses matching `filter` (in insertion order), then their feedback, then
+/// the comparisons between two exported responses, one JSON object per line.
 pub async fn export_jsonl<W: Write + Send>(
     store: &dyn FeedbackStore,
     mut writer: W,
@@ -42,6 +45,8 @@ pub async fn export_jsonl<W: Write + Send>(
 ) -> Result<ExportReport> {
     let mut report = ExportReport::default();
     let restrict = filter.since.is_some() || filter.until.is_some();
+    // A comparison goes out only with both of its responses, so the export imports back.
+    let partial = restrict || filter.model.is_some();
     let mut ids: HashSet<String> = HashSet::new();
     let mut page = PageRequest::first(5_000);
     loop {
@@ -49,7 +54,7 @@ pub async fn export_jsonl<W: Write + Send>(
         for r in &p.items {
             write_line(&mut writer, "response", r)?;
             report.responses += 1;
-            if restrict {
+            if partial {
                 ids.insert(r.id.clone());
             }
         }
@@ -71,6 +76,26 @@ pub async fn export_jsonl<W: Write + Send>(
             }
             write_line(&mut writer, "feedback", f)?;
             report.feedback += 1;
+        }
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let cmp_filter = ComparisonFilter {
+        model: filter.model.clone(),
+        ..ComparisonFilter::default()
+    };
+    let mut page = PageRequest::first(5_000);
+    loop {
+        let p = store.list_comparisons(&cmp_filter, &page).await?;
+        for c in &p.items {
+            let c = &c.comparison;
+            if partial && !(ids.contains(&c.response_a) && ids.contains(&c.response_b)) {
+                continue;
+            }
+            write_line(&mut writer, "comparison", c)?;
+            report.comparisons += 1;
         }
         match p.next {
             Some(next) => page.after = Some(next),

@@ -5,7 +5,7 @@
 //!    are kept verbatim in a [`Spool`] (memory, or a temporary file past a size) with an
 //!    index entry per record; rejected lines are reported. A slow pipe (`import -`) or a
 //!    bad line costs nothing but time here.
-//! 2. **Write**: responses, then feedback, in one transaction (atomic) or, with
+//! 2. **Write**: responses, then feedback, then comparisons, in one transaction (atomic) or, with
 //!    `keep_going`, in transactions of at most `commit_every` records. On a store that locks
 //!    rows ([`FeedbackStore::locks_rows`], PostgreSQL) each kind goes in sorted by id across
 //!    the whole import: concurrent imports of overlapping data then take row locks in one
@@ -18,7 +18,7 @@ use super::reader::{read_line_capped, LineRead};
 use super::spool::Spool;
 use super::MAX_REPORTED_ERRORS;
 use crate::error::{Error, LineError, Result};
-use crate::model::{Feedback, Limits, ResponseRecord};
+use crate::model::{Comparison, Feedback, Limits, ResponseRecord};
 use crate::store::{FeedbackStore, ItemOutcome, RecordBatch, WriteSummary, WriteTx};
 use base64::Engine as _;
 use serde::Serialize;
@@ -180,6 +180,7 @@ struct Scanned {
     spool: Spool,
     responses: Vec<Entry>,
     feedback: Vec<Entry>,
+    comparisons: Vec<Entry>,
     lines: u64,
 }
 
@@ -240,6 +241,7 @@ fn scan<R: BufRead>(
         spool: Spool::new(),
         responses: Vec::new(),
         feedback: Vec::new(),
+        comparisons: Vec::new(),
         lines: 0,
     };
     let mut buf = Vec::new();
@@ -360,6 +362,7 @@ fn keep(
             }
         }
         ParsedLine::Feedback(f) => out.feedback.push(entry(&f.id, WHOLE_LINE, false)),
+        ParsedLine::Comparison(c) => out.comparisons.push(entry(&c.id, WHOLE_LINE, false)),
     }
     Ok(())
 }
@@ -378,6 +381,7 @@ async fn write(
         // against it.
         scanned.responses.sort_by(|a, b| a.id.cmp(&b.id));
         scanned.feedback.sort_by(|a, b| a.id.cmp(&b.id));
+        scanned.comparisons.sort_by(|a, b| a.id.cmp(&b.id));
     }
     let batch_size = options.batch_size.max(1);
     let commit_every = if options.keep_going {
@@ -466,6 +470,33 @@ async fn write(
                 }
             }
         }
+        // Comparisons last: both of their responses are written by now, whatever the
+        // order of the input.
+        for chunk in scanned.comparisons.chunks(batch_size) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut kept = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                if errors.rejected_lines.contains(&e.line) {
+                    continue;
+                }
+                batch.push(comparison_of(&scanned.spool, e, &options.limits)?);
+                kept.push(e);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let outcome = writer.write_comparisons(&batch).await?;
+            for (o, e) in outcome.iter().zip(kept) {
+                if let ItemOutcome::Rejected(rej) = o {
+                    errors.rejected_lines.insert(e.line);
+                    late.push(LineError {
+                        line: e.line,
+                        field: rej.field().map(str::to_string),
+                        reason: rej.reason(),
+                    });
+                }
+            }
+        }
         Ok::<(), Error>(())
     }
     .await;
@@ -475,7 +506,12 @@ async fn write(
     }
     late.sort_by_key(|e| e.line);
     let mut by_line = std::collections::HashMap::new();
-    for e in scanned.responses.iter().chain(&scanned.feedback) {
+    for e in scanned
+        .responses
+        .iter()
+        .chain(&scanned.feedback)
+        .chain(&scanned.comparisons)
+    {
         by_line
             .entry(e.line)
             .or_insert((e.offset, e.len, e.input_offset));
@@ -603,6 +639,20 @@ impl Writer<'_> {
         Ok(outcome)
     }
 
+    async fn write_comparisons(&mut self, batch: &[Comparison]) -> Result<Vec<ItemOutcome>> {
+        let n = batch.len();
+        if self.in_tx > 0 && self.in_tx + n > self.commit_every {
+            self.commit().await?;
+        }
+        let tx = match &mut self.tx {
+            Some(tx) => tx,
+            None => self.tx.insert(self.store.begin_write().await?),
+        };
+        let outcome = tx.write_comparisons(batch).await?;
+        self.in_tx += n;
+        Ok(outcome)
+    }
+
     async fn commit(&mut self) -> Result<()> {
         if let Some(tx) = self.tx.take() {
             let s = tx.commit().await?;
@@ -631,7 +681,15 @@ impl Writer<'_> {
 fn response_of(spool: &Spool, e: &Entry, limits: &Limits) -> Result<ResponseRecord> {
     match reparse(spool, e, limits)? {
         ParsedLine::Response(r, _) => Ok(r),
-        ParsedLine::Feedback(_) => Err(spool_damaged(e.line)),
+        ParsedLine::Feedback(_) | ParsedLine::Comparison(_) => Err(spool_damaged(e.line)),
+    }
+}
+
+/// The comparison of a spooled comparison line.
+fn comparison_of(spool: &Spool, e: &Entry, limits: &Limits) -> Result<Comparison> {
+    match reparse(spool, e, limits)? {
+        ParsedLine::Comparison(c) => Ok(c),
+        _ => Err(spool_damaged(e.line)),
     }
 }
 

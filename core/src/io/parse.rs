@@ -7,7 +7,8 @@
 
 use crate::error::{Error, LineError};
 use crate::model::{
-    parse_timestamp, Category, Feedback, Limits, Message, ResponseRecord, Role, Timestamp, Variant,
+    parse_timestamp, Category, Comparison, Feedback, Limits, Message, ResponseRecord, Role,
+    Timestamp, Variant, Winner,
 };
 use chrono::Datelike;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -20,6 +21,8 @@ pub enum ParsedLine {
     Response(ResponseRecord, Vec<Feedback>),
     /// A feedback item.
     Feedback(Feedback),
+    /// A pairwise judgment between two responses.
+    Comparison(Comparison),
 }
 
 /// Field paths in messages are cut in the middle beyond this many characters: a path into
@@ -46,6 +49,9 @@ const LINE_FIELDS: &[&str] = &[
     "comment",
     "correction",
     "user_id",
+    "response_a",
+    "response_b",
+    "winner",
 ];
 
 const EMBEDDED_FIELDS: &[&str] = &[
@@ -297,18 +303,19 @@ pub fn parse_line(text: &str, line: usize, limits: &Limits) -> Result<ParsedLine
     match raw.kind.as_deref() {
         Some("response") => parse_response(raw, line, limits),
         Some("feedback") => parse_feedback_line(raw, line, limits),
+        Some("comparison") => parse_comparison_line(raw, line, limits),
         Some(other) => Err(line_err(
             line,
             "type",
             format!(
-                "{} is not a record type; expected \"response\" or \"feedback\"",
+                "{} is not a record type; expected \"response\", \"feedback\" or \"comparison\"",
                 quote(other)
             ),
         )),
         None => Err(line_err(
             line,
             "type",
-            "missing; every line needs \"type\": \"response\" or \"feedback\"",
+            "missing; every line needs \"type\": \"response\", \"feedback\" or \"comparison\"",
         )),
     }
 }
@@ -642,6 +649,9 @@ struct RawLine {
     comment: Option<String>,
     correction: Option<String>,
     user_id: Option<String>,
+    response_a: Option<String>,
+    response_b: Option<String>,
+    winner: Option<String>,
 }
 
 impl RawLine {
@@ -665,6 +675,9 @@ impl RawLine {
             comment: f.string("comment")?,
             correction: f.string("correction")?,
             user_id: f.string("user_id")?,
+            response_a: f.string("response_a")?,
+            response_b: f.string("response_b")?,
+            winner: f.string("winner")?,
         })
     }
 }
@@ -749,6 +762,7 @@ fn parse_response(raw: RawLine, line: usize, limits: &Limits) -> Result<ParsedLi
         &misplaced,
         "belongs to feedback, not to a response; put feedback under \"feedback\" or on its own line",
     )?;
+    reject_comparison_fields(&raw, line)?;
     let created_at = required_time(raw.created_at, line, "response")?;
     let record = ResponseRecord {
         id: required(raw.id, line, "id", "response")?,
@@ -836,6 +850,7 @@ fn parse_feedback_line(
         ("feedback", raw.feedback.is_some()),
     ];
     reject_misplaced(line, &misplaced, "belongs to a response, not to feedback")?;
+    reject_comparison_fields(&raw, line)?;
     let created_at = required_time(raw.created_at, line, "feedback")?;
     let fb = build_feedback(
         "",
@@ -855,6 +870,74 @@ fn parse_feedback_line(
         },
     )?;
     Ok(ParsedLine::Feedback(fb))
+}
+
+/// Fields of a comparison line found on another kind of line.
+fn reject_comparison_fields(raw: &RawLine, line: usize) -> Result<(), LineError> {
+    let misplaced = [
+        ("response_a", raw.response_a.is_some()),
+        ("response_b", raw.response_b.is_some()),
+        ("winner", raw.winner.is_some()),
+    ];
+    reject_misplaced(
+        line,
+        &misplaced,
+        "belongs to a comparison (\"type\": \"comparison\"), not to this line",
+    )
+}
+
+fn parse_comparison_line(
+    raw: RawLine,
+    line: usize,
+    limits: &Limits,
+) -> Result<ParsedLine, LineError> {
+    let misplaced = [
+        ("model_id", raw.model_id.is_some()),
+        ("query", raw.query.is_some()),
+        ("response", raw.response.is_some()),
+        ("conversation", raw.conversation.is_some()),
+        ("metadata", raw.metadata.is_some()),
+        ("feedback", raw.feedback.is_some()),
+        ("response_id", raw.response_id.is_some()),
+        ("variant", raw.variant.is_some()),
+        ("thumbs_up", raw.thumbs_up.is_some()),
+        ("rating", raw.rating.is_some()),
+        ("categories", raw.categories.is_some()),
+        ("correction", raw.correction.is_some()),
+    ];
+    reject_misplaced(
+        line,
+        &misplaced,
+        "does not belong to a comparison, which names two responses (response_a, response_b) and a winner",
+    )?;
+    let response_a = required(raw.response_a, line, "response_a", "comparison")?;
+    let response_b = required(raw.response_b, line, "response_b", "comparison")?;
+    let winner_text = required(raw.winner, line, "winner", "comparison")?;
+    let winner = Winner::parse(&winner_text).ok_or_else(|| {
+        line_err(
+            line,
+            "winner",
+            format!(
+                "{} is not one of \"a\", \"b\", \"tie\"",
+                quote(&winner_text)
+            ),
+        )
+    })?;
+    let created_at = required_time(raw.created_at, line, "comparison")?;
+    let mut c = Comparison {
+        id: raw.id.unwrap_or_default(),
+        response_a,
+        response_b,
+        winner,
+        user_id: raw.user_id,
+        comment: raw.comment,
+        created_at,
+    };
+    if c.id.is_empty() {
+        c.id = c.derived_id();
+    }
+    c.validate(limits).map_err(|e| from_error(line, "", e))?;
+    Ok(ParsedLine::Comparison(c))
 }
 
 struct FeedbackFields {

@@ -2,10 +2,12 @@
 
 mod analysis;
 mod category;
+mod comparison;
 mod feedback;
 mod fine_tuning;
 mod limits;
 mod metrics;
+mod ranking;
 mod response;
 mod run;
 mod suggestion;
@@ -14,6 +16,7 @@ mod trend;
 
 pub use analysis::{Categorization, CategorySource, ErrorPattern, PatternExample};
 pub use category::{Category, CANONICAL_CATEGORIES};
+pub use comparison::{Comparison, Winner};
 pub(crate) use feedback::build_kind as feedback_kind;
 pub use feedback::{Feedback, FeedbackKind, Polarity, Variant};
 pub use fine_tuning::{
@@ -25,6 +28,7 @@ pub use metrics::{
     Bucket, BucketMetrics, MetricsQuery, MetricsReport, ModelMetrics, ProblematicQuery,
     ProblematicResponse, QualityFigures, RankBy,
 };
+pub use ranking::{ModelRanking, RankedModel};
 pub use response::{Message, ResponseRecord, Role};
 pub use run::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};
 pub use suggestion::Suggestion;

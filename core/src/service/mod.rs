@@ -34,6 +34,7 @@ mod datasets;
 mod demo;
 mod fine_tuning;
 mod quality;
+mod ranking;
 mod records;
 mod schedule;
 
@@ -46,6 +47,7 @@ use crate::{Error, Result};
 use std::sync::Arc;
 
 pub use crate::analysis::rule_files::{LexiconFile, RuleTables, RulesFile};
+pub use crate::model::{Comparison, ModelRanking, RankedModel, Winner};
 pub use crate::model::{PatternChange, PatternDiff, RunDiff, RunList, RunSummary};
 pub use crate::store::RunRecord;
 pub use analysis::{AnalyzeOptions, AnalyzeResult, RunsQuery, SuggestReport};
@@ -64,6 +66,7 @@ pub use fine_tuning::{
     WaitOptions,
 };
 pub use quality::ProblematicReport;
+pub use ranking::RankOptions;
 
 // The types the operations take and return, from one place: a front needs `tuneloop::service`
 // and `tuneloop::model`, nothing underneath.

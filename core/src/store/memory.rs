@@ -1,5 +1,6 @@
 //! The in-memory store: the reference implementation, for tests and embedded use.
 
+use super::comparison_rules::{self, ResponseFacts};
 use super::types::*;
 use super::{precheck_feedback, precheck_response, FeedbackStore, WriteTx};
 use crate::analysis::metrics::{
@@ -9,8 +10,8 @@ use crate::analysis::problematic::{figures_of, summarize, top};
 use crate::error::{Error, Result};
 use crate::model::time::to_micros;
 use crate::model::{
-    Feedback, Limits, MetricsQuery, MetricsReport, Polarity, ProblematicQuery, ProblematicResponse,
-    ResponseRecord,
+    Comparison, Feedback, Limits, MetricsQuery, MetricsReport, Polarity, ProblematicQuery,
+    ProblematicResponse, ResponseRecord,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -65,6 +66,10 @@ struct Inner {
     model_index: HashMap<String, u32>,
     categories: Vec<String>,
     category_index: HashMap<String, u16>,
+
+    comparisons: Vec<StoredComparison>,
+    comparison_hash: Vec<[u8; 32]>,
+    comparison_index: HashMap<String, u32>,
 
     runs: BTreeMap<String, RunRecord>,
     jobs: BTreeMap<String, JobRecord>,
@@ -157,6 +162,13 @@ impl Inner {
         self.feedback_hash.push(hash);
         self.feedback_by_response[ridx as usize].push(idx);
         self.feedback.push(f);
+    }
+
+    fn push_comparison(&mut self, c: StoredComparison, hash: [u8; 32]) {
+        let idx = self.comparisons.len() as u32;
+        self.comparison_index.insert(c.comparison.id.clone(), idx);
+        self.comparison_hash.push(hash);
+        self.comparisons.push(c);
     }
 
     fn feedback_matches(&self, i: usize, filter: &FeedbackFilter) -> bool {
@@ -294,6 +306,8 @@ impl FeedbackStore for MemoryStore {
             response_index: HashMap::new(),
             feedback: Vec::new(),
             feedback_index: HashMap::new(),
+            comparisons: Vec::new(),
+            comparison_index: HashMap::new(),
             summary: WriteSummary::default(),
         }))
     }
@@ -338,6 +352,26 @@ impl FeedbackStore for MemoryStore {
         let inner = self.shared.read();
         Ok(page_of(&inner.feedback, start, page.limit, |i| {
             inner.feedback_matches(i, filter)
+        }))
+    }
+
+    async fn get_comparison(&self, id: &str) -> Result<Option<Comparison>> {
+        let inner = self.shared.read();
+        Ok(inner
+            .comparison_index
+            .get(id)
+            .map(|&i| inner.comparisons[i as usize].comparison.clone()))
+    }
+
+    async fn list_comparisons(
+        &self,
+        filter: &ComparisonFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StoredComparison>> {
+        let start = parse_cursor(&page.after)?;
+        let inner = self.shared.read();
+        Ok(page_of(&inner.comparisons, start, page.limit, |i| {
+            filter.matches(&inner.comparisons[i])
         }))
     }
 
@@ -783,6 +817,8 @@ struct MemoryTx {
     response_index: HashMap<String, usize>,
     feedback: Vec<(Feedback, [u8; 32])>,
     feedback_index: HashMap<String, usize>,
+    comparisons: Vec<(StoredComparison, [u8; 32])>,
+    comparison_index: HashMap<String, usize>,
     summary: WriteSummary,
 }
 
@@ -866,6 +902,69 @@ impl WriteTx for MemoryTx {
         Ok(outcome)
     }
 
+    async fn write_comparisons(&mut self, comparisons: &[Comparison]) -> Result<Vec<ItemOutcome>> {
+        let limits = self.shared.limits;
+        let inner = self.shared.read();
+        let facts = |id: &str| {
+            inner
+                .response_index
+                .get(id)
+                .map(|&i| ResponseFacts::of(&inner.responses[i as usize]))
+                .or_else(|| {
+                    self.response_index
+                        .get(id)
+                        .map(|&i| ResponseFacts::of(&self.responses[i].0))
+                })
+        };
+        let mut out = Vec::with_capacity(comparisons.len());
+        for c in comparisons {
+            let (a, b) = (facts(&c.response_a), facts(&c.response_b));
+            let o = match comparison_rules::check(c, &limits, a.as_ref(), b.as_ref()) {
+                Err(rej) => ItemOutcome::Rejected(rej),
+                Ok((model_a, model_b)) => {
+                    let hash = c.content_hash();
+                    let existing = inner
+                        .comparison_index
+                        .get(&c.id)
+                        .map(|&i| {
+                            (
+                                &inner.comparisons[i as usize].comparison,
+                                inner.comparison_hash[i as usize],
+                            )
+                        })
+                        .or_else(|| {
+                            self.comparison_index.get(&c.id).map(|&i| {
+                                (&self.comparisons[i].0.comparison, self.comparisons[i].1)
+                            })
+                        });
+                    match existing {
+                        Some((_, h)) if h == hash => ItemOutcome::Unchanged,
+                        Some((e, _)) => ItemOutcome::Rejected(Rejection::Conflict {
+                            reason: e.conflict_with(c),
+                        }),
+                        None => {
+                            self.comparison_index
+                                .insert(c.id.clone(), self.comparisons.len());
+                            self.comparisons.push((
+                                StoredComparison {
+                                    comparison: c.clone(),
+                                    model_a,
+                                    model_b,
+                                },
+                                hash,
+                            ));
+                            ItemOutcome::Inserted
+                        }
+                    }
+                }
+            };
+            out.push(o);
+        }
+        drop(inner);
+        self.summary.add_comparisons(&out);
+        Ok(out)
+    }
+
     async fn commit(self: Box<Self>) -> Result<WriteSummary> {
         let this = *self;
         let mut inner = this.shared.write();
@@ -874,6 +973,9 @@ impl WriteTx for MemoryTx {
         }
         for (f, h) in this.feedback {
             inner.push_feedback(f, h);
+        }
+        for (c, h) in this.comparisons {
+            inner.push_comparison(c, h);
         }
         Ok(this.summary)
     }

@@ -6,6 +6,7 @@
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch_plan;
+pub(crate) mod comparison_rules;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod day_tallies;
 mod job_rules;
@@ -36,8 +37,8 @@ pub use types::*;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
-    ResponseRecord,
+    Comparison, Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery,
+    ProblematicResponse, ResponseRecord,
 };
 use async_trait::async_trait;
 
@@ -91,6 +92,33 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
         filter: &FeedbackFilter,
         page: &PageRequest,
     ) -> Result<Page<Feedback>>;
+
+    /// Gets a comparison by id.
+    ///
+    /// The default implementation is [`Error::Unsupported`].
+    async fn get_comparison(&self, id: &str) -> Result<Option<Comparison>> {
+        let _ = id;
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "get_comparison",
+        })
+    }
+
+    /// Lists comparisons matching `filter` (model on either side, `created_at` in
+    /// [since, until)), oldest inserted first, each with the models of its two responses.
+    ///
+    /// The default implementation is [`Error::Unsupported`].
+    async fn list_comparisons(
+        &self,
+        filter: &ComparisonFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StoredComparison>> {
+        let _ = (filter, page);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "list_comparisons",
+        })
+    }
 
     /// Quality metrics per model over the responses in the query's range.
     async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport>;
@@ -247,6 +275,22 @@ pub trait WriteTx: Send {
     /// [`Limits`]; an invalid item is rejected with [`Rejection::Invalid`].
     async fn write(&mut self, batch: &RecordBatch) -> Result<BatchOutcome>;
 
+    /// Writes comparisons (pairwise feedback). Returns one outcome per item, in input order,
+    /// like [`WriteTx::write`]: a comparison is rejected ([`Rejection::Invalid`], naming
+    /// `response_a` or `response_b`) when a response is neither stored nor written earlier
+    /// in this transaction, or when the two answer different conversation contexts
+    /// ([`ResponseRecord::context_key`]); the same id with identical content is
+    /// [`ItemOutcome::Unchanged`], with other content [`Rejection::Conflict`].
+    ///
+    /// The default implementation is [`Error::Unsupported`].
+    async fn write_comparisons(&mut self, comparisons: &[Comparison]) -> Result<Vec<ItemOutcome>> {
+        let _ = comparisons;
+        Err(Error::Unsupported {
+            backend: "this store",
+            operation: "write_comparisons",
+        })
+    }
+
     /// Makes everything written visible, atomically.
     async fn commit(self: Box<Self>) -> Result<WriteSummary>;
 
@@ -288,6 +332,46 @@ pub trait FeedbackStoreExt: FeedbackStore {
         .await
     }
 
+    /// Writes comparisons atomically: if any is rejected nothing is written and the first
+    /// rejection is returned as an error ([`Error::Conflict`] or [`Error::InvalidInput`]).
+    async fn record_comparisons(&self, comparisons: &[Comparison]) -> Result<WriteSummary> {
+        let mut tx = self.begin_write().await?;
+        let outcomes = tx.write_comparisons(comparisons).await?;
+        for (o, c) in outcomes.iter().zip(comparisons) {
+            if let ItemOutcome::Rejected(rej) = o {
+                let err = match rej {
+                    Rejection::Conflict { reason } => Error::Conflict {
+                        kind: "comparison",
+                        id: c.id.clone(),
+                        reason: reason.clone(),
+                    },
+                    other => Error::InvalidInput {
+                        field: format!("comparison.{}", other.field().unwrap_or("id")),
+                        reason: other.reason(),
+                    },
+                };
+                tx.rollback().await?;
+                return Err(err);
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Every comparison matching `filter` (pages through
+    /// [`FeedbackStore::list_comparisons`]).
+    async fn all_comparisons(&self, filter: &ComparisonFilter) -> Result<Vec<StoredComparison>> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(10_000);
+        loop {
+            let p = self.list_comparisons(filter, &page).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Every response matching `filter` (pages through [`FeedbackStore::list_responses`]).
     async fn all_responses(&self, filter: &ResponseFilter) -> Result<Vec<ResponseRecord>> {
         let mut out = Vec::new();
@@ -327,6 +411,11 @@ pub(crate) fn precheck_response(r: &ResponseRecord, limits: &Limits) -> Option<R
 /// Checks a feedback item before a backend writes it.
 pub(crate) fn precheck_feedback(f: &Feedback, limits: &Limits) -> Option<Rejection> {
     f.validate(limits).err().map(Rejection::invalid)
+}
+
+/// Checks a comparison before a backend writes it.
+pub(crate) fn precheck_comparison(c: &Comparison, limits: &Limits) -> Option<Rejection> {
+    c.validate(limits).err().map(Rejection::invalid)
 }
 
 impl Rejection {

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::model::time::serde_ts;
-use crate::model::{Category, Feedback, Polarity, ResponseRecord, Timestamp, Variant};
+use crate::model::{Category, Comparison, Feedback, Polarity, ResponseRecord, Timestamp, Variant};
 use serde::{Deserialize, Serialize};
 
 /// Responses and feedback to write together.
@@ -138,6 +138,12 @@ pub struct WriteSummary {
     pub feedback_inserted: u64,
     /// Feedback already stored identically.
     pub feedback_unchanged: u64,
+    /// Comparisons newly stored.
+    #[serde(default)]
+    pub comparisons_inserted: u64,
+    /// Comparisons already stored identically.
+    #[serde(default)]
+    pub comparisons_unchanged: u64,
 }
 
 impl WriteSummary {
@@ -147,6 +153,19 @@ impl WriteSummary {
         self.responses_unchanged += other.responses_unchanged;
         self.feedback_inserted += other.feedback_inserted;
         self.feedback_unchanged += other.feedback_unchanged;
+        self.comparisons_inserted += other.comparisons_inserted;
+        self.comparisons_unchanged += other.comparisons_unchanged;
+    }
+
+    /// Adds the counts of comparison outcomes ([`super::WriteTx::write_comparisons`]).
+    pub fn add_comparisons(&mut self, outcomes: &[ItemOutcome]) {
+        for o in outcomes {
+            match o {
+                ItemOutcome::Inserted => self.comparisons_inserted += 1,
+                ItemOutcome::Unchanged => self.comparisons_unchanged += 1,
+                ItemOutcome::Rejected(_) => {}
+            }
+        }
     }
 
     /// Adds the counts of `outcome`.
@@ -196,6 +215,40 @@ pub struct FeedbackFilter {
     pub category: Option<Category>,
     /// Only this variant.
     pub variant: Option<Variant>,
+}
+
+/// Filter for listing comparisons. All conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComparisonFilter {
+    /// Only comparisons with a response of this model (on either side).
+    pub model: Option<String>,
+    /// Comparisons made at or after.
+    pub since: Option<Timestamp>,
+    /// Comparisons made before.
+    pub until: Option<Timestamp>,
+}
+
+impl ComparisonFilter {
+    /// Whether a stored comparison passes the filter.
+    pub fn matches(&self, c: &StoredComparison) -> bool {
+        self.model
+            .as_deref()
+            .is_none_or(|m| m == c.model_a || m == c.model_b)
+            && self.since.is_none_or(|s| c.comparison.created_at >= s)
+            && self.until.is_none_or(|u| c.comparison.created_at < u)
+    }
+}
+
+/// A stored comparison with the models of its two responses (copied from them when it
+/// was written; responses never change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredComparison {
+    /// The comparison as written.
+    pub comparison: Comparison,
+    /// The model of `response_a`.
+    pub model_a: String,
+    /// The model of `response_b`.
+    pub model_b: String,
 }
 
 /// Where a listing starts and how much it returns.

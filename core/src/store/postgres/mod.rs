@@ -9,6 +9,7 @@
 //! unique-index entries in one order and cannot deadlock), and nothing relies on an
 //! in-process lock for correctness.
 
+mod comparisons;
 mod jobs;
 mod metrics;
 mod read;
@@ -17,13 +18,14 @@ mod write;
 
 use super::job_rules::{check_events, check_job_file, check_lease_args};
 use super::{
-    FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile, JobFilter, JobRecord,
-    Lease, OpenOptions, Page, PageRequest, ResponseFilter, RunRecord, StoreStats, WriteTx,
+    ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile,
+    JobFilter, JobRecord, Lease, OpenOptions, Page, PageRequest, ResponseFilter, RunRecord,
+    StoreStats, StoredComparison, WriteTx,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
-    ResponseRecord,
+    Comparison, Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery,
+    ProblematicResponse, ResponseRecord,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -271,6 +273,18 @@ impl FeedbackStore for PgStore {
         page: &PageRequest,
     ) -> Result<Page<Feedback>> {
         read::list_feedback(self.pool(), filter, page).await
+    }
+
+    async fn get_comparison(&self, id: &str) -> Result<Option<Comparison>> {
+        comparisons::get(self.pool(), id).await
+    }
+
+    async fn list_comparisons(
+        &self,
+        filter: &ComparisonFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StoredComparison>> {
+        comparisons::list(self.pool(), filter, page).await
     }
 
     async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {

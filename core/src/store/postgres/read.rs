@@ -150,7 +150,7 @@ where
 }
 
 /// The cursor is the `seq` of the last item returned.
-fn parse_cursor(after: &Option<String>) -> Result<i64> {
+pub(super) fn parse_cursor(after: &Option<String>) -> Result<i64> {
     match after {
         None => Ok(0),
         Some(c) => c
@@ -160,7 +160,7 @@ fn parse_cursor(after: &Option<String>) -> Result<i64> {
 }
 
 /// Runs a listing built with one row more than the limit, to know whether a next page exists.
-async fn page_query<T>(
+pub(super) async fn page_query<T>(
     pool: &PgPool,
     mut qb: QueryBuilder<'_, Postgres>,
     limit: usize,

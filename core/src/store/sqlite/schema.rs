@@ -12,6 +12,7 @@ pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// Tables the current schema defines.
 const TABLES: &[&str] = &[
     "analysis_runs",
+    "comparisons",
     "credit_accounts",
     "credit_entries",
     "credit_holds",

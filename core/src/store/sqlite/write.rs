@@ -701,6 +701,21 @@ impl WriteTx for SqliteTx {
         Ok(outcome)
     }
 
+    async fn write_comparisons(
+        &mut self,
+        comparisons: &[crate::model::Comparison],
+    ) -> Result<Vec<ItemOutcome>> {
+        if self.failed {
+            return Err(failed_tx());
+        }
+        self.failed = true;
+        let limits = self.limits;
+        let outcome = super::comparisons::write(self.conn(), &limits, comparisons).await?;
+        self.summary.add_comparisons(&outcome);
+        self.failed = false;
+        Ok(outcome)
+    }
+
     async fn commit(self: Box<Self>) -> Result<WriteSummary> {
         let this = *self;
         if this.failed {
