@@ -15,7 +15,7 @@
 use super::Builder;
 use crate::dataset::config::ExampleKind;
 use crate::dataset::dedup::normalize;
-use crate::dataset::examples::{candidate, ExampleSource};
+use crate::dataset::examples::{candidate, ExampleSource, Part};
 use crate::dataset::redact::RedactionCounts;
 use crate::model::{Comparison, ResponseRecord, Winner};
 
@@ -57,12 +57,8 @@ impl Builder {
             .redactor
             .redact(&loser.response, &mut counts)
             .into_owned();
-        let mut e = w.example(
-            ExampleSource::ComparisonPair,
-            w.answer.clone(),
-            Some(rejected),
-            None,
-        );
+        let mut e = w.example(ExampleSource::ComparisonPair, Part::Answer, None, None);
+        e.rejected = Some(rejected);
         e.response_ids.push(loser.id.clone());
         e.feedback_ids = vec![c.id.clone()];
         // A direct judgment between the two answers: the strongest preference evidence.
