@@ -61,7 +61,6 @@ fn trend_checks(world: &World, analysis: &Analysis) -> Vec<(&'static str, bool)>
 }
 
 #[test]
-#[ignore = "baseline: median ARI low 0.791 / medium 0.548 / high 0.402; enabled with the new features"]
 fn worlds_patterns_and_trends_are_recovered_at_every_noise_level() {
     assert!(PATTERNS.len() >= 5);
     let mut report = Vec::new();
@@ -77,7 +76,10 @@ fn worlds_patterns_and_trends_are_recovered_at_every_noise_level() {
             );
             assert!(analysis.patterns.iter().all(|p| p.trend.is_some()));
             aris.push(planted_ari(&world, &analysis));
-            for (_, ok) in trend_checks(&world, &analysis) {
+            for (name, ok) in trend_checks(&world, &analysis) {
+                if !ok {
+                    eprintln!("  {} seed {seed}: trend of {name} missed", level.as_str());
+                }
                 trends_all += 1;
                 trends_ok += usize::from(ok);
             }
@@ -93,7 +95,7 @@ fn worlds_patterns_and_trends_are_recovered_at_every_noise_level() {
     }
     for (level, m, share) in report {
         assert!(m >= 0.9, "{}: median ARI {m:.3} < 0.9", level.as_str());
-        // Tolerance: Mann-Kendall on 10 weekly rates misses a planted trend now and then.
+        // Tolerance: Mann-Kendall on 12 weekly rates misses a planted trend now and then.
         assert!(
             share >= 0.8,
             "{}: {:.0}% of planted trends right (< 80%)",

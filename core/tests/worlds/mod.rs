@@ -28,7 +28,7 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5eed_0f_70_77_1d)
+        Rng(seed ^ 0x5eed_0f70_771d)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -121,7 +121,9 @@ pub struct PatternSpec {
     pub correction: &'static str,
 }
 
-/// The planted failures.
+/// The planted failures: two rising, two falling, three stable. The rising and falling
+/// factors sum to a constant, so the weekly number of responses stays level and a stable
+/// pattern's rate stays stable too.
 pub const PATTERNS: &[PatternSpec] = &[
     PatternSpec {
         name: "refund_policy",
@@ -279,7 +281,7 @@ pub const PATTERNS: &[PatternSpec] = &[
     },
     PatternSpec {
         name: "translation_ignored",
-        trend: Planted::Rising,
+        trend: Planted::Stable,
         categories: ["instruction_following", "incomplete"],
         queries: &[
             "{Translate|Put} this {paragraph|message|email} into {German|Spanish|French} {for me|please}: our office will be closed on Monday",
@@ -425,9 +427,9 @@ impl WorldOptions {
         WorldOptions {
             seed,
             noise: Noise::level(level),
-            weeks: 10,
-            base_per_week: 6,
-            background_per_week: 50,
+            weeks: 12,
+            base_per_week: 5,
+            background_per_week: 30,
             all_thumbs: false,
         }
     }
