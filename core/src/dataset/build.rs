@@ -86,7 +86,9 @@ pub struct Builder {
     config: DatasetConfig,
     redactor: Redactor,
     examples: Vec<Example>,
-    /// Preference candidates waiting for a partner, by normalised query.
+    /// Preference candidates waiting for a partner, by conversation context
+    /// ([`ResponseRecord::context_key`]): answers to different conversations that merely end
+    /// in the same query are never paired.
     pool: BTreeMap<String, Vec<Candidate>>,
     dropped: BTreeMap<String, u64>,
     responses: u64,
@@ -179,7 +181,7 @@ impl Builder {
                 }
                 (Some(_), _) => self.drop_one("source_off"),
                 (None, Verdict::Positive | Verdict::Negative) if s.dpo_pairs => {
-                    self.pool.entry(c.query_key.clone()).or_default().push(c);
+                    self.pool.entry(c.context_key.clone()).or_default().push(c);
                 }
                 (None, Verdict::Positive | Verdict::Negative) => self.drop_one("source_off"),
                 (None, v) => self.drop_one(Candidate::polarity_reason(v)),
@@ -196,8 +198,9 @@ impl Builder {
         }
     }
 
-    /// Pairs the best positive with the worst negative response of each normalised query,
-    /// the second best with the second worst, and so on; the rest are `unpaired`.
+    /// Pairs the best positive with the worst negative response of each conversation context,
+    /// the second best with the second worst, and so on; the rest are `unpaired`. The pair's
+    /// prompt is the positive's, which is the shared context (the keys are equal).
     fn pair_pool(&mut self) {
         let pool = std::mem::take(&mut self.pool);
         for (_, group) in pool {

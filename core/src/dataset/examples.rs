@@ -32,7 +32,8 @@ pub enum ExampleSource {
     Positive,
     /// Preference: correction preferred over the original response.
     CorrectionPair,
-    /// Preference: a positive response preferred over a negative one to the same query.
+    /// Preference: a positive response preferred over a negative one to the same conversation
+    /// context (same prior turns and query).
     PreferencePair,
     /// KTO: a response labelled by its thumbs.
     Thumbs,
@@ -74,8 +75,12 @@ pub struct Example {
     pub score: f64,
     /// Creation time of the newest response involved.
     pub created_at: Timestamp,
-    /// The normalised user query: examples sharing it stay on one side of the split.
+    /// The normalised user query: examples sharing it (and so every example sharing a
+    /// conversation context) stay on one side of the split.
     pub query_key: String,
+    /// The conversation context ([`ResponseRecord::context_key`]) the example answers: the
+    /// prompt written is that context, and a pair joins only answers to it.
+    pub context_key: String,
     /// Redactions made in the texts of the responses involved.
     pub redactions: RedactionCounts,
     /// Tokens by the cookbook's count (set by the builder).
@@ -188,6 +193,9 @@ pub struct Candidate {
     pub category: String,
     /// Normalised (redacted) query.
     pub query_key: String,
+    /// The response's conversation context ([`ResponseRecord::context_key`]: prior turns and
+    /// query): preference pairs join only candidates with equal keys.
+    pub context_key: String,
     /// Redactions made in this candidate's texts.
     pub redactions: RedactionCounts,
 }
@@ -269,6 +277,7 @@ pub fn candidate(
         created_at: response.created_at,
         category,
         query_key,
+        context_key: response.context_key(),
         redactions: counts,
     }
 }
@@ -294,6 +303,7 @@ impl Candidate {
             score: self.score,
             created_at: self.created_at,
             query_key: self.query_key.clone(),
+            context_key: self.context_key.clone(),
             redactions: self.redactions.clone(),
             tokens: 0,
         }

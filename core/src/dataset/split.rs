@@ -1,6 +1,7 @@
 //! The seeded train/validation split, stratified by category.
 //!
-//! Items sharing a group key (the normalised query) always land on the same side. A group's
+//! Items sharing a group key (the normalised query) always land on the same side; a
+//! conversation context includes its query, so items sharing a context do too. A group's
 //! category is that of its first item (items come best first). Each category contributes
 //! `groups × fraction` validation groups; the fractional parts left over are handed out by
 //! largest remainder (ties: category name), so the total is `round(groups × fraction)` while
