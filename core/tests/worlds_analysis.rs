@@ -131,3 +131,69 @@ fn thumbs_only_worlds_get_trends_and_suggestions() {
         );
     }
 }
+
+/// DPO integrity on the same worlds: every preference pair joins two answers to the same
+/// conversation context (prior turns and query), although the worlds are full of different
+/// chats ending in the same filler ("yes", "ok") with opposite votes.
+#[test]
+fn worlds_dpo_pairs_join_only_answers_to_the_same_context() {
+    use tuneloop::dataset::build::build;
+    use tuneloop::dataset::config::{DatasetConfig, DatasetFormat};
+    use tuneloop::dataset::manifest::LineageEntry;
+    use tuneloop::model::Polarity;
+
+    let mut pairs = 0;
+    for level in Level::ALL {
+        // Three of the five seeds keep the file's run time modest in debug builds.
+        for seed in &SEEDS[..3] {
+            let seed = *seed;
+            let world = generate(&WorldOptions::new(seed, level));
+            let by_id: HashMap<&str, &tuneloop::model::ResponseRecord> =
+                world.responses.iter().map(|r| (r.id.as_str(), r)).collect();
+            // The trap is there: one model, one filler query, two contexts, opposite votes.
+            let mut votes: HashMap<(&str, &str), Vec<(String, Polarity)>> = HashMap::new();
+            for f in &world.feedback {
+                let r = by_id[f.response_id.as_str()];
+                if !r.conversation.is_empty() {
+                    votes
+                        .entry((r.model_id.as_str(), r.query.as_str()))
+                        .or_default()
+                        .push((r.context_key(), f.polarity()));
+                }
+            }
+            assert!(votes.values().any(|v| {
+                v.iter().any(|(a, p)| {
+                    *p == Polarity::Positive
+                        && v.iter().any(|(b, q)| *q == Polarity::Negative && a != b)
+                })
+            }));
+            for model in &world.models {
+                let config = DatasetConfig {
+                    format: DatasetFormat::OpenaiDpo,
+                    min_examples: 1,
+                    ..DatasetConfig::default()
+                };
+                let dataset = build(&world.responses, &world.feedback, model, &config)
+                    .expect("dataset builds");
+                let lineage = String::from_utf8_lossy(dataset.lineage_jsonl()).to_string();
+                for line in lineage.lines() {
+                    let e: LineageEntry = serde_json::from_str(line).expect("lineage line");
+                    let keys: Vec<String> = e
+                        .response_ids
+                        .iter()
+                        .map(|id| by_id[id.as_str()].context_key())
+                        .collect();
+                    assert!(
+                        keys.windows(2).all(|w| w[0] == w[1]),
+                        "{} {model} seed {seed}: pair {:?} joins different contexts",
+                        level.as_str(),
+                        e.response_ids
+                    );
+                    pairs += usize::from(e.source == "preference_pair");
+                }
+            }
+        }
+    }
+    eprintln!("worlds: {pairs} preference pairs checked, all within one context");
+    assert!(pairs > 0);
+}
