@@ -12,7 +12,8 @@
 //! negatives without a category, models whose feedback is thumbs only, how many synonyms the
 //! templates use (paraphrase), the share of chats whose last turn is filler ("yes", "go on",
 //! "thanks", "ok") with the substance in earlier turns, how often a negative has a comment,
-//! duplicate corrections differing by one word, and unplanted background negatives.
+//! duplicate corrections differing by one word, unplanted background negatives, and failing
+//! answers replaced by a generic text shared by all patterns.
 //! [`Noise::level`] gives the low / medium / high settings the tests use.
 
 #![allow(dead_code)]
@@ -328,6 +329,11 @@ const BACKGROUND_COMMENTS: &[&str] = &[
     "{did not|didn't} {help|answer the question}",
 ];
 
+const GENERIC_RESPONSES: &[&str] = &[
+    "{Sorry|Apologies}, I {could not|couldn't} find {that|an answer}. Is there anything else I can help with?",
+    "Let me know if there is anything else {I can do|you need}!",
+];
+
 const FILLERS: &[&str] = &["yes", "go on", "thanks", "ok", "yes please", "continue"];
 
 /// The noise knobs.
@@ -349,6 +355,9 @@ pub struct Noise {
     pub correction: f64,
     /// Probability that a background response gets a negative vote.
     pub background_negative: f64,
+    /// Probability that a failing answer is a generic one shared by every pattern
+    /// ("Sorry, I could not find that..."), so only the context and comments tell it apart.
+    pub generic_response: f64,
 }
 
 /// Named noise levels.
@@ -383,6 +392,7 @@ impl Noise {
                 comment: 0.85,
                 correction: 0.3,
                 background_negative: 0.02,
+                generic_response: 0.0,
             },
             Level::Medium => Noise {
                 confusion: 0.3,
@@ -393,6 +403,7 @@ impl Noise {
                 comment: 0.65,
                 correction: 0.3,
                 background_negative: 0.04,
+                generic_response: 0.1,
             },
             Level::High => Noise {
                 confusion: 0.5,
@@ -403,6 +414,7 @@ impl Noise {
                 comment: 0.5,
                 correction: 0.3,
                 background_negative: 0.06,
+                generic_response: 0.25,
             },
         }
     }
@@ -602,7 +614,11 @@ pub fn generate(o: &WorldOptions) -> World {
             for _ in 0..count {
                 let model = MODELS[g.rng.below(MODELS.len())];
                 let q = g.text(spec.queries);
-                let bad = g.text(spec.bad_responses);
+                let bad = if g.rng.chance(o.noise.generic_response) {
+                    g.text(GENERIC_RESPONSES)
+                } else {
+                    g.text(spec.bad_responses)
+                };
                 let i = g.response(model, week, q, spec.lead_ins, bad);
                 g.negative(i, spec);
                 planted[pi].response_ids.push(g.responses[i].id.clone());
