@@ -482,6 +482,121 @@ mod tests {
     use super::*;
     use crate::analysis::ari::adjusted_rand_index;
     use crate::demo::{generate, DemoOptions};
+    use crate::model::{parse_timestamp, Category, FeedbackKind, Message};
+
+    /// Two failures, each tagged by users with either of two related categories (or none),
+    /// half of the chats ending in a filler turn.
+    fn two_failures() -> (Vec<ResponseRecord>, Vec<Feedback>, Vec<usize>) {
+        let t = parse_timestamp("2026-09-01T10:00:00Z").unwrap();
+        let (mut rs, mut fs, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..60 {
+            let which = i % 2;
+            let (query, answer, comment, cats) = if which == 0 {
+                (
+                    format!("What is the refund policy for order {i}?"),
+                    "Refunds within 90 days, no receipt needed.",
+                    "made up refund window, it is 30 days",
+                    ["hallucination", "factual_error"],
+                )
+            } else {
+                (
+                    format!("Write a python function to parse csv file {i}"),
+                    "def load(path): return list(csv.reader(open(path)",
+                    "the python code crashes with SyntaxError",
+                    ["code_error", "incomplete"],
+                )
+            };
+            let id = format!("r{i:02}");
+            let mut r = ResponseRecord::new(&id, "m", query.clone(), answer, t);
+            if i % 4 >= 2 {
+                r.conversation = vec![
+                    Message {
+                        role: Role::User,
+                        content: query,
+                    },
+                    Message {
+                        role: Role::Assistant,
+                        content: "Shall I go on?".into(),
+                    },
+                ];
+                r.query = ["yes", "go on", "thanks", "ok"][i % 4].into();
+            }
+            let kind = match i % 3 {
+                0 => FeedbackKind::Thumbs { up: false },
+                k => FeedbackKind::Full {
+                    rating: 1,
+                    categories: vec![Category::new(cats[k - 1]).unwrap()],
+                    correction: None,
+                },
+            };
+            let mut f = Feedback::new(format!("f{i:02}"), &id, kind, t);
+            f.comment = (i % 5 != 0).then(|| comment.to_string());
+            rs.push(r);
+            fs.push(f);
+            truth.push(which);
+        }
+        (rs, fs, truth)
+    }
+
+    #[test]
+    fn related_categories_and_filler_turns_do_not_split_a_failure() {
+        let (rs, fs, truth) = two_failures();
+        let patterns = find_patterns(&rs, &fs, &PatternOptions::default());
+        let mut found = vec![usize::MAX; rs.len()];
+        for (j, p) in patterns.iter().enumerate() {
+            for id in &p.response_ids {
+                found[id[1..].parse::<usize>().unwrap()] = j;
+            }
+        }
+        assert_eq!(adjusted_rand_index(&truth, &found), 1.0, "{patterns:#?}");
+        for p in &patterns {
+            // Explicit tags split a third / a third, the lexicon infers one from the
+            // comments of the thumbs: the majority rule decides, and the share says how far.
+            assert!(p.category_share > 0.0 && p.category_share < 1.0, "{p:#?}");
+            assert_eq!(p.category == MIXED, p.category_share < 0.5, "{p:#?}");
+            for w in ["don't", "that's", "not", "yes", "it"] {
+                assert!(!p.top_terms.iter().any(|t| t == w), "{:?}", p.top_terms);
+            }
+        }
+    }
+
+    #[test]
+    fn one_tagged_member_does_not_name_a_pattern() {
+        let mut members = vec!["uncategorized"; 468];
+        members.push("factual_error");
+        let (c, share) = pattern_category(members.iter().copied());
+        assert_eq!(c, MIXED);
+        assert!((share - 1.0 / 469.0).abs() < 1e-12);
+        let (c, share) = pattern_category(["unsafe"; 4].into_iter().chain(["tone"; 258]));
+        assert_eq!((c.as_str(), share), ("tone", 258.0 / 262.0));
+    }
+
+    #[test]
+    fn filler_queries_take_the_earlier_turn() {
+        let t = parse_timestamp("2026-09-01T10:00:00Z").unwrap();
+        let mut r = ResponseRecord::new("r", "m", "go on", "...", t);
+        assert_eq!(substantive_context(&r), "go on");
+        r.conversation = vec![
+            Message {
+                role: Role::User,
+                content: "Tell me about the refund policy".into(),
+            },
+            Message {
+                role: Role::Assistant,
+                content: "Sure, shall I?".into(),
+            },
+            Message {
+                role: Role::User,
+                content: "ok".into(),
+            },
+        ];
+        assert_eq!(
+            substantive_context(&r),
+            "Tell me about the refund policy\nok\ngo on"
+        );
+        r.query = "What about refunds for gift cards bought online?".into();
+        assert_eq!(substantive_context(&r), r.query);
+    }
 
     #[test]
     fn demo_planted_patterns_are_recovered() {
