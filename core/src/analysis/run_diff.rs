@@ -92,6 +92,8 @@ mod tests {
             id: id.into(),
             label: id.into(),
             category: "other".into(),
+            category_share: 1.0,
+            corrections: 0,
             size: members.len(),
             share: 0.1,
             response_ids: members.iter().map(|s| s.to_string()).collect(),

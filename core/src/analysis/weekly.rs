@@ -377,6 +377,8 @@ mod tests {
             id: "p-1".into(),
             label: "x".into(),
             category: "other".into(),
+            category_share: 1.0,
+            corrections: 0,
             size: members.len(),
             share: 1.0,
             response_ids: members,

@@ -58,12 +58,24 @@ pub struct ErrorPattern {
     pub id: String,
     /// Readable label: dominant category and the top terms.
     pub label: String,
-    /// The most frequent category of the members (`uncategorized` when none has one).
+    /// The majority category of the members' primary categories (explicit, else inferred):
+    /// the most frequent one when it covers at least half of the members, `mixed` when no
+    /// category does, `uncategorized` when no member has one (see docs/formats.md,
+    /// "Patterns").
     pub category: String,
+    /// Share of all members (uncategorized ones count in the denominator) whose primary
+    /// category is the most frequent category; 0 when no member has one. Runs saved before
+    /// it existed deserialise with 0.
+    #[serde(default)]
+    pub category_share: f64,
     /// Number of member responses.
     pub size: usize,
     /// size / number of negative responses analysed.
     pub share: f64,
+    /// Corrections (non-blank) in the negative feedback on the members, the material for
+    /// fine-tuning on this failure. Runs saved before it existed deserialise with 0.
+    #[serde(default)]
+    pub corrections: usize,
     /// Member response ids, sorted.
     pub response_ids: Vec<String>,
     /// Models of the members, sorted.
