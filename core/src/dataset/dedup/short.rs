@@ -10,18 +10,14 @@
 //! Candidates by pigeonhole: cut the shorter text's `m` words into [`BLOCKS`] blocks; one
 //! edit falls within (or at the edge of) one block `j`, so both texts agree on the words
 //! before block `j` and on the last `m − end(j)` words. Each text emits, for `m` its own
-//! length and its length − 1, one key per block: the hash of the words outside it. Two texts
-//! one edit apart share a key; candidates are confirmed on the word sequences. That is
-//! `2 × BLOCKS` keys per short text whatever its length, a fraction of the MinHash pass.
+//! length and its length − 1, one key per block: the hash of the words outside it, in a
+//! slot set by `m`'s parity and `j`. Two texts one edit apart share a key in the same slot;
+//! slots are bucketed like LSH bands, and candidates confirmed on the word sequences. That
+//! is `2 × BLOCKS` keys per text whatever its length, a fraction of the MinHash pass.
 
 use rayon::prelude::*;
 
 use super::minhash::Scratch;
-
-/// Members of one key bucket paired with at most this many earlier members, as in LSH: a
-/// key shared by thousands of texts (a common short reply) must not cost n² pairs, and
-/// the transitive grouping joins such a bucket anyway.
-const BUCKET_PAIR_CAP: usize = 64;
 
 /// The shortest longer length at which one word edit still reaches `threshold`, or `None`
 /// when no length up to `short_words` does (a threshold of 1 wants identical texts).
@@ -51,20 +47,30 @@ fn key_hash(tag: u64, head: &[u64], tail: &[u64]) -> u64 {
     acc.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (acc >> 32)
 }
 
-/// The keys of a text of `words`: for base length `m` (its length, and its length − 1 when
-/// it is the longer side of an insertion) and each block `j` of `m` words, the words before
-/// the block and the last `m − end(j)` words.
-fn keys_of(words: &[u64], out: &mut Vec<u64>) {
+/// Key slots per text: [`BLOCKS`] for each parity of the base length.
+pub(super) const SLOTS: usize = 2 * BLOCKS;
+
+/// The keys of a text of `words` into `out` ([`SLOTS`] long): for base length `m` (its
+/// length, and its length − 1 when it is the longer side of an insertion) and each block `j`
+/// of `m` words, the words before the block and the last `m − end(j)` words, in slot
+/// `(m mod 2) · BLOCKS + j`. Two texts one edit apart use the same `m`, hence the same slot,
+/// so the keys can be bucketed per slot like LSH bands.
+fn keys_of(words: &[u64], out: &mut [u64]) {
     let n = words.len();
     for m in [n, n.saturating_sub(1)] {
-        if m == 0 || (m != n && m + 1 != n) {
+        let slot0 = (m % 2) * BLOCKS;
+        if m == 0 {
+            // No base: a key no other text has.
+            for j in 0..BLOCKS {
+                out[slot0 + j] = key_hash(u64::MAX - j as u64, words, &[]) ^ 0x5A5A;
+            }
             continue;
         }
         let bound = |j: usize| j * m / BLOCKS;
         for j in 0..BLOCKS {
             let (start, end) = (bound(j), bound(j + 1));
             let tag = ((m as u64) << 8) | j as u64;
-            out.push(key_hash(tag, &words[..start], &words[n - (m - end)..]));
+            out[slot0 + j] = key_hash(tag, &words[..start], &words[n - (m - end)..]);
         }
     }
 }
@@ -93,49 +99,28 @@ pub(super) fn short_pairs(
     let Some(min_len) = min_longer(threshold, short_words) else {
         return Vec::new();
     };
-    // A text takes part when it can be the shorter or the longer side of an eligible pair.
+    // A text takes part when it can be the shorter or the longer side of an eligible pair;
+    // the others get keys of their own index (no bucket).
     let eligible = |n: usize| n >= 1 && n + 1 >= min_len && n <= short_words;
-    let mut keys: Vec<(u64, u32)> = items
-        .par_iter()
-        .map_init(
-            || (Scratch::default(), Vec::new()),
-            |(s, out), &i| {
-                out.clear();
-                let words = s.word_hashes(texts[i as usize]);
-                if eligible(words.len()) {
-                    keys_of(words, out);
-                    out.sort_unstable();
-                    out.dedup();
-                }
-                out.iter().map(|&k| (k, i)).collect::<Vec<_>>()
-            },
-        )
-        .flatten_iter()
-        .collect();
-    if keys.len() < 2 {
-        return Vec::new();
-    }
-    keys.par_sort_unstable();
-    let mut cands: Vec<(u32, u32)> = Vec::new();
-    let mut start = 0;
-    while start < keys.len() {
-        let mut end = start + 1;
-        while end < keys.len() && keys[end].0 == keys[start].0 {
-            end += 1;
-        }
-        for j in start + 1..end {
-            for i in j.saturating_sub(BUCKET_PAIR_CAP).max(start)..j {
-                let (a, b) = (keys[i].1, keys[j].1);
-                if a != b {
-                    cands.push((a.min(b), a.max(b)));
+    let mut keys = vec![0u64; items.len() * SLOTS];
+    keys.par_chunks_mut(SLOTS)
+        .zip(items.par_iter())
+        .for_each_init(Scratch::default, |s, (out, &i)| {
+            let words = s.word_hashes(texts[i as usize]);
+            if eligible(words.len()) {
+                keys_of(words, out);
+            } else {
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = key_hash(u64::from(i) << 4 | k as u64, &[0x1D], &[]);
                 }
             }
-        }
-        start = end;
-    }
+        });
+    // Bucketed per slot with LSH's pairing (each member with the 64 before it).
+    let cands: Vec<(u32, u32)> = super::lsh::candidate_pairs(&keys, SLOTS)
+        .into_iter()
+        .map(|(a, b)| (items[a as usize], items[b as usize]))
+        .collect();
     drop(keys);
-    cands.par_sort_unstable();
-    cands.dedup();
     let ok: Vec<bool> = cands
         .par_iter()
         .map_init(
@@ -175,7 +160,7 @@ mod tests {
     fn texts_one_edit_apart_share_a_key_wherever_the_edit_is() {
         for n in 1..=20u64 {
             let base: Vec<u64> = (0..n).collect();
-            let mut keys = Vec::new();
+            let mut keys = [0u64; SLOTS];
             keys_of(&base, &mut keys);
             for p in 0..=n as usize {
                 let mut edits = vec![];
@@ -191,9 +176,9 @@ mod tests {
                 ins.insert(p, 99);
                 edits.push(ins);
                 for e in edits.into_iter().filter(|e| !e.is_empty()) {
-                    let mut other = Vec::new();
+                    let mut other = [0u64; SLOTS];
                     keys_of(&e, &mut other);
-                    assert!(other.iter().any(|k| keys.contains(k)), "n {n} p {p} {e:?}");
+                    assert!((0..SLOTS).any(|k| other[k] == keys[k]), "n {n} p {p} {e:?}");
                 }
             }
         }
