@@ -94,6 +94,8 @@ pub mod credits;
 pub mod dataset;
 pub mod demo;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod io;
 pub mod jobs;
 pub mod mcp;

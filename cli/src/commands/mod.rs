@@ -13,6 +13,7 @@ mod metrics;
 mod problematic;
 mod runs;
 mod schedule;
+mod serve;
 mod suggest;
 mod trends;
 mod validate;
@@ -133,6 +134,7 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
             JobsCommand::Sync { id, wait, timeout } => jobs::sync(ctx, id, wait, timeout).await,
         },
         Command::Schedule(a) => schedule::run(ctx, a).await,
+        Command::Serve(a) => serve::run(ctx, a).await,
     }
 }
 

@@ -36,6 +36,7 @@ mod fine_tuning;
 mod quality;
 mod records;
 mod schedule;
+mod submit;
 
 use crate::config::Config;
 use crate::credits::CreditLedger;
@@ -78,6 +79,7 @@ pub use crate::policy::Decision;
 pub use crate::schedule::weekly::WeeklyReport;
 pub use records::{ExportOptions, ImportInput};
 pub use schedule::{ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
+pub use submit::Submitted;
 pub use tokio_util::sync::CancellationToken;
 
 pub use crate::store::JobEventRecord;
