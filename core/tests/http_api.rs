@@ -634,3 +634,44 @@ async fn handle_answers_without_a_socket() {
         .await;
     assert_eq!(answer.status, 400);
 }
+
+/// `docs/openapi.json` is the document the code generates. After changing the API,
+/// regenerate it with `TUNELOOP_UPDATE_OPENAPI=1 cargo test -p tuneloop --test http_api`.
+#[test]
+fn the_openapi_document_in_docs_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+    let generated = tuneloop::http::openapi_document();
+    let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
+    if std::env::var_os("TUNELOOP_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        stored == text,
+        "docs/openapi.json differs from the generated document; regenerate it with \
+         TUNELOOP_UPDATE_OPENAPI=1 cargo test -p tuneloop --test http_api"
+    );
+    // Every route of the original system's API is described, each error in the error shape.
+    assert_eq!(generated["openapi"], "3.1.0");
+    let paths = generated["paths"].as_object().unwrap();
+    for p in [
+        "/api/analytics/response-quality/metrics",
+        "/api/analytics/response-quality/problematic",
+        "/api/analytics/response-quality/feedback",
+        "/api/analytics/response-quality/response",
+        "/api/analytics/model-improvement/fine-tuning/jobs",
+        "/api/analytics/model-improvement/fine-tuning/jobs/{jobId}",
+        "/api/analytics/model-improvement/fine-tuning/jobs/{jobId}/start",
+        "/api/analytics/model-improvement/fine-tuning/jobs/{jobId}/cancel",
+        "/api/analytics/model-improvement/fine-tuning/check",
+        "/api/analytics/model-improvement/error-patterns",
+        "/api/analytics/model-improvement/error-trends",
+        "/api/analytics/model-improvement/improvement-suggestions",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not in the document");
+    }
+    assert!(generated["components"]["schemas"]["ErrorBody"].is_object());
+}

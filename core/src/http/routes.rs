@@ -2,7 +2,7 @@
 //! facade call and writes the result (or the error) as JSON. Nothing else happens here.
 
 use super::auth::{response_id_of, Access};
-use super::error::{json_response, ApiError};
+use super::error::{json_response, ApiError, ErrorBody};
 use super::params::{json_body, json_text, Params};
 use super::AppState;
 use crate::model::time::now;
@@ -54,11 +54,30 @@ fn range(p: &mut Params) -> Result<Range, ApiError> {
 }
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The process answers: `{\"status\":\"ok\"}`", body = Object)
+    ),
+    security(())
+)]
 pub async fn healthz() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers and its schema is current (503 otherwise).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers and its schema is current (the store's health report)", body = Object),
+        (status = 503, description = "The database is unreachable or its schema is not current", body = Object)
+    ),
+    security(())
+)]
 pub async fn readyz(State(s): S) -> Answer {
     let health = s.tl.store().health().await?;
     let status = if health.ok() {
@@ -70,11 +89,39 @@ pub async fn readyz(State(s): S) -> Answer {
 }
 
 /// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "health",
+    responses(
+        (status = 200, description = "This document", body = Object)
+    ),
+    security(())
+)]
 pub async fn openapi() -> Response {
     json_response(StatusCode::OK, &super::openapi::document())
 }
 
 /// `GET .../response-quality/metrics?model_id&since&until&bucket`.
+#[utoipa::path(
+    get,
+    path = "/api/analytics/response-quality/metrics",
+    tag = "response-quality",
+    params(
+        ("model_id" = Option<String>, Query, description = "Only this model"),
+        ("since" = Option<String>, Query, description = "Responses created at or after this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("until" = Option<String>, Query, description = "Responses created before this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("bucket" = Option<String>, Query, description = "`day` or `week`: adds a series to each model")
+    ),
+    responses(
+        (status = 200, description = "Quality per model (docs/formats.md, Metrics; the CLI's `metrics --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn metrics(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
     s.gate.admin(&headers)?;
     let mut p = Params::parse(q.as_deref())?;
@@ -91,6 +138,26 @@ pub async fn metrics(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> 
 }
 
 /// `GET .../response-quality/problematic?model_id&since&until&limit&show_pii`.
+#[utoipa::path(
+    get,
+    path = "/api/analytics/response-quality/problematic",
+    tag = "response-quality",
+    params(
+        ("model_id" = Option<String>, Query, description = "Only this model"),
+        ("since" = Option<String>, Query, description = "Responses created at or after this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("until" = Option<String>, Query, description = "Responses created before this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("limit" = Option<usize>, Query, description = "At most this many, 1 to 100000 (default 20)"),
+        ("show_pii" = Option<bool>, Query, description = "Show texts as written (personal data is hidden by default)")
+    ),
+    responses(
+        (status = 200, description = "The responses users were most unhappy with, worst first (the CLI's `problematic --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn problematic(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
     s.gate.admin(&headers)?;
     let mut p = Params::parse(q.as_deref())?;
@@ -128,6 +195,24 @@ fn stored_status(submitted: &Submitted) -> StatusCode {
 
 /// `POST .../response-quality/feedback`: one feedback item in the import format. The admin
 /// token, or a feedback token of the response it is about.
+#[utoipa::path(
+    post,
+    path = "/api/analytics/response-quality/feedback",
+    tag = "response-quality",
+    request_body(content = Object, content_type = "application/json", description = "One feedback item in the import format (docs/formats.md); `type` and `created_at` (then: now) may be left out"),
+    responses(
+        (status = 201, description = "Stored (201), or already stored identically (200): `{response_id, feedback_ids, summary}`", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 404, description = "Unknown job, model or response", body = ErrorBody),
+        (status = 409, description = "A feedback item with this id exists with other content", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []), ("feedback_token" = []))
+)]
 pub async fn feedback(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     let access = s.gate.feedback(&headers, now())?;
     let raw = body(raw)?;
@@ -160,6 +245,23 @@ pub struct RecordedResponse {
 }
 
 /// `POST .../response-quality/response`: a response, optionally with its feedback.
+#[utoipa::path(
+    post,
+    path = "/api/analytics/response-quality/response",
+    tag = "response-quality",
+    request_body(content = Object, content_type = "application/json", description = "One response in the import format, optionally with its feedback under `feedback`; `type` may be left out"),
+    responses(
+        (status = 201, description = "Stored (201) or already stored (200): `{response_id, feedback_ids, summary, feedback_token, feedback_token_expires_at}`", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 409, description = "A record with this id exists with other content", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn response(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     s.gate.admin(&headers)?;
     let raw = body(raw)?;
@@ -177,6 +279,24 @@ pub async fn response(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
 }
 
 /// `GET .../fine-tuning/jobs?model_id&status&limit`.
+#[utoipa::path(
+    get,
+    path = "/api/analytics/model-improvement/fine-tuning/jobs",
+    tag = "fine-tuning",
+    params(
+        ("model_id" = Option<String>, Query, description = "Only this model"),
+        ("status" = Option<String>, Query, description = "Only this status (draft, starting, validating_files, queued, running, succeeded, failed, cancelled)"),
+        ("limit" = Option<usize>, Query, description = "At most this many (default 50; 0: all)")
+    ),
+    responses(
+        (status = 200, description = "Jobs, newest first (the CLI's `jobs list --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn list_jobs(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
     s.gate.admin(&headers)?;
     let mut p = Params::parse(q.as_deref())?;
@@ -197,6 +317,23 @@ pub async fn list_jobs(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -
 }
 
 /// `GET .../fine-tuning/jobs/{jobId}`: the job with its history.
+#[utoipa::path(
+    get,
+    path = "/api/analytics/model-improvement/fine-tuning/jobs/{jobId}",
+    tag = "fine-tuning",
+    params(
+        ("jobId" = String, Path, description = "Our job id (`ftj_...`)")
+    ),
+    responses(
+        (status = 200, description = "The job with its history (the CLI's `jobs show --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 404, description = "Unknown job, model or response", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn get_job(
     State(s): S,
     headers: HeaderMap,
@@ -208,6 +345,23 @@ pub async fn get_job(
 
 /// `POST .../fine-tuning/check`: the decision with every check (a dry run: nothing is
 /// created). Body: the facade's `FineTuneOptions`.
+#[utoipa::path(
+    post,
+    path = "/api/analytics/model-improvement/fine-tuning/check",
+    tag = "fine-tuning",
+    request_body(content = Object, content_type = "application/json", description = "The facade's FineTuneOptions: `{target:{model_id, base_model?, account?, method?, n_epochs?}, force?, as_of?}`"),
+    responses(
+        (status = 200, description = "The decision with every check: `{fine_tune, checks:[{name, passed, observed, required}]}`; nothing is created", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 404, description = "Unknown job, model or response", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn check(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     s.gate.admin(&headers)?;
     let raw = body(raw)?;
@@ -217,6 +371,24 @@ pub async fn check(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
 
 /// `POST .../fine-tuning/jobs`: a draft job (dataset built, cost estimated). Body: the
 /// facade's `FineTuneTarget`.
+#[utoipa::path(
+    post,
+    path = "/api/analytics/model-improvement/fine-tuning/jobs",
+    tag = "fine-tuning",
+    request_body(content = Object, content_type = "application/json", description = "The facade's FineTuneTarget: `{model_id, base_model?, account?, method?, n_epochs?}`"),
+    responses(
+        (status = 201, description = "A draft job (dataset built, cost estimated; nothing reserved or sent)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 404, description = "Unknown job, model or response", body = ErrorBody),
+        (status = 409, description = "Conflict with a job in flight", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn create_job(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     s.gate.admin(&headers)?;
     let raw = body(raw)?;
@@ -226,6 +398,26 @@ pub async fn create_job(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
 }
 
 /// `POST .../fine-tuning/jobs/{jobId}/start`.
+#[utoipa::path(
+    post,
+    path = "/api/analytics/model-improvement/fine-tuning/jobs/{jobId}/start",
+    tag = "fine-tuning",
+    params(
+        ("jobId" = String, Path, description = "Our job id (`ftj_...`)")
+    ),
+    responses(
+        (status = 200, description = "The job, started (credits reserved, remote job created)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 404, description = "Unknown job, model or response", body = ErrorBody),
+        (status = 402, description = "The account lacks the credits", body = ErrorBody),
+        (status = 409, description = "The job changed concurrently", body = ErrorBody),
+        (status = 502, description = "The fine-tuning server answered with an error", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn start_job(
     State(s): S,
     headers: HeaderMap,
@@ -236,6 +428,25 @@ pub async fn start_job(
 }
 
 /// `POST .../fine-tuning/jobs/{jobId}/cancel`.
+#[utoipa::path(
+    post,
+    path = "/api/analytics/model-improvement/fine-tuning/jobs/{jobId}/cancel",
+    tag = "fine-tuning",
+    params(
+        ("jobId" = String, Path, description = "Our job id (`ftj_...`)")
+    ),
+    responses(
+        (status = 200, description = "The job, cancelled (its credit hold released unless it succeeded)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 404, description = "Unknown job, model or response", body = ErrorBody),
+        (status = 409, description = "The job changed concurrently", body = ErrorBody),
+        (status = 502, description = "The fine-tuning server answered with an error", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn cancel_job(
     State(s): S,
     headers: HeaderMap,
@@ -246,6 +457,24 @@ pub async fn cancel_job(
 }
 
 /// `GET .../model-improvement/error-patterns?model_id&since&until`: the analysis (not saved).
+#[utoipa::path(
+    get,
+    path = "/api/analytics/model-improvement/error-patterns",
+    tag = "model-improvement",
+    params(
+        ("model_id" = Option<String>, Query, description = "Only this model"),
+        ("since" = Option<String>, Query, description = "Responses created at or after this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("until" = Option<String>, Query, description = "Responses created before this time (RFC 3339 or YYYY-MM-DD, UTC)")
+    ),
+    responses(
+        (status = 200, description = "Error patterns and category trends (the CLI's `analyze --json`; not saved)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn error_patterns(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
     s.gate.admin(&headers)?;
     let mut p = Params::parse(q.as_deref())?;
@@ -261,6 +490,26 @@ pub async fn error_patterns(State(s): S, headers: HeaderMap, RawQuery(q): RawQue
 }
 
 /// `GET .../model-improvement/error-trends?model_id&since&until&alpha&window`.
+#[utoipa::path(
+    get,
+    path = "/api/analytics/model-improvement/error-trends",
+    tag = "model-improvement",
+    params(
+        ("model_id" = Option<String>, Query, description = "Only this model"),
+        ("since" = Option<String>, Query, description = "Responses created at or after this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("until" = Option<String>, Query, description = "Responses created before this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("alpha" = Option<f64>, Query, description = "Significance level, between 0 and 1 (default 0.05)"),
+        ("window" = Option<u32>, Query, description = "Weeks of the emerging-category window, 1 to 260 (default 4)")
+    ),
+    responses(
+        (status = 200, description = "Weekly trends per category (the CLI's `trends --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn error_trends(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
     s.gate.admin(&headers)?;
     let mut p = Params::parse(q.as_deref())?;
@@ -294,6 +543,22 @@ pub async fn error_trends(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery
 
 /// `POST .../model-improvement/improvement-suggestions`. Body: the facade's
 /// `AnalyzeOptions` (empty: everything, the built-in tables).
+#[utoipa::path(
+    post,
+    path = "/api/analytics/model-improvement/improvement-suggestions",
+    tag = "model-improvement",
+    request_body(content = Object, content_type = "application/json", description = "The facade's AnalyzeOptions: `{model?, since?, until?, lexicon?, rules?}`; empty: everything, built-in tables"),
+    responses(
+        (status = 200, description = "Suggestions, most urgent first (the CLI's `suggest --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
 pub async fn suggestions(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     s.gate.admin(&headers)?;
     let raw = body(raw)?;
