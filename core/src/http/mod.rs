@@ -169,6 +169,8 @@ fn random_secret() -> crate::Result<Vec<u8>> {
 /// What every handler shares.
 pub(crate) struct AppState {
     tl: Tuneloop,
+    /// Feedback POSTs share transactions through it (group commit).
+    writer: crate::service::FeedbackBatcher,
     gate: Gate,
     limits: Limits,
 }
@@ -178,6 +180,7 @@ pub(crate) struct AppState {
 /// no random source for the feedback secret (set one then).
 pub fn router(tl: Tuneloop, settings: HttpSettings) -> crate::Result<Router> {
     let state = Arc::new(AppState {
+        writer: tl.feedback_batcher(crate::service::DEFAULT_GROUP_SIZE),
         tl,
         gate: settings.gate()?,
         limits: settings.limits,

@@ -226,7 +226,7 @@ pub async fn feedback(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
             }
         }
     }
-    let submitted = s.tl.submit_feedback(text, &s.limits).await?;
+    let submitted = s.writer.submit_feedback(text, &s.limits).await?;
     Ok(json_response(stored_status(&submitted), &submitted))
 }
 

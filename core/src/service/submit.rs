@@ -5,7 +5,7 @@
 use super::Tuneloop;
 use crate::error::{Error, LineError, Result};
 use crate::io::{parse_line, ParsedLine};
-use crate::model::{format_timestamp, Limits};
+use crate::model::{format_timestamp, Feedback, Limits};
 use crate::store::{RecordBatch, WriteSummary};
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +80,14 @@ fn complete(text: &str, kind: Kind) -> std::borrow::Cow<'_, str> {
     format!("{{{head}{sep}{rest}").into()
 }
 
+/// One feedback item of a submission, parsed and checked.
+pub(super) fn parse_feedback(json: &str, limits: &Limits) -> Result<Feedback> {
+    match parse_line(&complete(json, Kind::Feedback), 1, limits).map_err(field_error)? {
+        ParsedLine::Feedback(feedback) => Ok(feedback),
+        _ => Err(Error::invalid("type", "must be \"feedback\" here")),
+    }
+}
+
 fn field_error(e: LineError) -> Error {
     Error::invalid(e.field.unwrap_or_else(|| "body".into()), e.reason)
 }
@@ -90,20 +98,15 @@ impl Tuneloop {
     /// response must be stored. Errors are [`Error::InvalidInput`] naming the field, as the
     /// import reports them; [`Error::NotFound`] for an unknown response.
     pub async fn submit_feedback(&self, json: &str, limits: &Limits) -> Result<Submitted> {
-        let parsed = parse_line(&complete(json, Kind::Feedback), 1, limits).map_err(field_error)?;
-        match parsed {
-            ParsedLine::Feedback(feedback) => {
-                let response_id = feedback.response_id.clone();
-                let feedback_ids = vec![feedback.id.clone()];
-                let summary = self.record_feedback(feedback).await?;
-                Ok(Submitted {
-                    response_id,
-                    feedback_ids,
-                    summary,
-                })
-            }
-            _ => Err(Error::invalid("type", "must be \"feedback\" here")),
-        }
+        let feedback = parse_feedback(json, limits)?;
+        let response_id = feedback.response_id.clone();
+        let feedback_ids = vec![feedback.id.clone()];
+        let summary = self.record_feedback(feedback).await?;
+        Ok(Submitted {
+            response_id,
+            feedback_ids,
+            summary,
+        })
     }
 
     /// Records one response given as a JSON object in the import format, with any feedback
