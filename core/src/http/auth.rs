@@ -116,11 +116,22 @@ pub enum Access {
 }
 
 /// The server's credentials.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Gate {
     admin_token: Option<String>,
     open: bool,
     signer: FeedbackSigner,
+}
+
+// Written out so the admin token never reaches a log through `{:?}`.
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("open", &self.open)
+            .field("signer", &self.signer)
+            .finish()
+    }
 }
 
 impl Gate {
@@ -237,6 +248,14 @@ mod tests {
         let forged = format!("v1.{}.{}", B64.encode("9999999999.r2"), parts[2]);
         assert_eq!(signer.verify(&forged, now), Err(TokenError::Invalid));
         assert_eq!(signer.verify("garbage", now), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let signer = FeedbackSigner::new(b"signing-secret".to_vec(), Duration::from_secs(1));
+        let gate = Gate::new(Some("admin-secret".into()), false, signer);
+        let shown = format!("{gate:?}");
+        assert!(!shown.contains("admin-secret") && !shown.contains("signing"), "{shown}");
     }
 
     #[test]
