@@ -255,7 +255,10 @@ mod tests {
         let signer = FeedbackSigner::new(b"signing-secret".to_vec(), Duration::from_secs(1));
         let gate = Gate::new(Some("admin-secret".into()), false, signer);
         let shown = format!("{gate:?}");
-        assert!(!shown.contains("admin-secret") && !shown.contains("signing"), "{shown}");
+        assert!(
+            !shown.contains("admin-secret") && !shown.contains("signing"),
+            "{shown}"
+        );
     }
 
     #[test]
