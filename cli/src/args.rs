@@ -95,6 +95,26 @@ pub enum Command {
     /// Run the weekly job (analysis run, fine-tune decision per model, job sync) on its cron
     /// schedule, or now with --once. One instance at a time (a lease in the database).
     Schedule(ScheduleArgs),
+    /// Serve the HTTP API (docs/http.md) until SIGTERM or Ctrl-C. Admin endpoints need
+    /// TUNELOOP_ADMIN_TOKEN; without one only a loopback address is allowed (and they are
+    /// open there).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Also run the weekly job on its cron schedule, in this process.
+    #[arg(long)]
+    pub schedule: bool,
+    /// The largest request body accepted, in bytes [default: 262144].
+    #[arg(long, value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// A browser origin allowed by CORS (repeatable) [default: TUNELOOP_CORS_ORIGINS].
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
 }
 
 /// What the new job trains on what (shared by `fine-tune` and `jobs create`).

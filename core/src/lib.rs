@@ -83,6 +83,8 @@
 //! - [`secrets`]: hiding credentials in URLs and messages before they are shown or stored.
 //! - [`demo`]: a seeded synthetic feedback history.
 //! - `mcp` (feature `mcp`): the MCP client and the fine-tuning provider over it.
+//! - `http` (feature `http`): the HTTP API — an axum router over the facade, `Api::handle`
+//!   without a socket, and `serve` (see docs/http.md).
 //! - `jobs` (feature `mcp`): fine-tuning jobs (draft → start → sync → settle) and the
 //!   `fine_tune` decision flow.
 
@@ -94,6 +96,8 @@ pub mod credits;
 pub mod dataset;
 pub mod demo;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod io;
 pub mod jobs;
 pub mod mcp;

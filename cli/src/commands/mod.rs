@@ -14,6 +14,7 @@ mod problematic;
 mod rank;
 mod runs;
 mod schedule;
+mod serve;
 mod suggest;
 mod trends;
 mod validate;
@@ -135,6 +136,7 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
             JobsCommand::Sync { id, wait, timeout } => jobs::sync(ctx, id, wait, timeout).await,
         },
         Command::Schedule(a) => schedule::run(ctx, a).await,
+        Command::Serve(a) => serve::run(ctx, a).await,
     }
 }
 

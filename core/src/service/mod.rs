@@ -33,10 +33,12 @@ mod credits;
 mod datasets;
 mod demo;
 mod fine_tuning;
+mod group_commit;
 mod quality;
 mod ranking;
 mod records;
 mod schedule;
+mod submit;
 
 use crate::config::Config;
 use crate::credits::CreditLedger;
@@ -79,8 +81,10 @@ pub use crate::jobs::{FineTuneJob, FineTuneOutcome, JobStatus, SyncReport};
 pub use crate::mcp::install_crypto_provider;
 pub use crate::policy::Decision;
 pub use crate::schedule::weekly::WeeklyReport;
+pub use group_commit::{FeedbackBatcher, DEFAULT_GROUP_SIZE};
 pub use records::{ExportOptions, ImportInput};
 pub use schedule::{ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
+pub use submit::Submitted;
 pub use tokio_util::sync::CancellationToken;
 
 pub use crate::store::JobEventRecord;
