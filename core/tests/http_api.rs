@@ -13,8 +13,13 @@ use tuneloop::config::Config;
 use tuneloop::demo::{generate, DemoOptions};
 use tuneloop::http::{bind, Api, FeedbackSigner, HttpRequest, HttpSettings, ServeOptions};
 use tuneloop::mcp::SimulatedProvider;
-use tuneloop::model::{parse_timestamp, Bucket, MetricsQuery, ProblematicQuery, TrendQuery};
-use tuneloop::service::{AnalyzeOptions, FineTuneOptions, FineTuneTarget, GrantOptions, JobQuery};
+use tuneloop::model::{
+    parse_timestamp, Bucket, Comparison, MetricsQuery, ProblematicQuery, ResponseRecord,
+    TrendQuery, Winner,
+};
+use tuneloop::service::{
+    AnalyzeOptions, FineTuneOptions, FineTuneTarget, GrantOptions, JobQuery, RankOptions,
+};
 use tuneloop::{Options, Tuneloop};
 
 const ADMIN: &str = "test-admin-token-0123456789";
@@ -210,6 +215,39 @@ async fn reads_answer_the_facades_json() {
         .unwrap();
     assert_eq!(body, to_json(&want));
     assert!(!body["patterns"].as_array().unwrap().is_empty());
+
+    // Two models answering one conversation, one comparison: the ranking over HTTP is the
+    // facade's.
+    let at = parse_timestamp("2026-10-05T10:00:00Z").unwrap();
+    for (id, model) in [("rank-a", "rank-model-a"), ("rank-b", "rank-model-b")] {
+        tl.record_response(ResponseRecord::new(
+            id,
+            model,
+            "Which plan fits me?",
+            id,
+            at,
+        ))
+        .await
+        .unwrap();
+    }
+    tl.record_comparisons(&[Comparison::new("cmp-1", "rank-a", "rank-b", Winner::A, at)])
+        .await
+        .unwrap();
+    let (st, body) = s
+        .get(&format!(
+            "{M}/model-ranking?models=rank-model-a,rank-model-b"
+        ))
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let want = tl
+        .rank(&RankOptions {
+            models: vec!["rank-model-a".into(), "rank-model-b".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(body, to_json(&want));
+    assert_eq!(body["models"][0]["model"], "rank-model-a", "{body}");
 
     let (st, body) = s.get(&format!("{M}/error-trends?window=2&alpha=0.1")).await;
     assert_eq!(st, 200);
@@ -513,6 +551,10 @@ async fn bad_requests_name_what_is_wrong() {
         (format!("{Q}/metrics?colour=red"), "colour"),
         (format!("{M}/error-trends?alpha=2"), "alpha"),
         (
+            format!("{M}/model-ranking?regularization=lots"),
+            "regularization",
+        ),
+        (
             format!("{Q}/metrics?since=2026-11-01&until=2026-10-01"),
             "since",
         ),
@@ -666,6 +708,7 @@ fn the_openapi_document_in_docs_is_current() {
         "/api/analytics/model-improvement/fine-tuning/check",
         "/api/analytics/model-improvement/error-patterns",
         "/api/analytics/model-improvement/error-trends",
+        "/api/analytics/model-improvement/model-ranking",
         "/api/analytics/model-improvement/improvement-suggestions",
         "/healthz",
         "/readyz",

@@ -213,6 +213,10 @@ pub fn router(tl: Tuneloop, settings: HttpSettings) -> crate::Result<Router> {
             get(routes::error_trends),
         )
         .route(
+            &format!("{improve}/model-ranking"),
+            get(routes::model_ranking),
+        )
+        .route(
             &format!("{improve}/improvement-suggestions"),
             post(routes::suggestions),
         )

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         routes::cancel_job,
         routes::error_patterns,
         routes::error_trends,
+        routes::model_ranking,
         routes::suggestions,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

@@ -7,7 +7,9 @@ use super::params::{json_body, json_text, Params};
 use super::AppState;
 use crate::model::time::now;
 use crate::model::{Bucket, MetricsQuery, ProblematicQuery, RankBy, Timestamp, TrendQuery};
-use crate::service::{AnalyzeOptions, FineTuneOptions, FineTuneTarget, JobQuery, Submitted};
+use crate::service::{
+    AnalyzeOptions, FineTuneOptions, FineTuneTarget, JobQuery, RankOptions, Submitted,
+};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
@@ -492,6 +494,50 @@ pub async fn error_patterns(State(s): S, headers: HeaderMap, RawQuery(q): RawQue
         ..Default::default()
     };
     ok(&s.tl.analyze(&options).await?)
+}
+
+/// `GET .../model-improvement/model-ranking?models&since&until&regularization`: the
+/// Bradley–Terry ranking of models from pairwise comparisons.
+#[utoipa::path(
+    get,
+    path = "/api/analytics/model-improvement/model-ranking",
+    tag = "model-improvement",
+    params(
+        ("models" = Option<String>, Query, description = "Comma-separated models: only comparisons between two of them (default: every model)"),
+        ("since" = Option<String>, Query, description = "Comparisons made at or after this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("until" = Option<String>, Query, description = "Comparisons made before this time (RFC 3339 or YYYY-MM-DD, UTC)"),
+        ("regularization" = Option<f64>, Query, description = "α, the L2 penalty on the log-strengths (default 0.01; 0: plain maximum likelihood)")
+    ),
+    responses(
+        (status = 200, description = "Models ranked by Bradley–Terry score with 95 % intervals (the CLI's `rank --json`)", body = Object),
+        (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
+        (status = 503, description = "The database or the fine-tuning server is unavailable, or the request timed out", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
+pub async fn model_ranking(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+    s.gate.admin(&headers)?;
+    let mut p = Params::parse(q.as_deref())?;
+    let models = p
+        .text("models")?
+        .map(|m| {
+            m.split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let options = RankOptions {
+        models,
+        since: p.time("since")?,
+        until: p.time("until")?,
+        regularization: p.parsed::<f64>("regularization", "a number")?,
+    };
+    p.finish()?;
+    ok(&s.tl.rank(&options).await?)
 }
 
 /// `GET .../model-improvement/error-trends?model_id&since&until&alpha&window`.
