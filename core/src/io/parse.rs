@@ -841,15 +841,11 @@ fn parse_feedback_line(
     line: usize,
     limits: &Limits,
 ) -> Result<ParsedLine, LineError> {
-    let misplaced = [
-        ("model_id", raw.model_id.is_some()),
-        ("query", raw.query.is_some()),
-        ("response", raw.response.is_some()),
-        ("conversation", raw.conversation.is_some()),
-        ("metadata", raw.metadata.is_some()),
-        ("feedback", raw.feedback.is_some()),
-    ];
-    reject_misplaced(line, &misplaced, "belongs to a response, not to feedback")?;
+    reject_misplaced(
+        line,
+        &response_fields(&raw),
+        "belongs to a response, not to feedback",
+    )?;
     reject_comparison_fields(&raw, line)?;
     let created_at = required_time(raw.created_at, line, "feedback")?;
     let fb = build_feedback(
@@ -872,6 +868,18 @@ fn parse_feedback_line(
     Ok(ParsedLine::Feedback(fb))
 }
 
+/// The fields only a response line has, and whether `raw` carries each.
+fn response_fields(raw: &RawLine) -> [(&'static str, bool); 6] {
+    [
+        ("model_id", raw.model_id.is_some()),
+        ("query", raw.query.is_some()),
+        ("response", raw.response.is_some()),
+        ("conversation", raw.conversation.is_some()),
+        ("metadata", raw.metadata.is_some()),
+        ("feedback", raw.feedback.is_some()),
+    ]
+}
+
 /// Fields of a comparison line found on another kind of line.
 fn reject_comparison_fields(raw: &RawLine, line: usize) -> Result<(), LineError> {
     let misplaced = [
@@ -891,20 +899,15 @@ fn parse_comparison_line(
     line: usize,
     limits: &Limits,
 ) -> Result<ParsedLine, LineError> {
-    let misplaced = [
-        ("model_id", raw.model_id.is_some()),
-        ("query", raw.query.is_some()),
-        ("response", raw.response.is_some()),
-        ("conversation", raw.conversation.is_some()),
-        ("metadata", raw.metadata.is_some()),
-        ("feedback", raw.feedback.is_some()),
+    let mut misplaced = response_fields(&raw).to_vec();
+    misplaced.extend([
         ("response_id", raw.response_id.is_some()),
         ("variant", raw.variant.is_some()),
         ("thumbs_up", raw.thumbs_up.is_some()),
         ("rating", raw.rating.is_some()),
         ("categories", raw.categories.is_some()),
         ("correction", raw.correction.is_some()),
-    ];
+    ]);
     reject_misplaced(
         line,
         &misplaced,

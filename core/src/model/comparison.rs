@@ -163,14 +163,7 @@ impl Comparison {
         if self.created_at != other.created_at {
             fields.push("created_at");
         }
-        format!(
-            "a comparison with this id is already stored with a different {}",
-            if fields.is_empty() {
-                "content".to_string()
-            } else {
-                fields.join(", ")
-            }
-        )
+        super::conflict_message("a comparison", &fields)
     }
 }
 

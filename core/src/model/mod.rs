@@ -41,6 +41,17 @@ pub use trend::{
 };
 
 /// SHA-256 of a value's JSON form, streamed into the hasher (no intermediate buffer).
+/// The message of a conflicting re-import: `what` ("a response") is already stored under the
+/// same id with different values in `fields` ("content" when none is named).
+pub(crate) fn conflict_message(what: &str, fields: &[&str]) -> String {
+    let fields = if fields.is_empty() {
+        "content".to_string()
+    } else {
+        fields.join(", ")
+    };
+    format!("{what} with this id is already stored with a different {fields}")
+}
+
 pub(crate) fn json_sha256<T: serde::Serialize + ?Sized>(value: &T) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     struct HashWriter(Sha256);

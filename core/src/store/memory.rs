@@ -249,14 +249,7 @@ pub(crate) fn response_diff(a: &ResponseRecord, b: &ResponseRecord) -> String {
     if a.created_at != b.created_at {
         fields.push("created_at");
     }
-    format!(
-        "a response with this id is already stored with a different {}",
-        if fields.is_empty() {
-            "content".to_string()
-        } else {
-            fields.join(", ")
-        }
-    )
+    crate::model::conflict_message("a response", &fields)
 }
 
 /// Names the fields that differ, for conflict messages.
@@ -277,14 +270,7 @@ pub(crate) fn feedback_diff(a: &Feedback, b: &Feedback) -> String {
     if a.created_at != b.created_at {
         fields.push("created_at");
     }
-    format!(
-        "a feedback item with this id is already stored with a different {}",
-        if fields.is_empty() {
-            "content".to_string()
-        } else {
-            fields.join(", ")
-        }
-    )
+    crate::model::conflict_message("a feedback item", &fields)
 }
 
 #[async_trait]
