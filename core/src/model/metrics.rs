@@ -41,6 +41,7 @@ pub struct MetricsQuery {
 }
 
 /// Counts and rates over a set of responses and their feedback.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QualityFigures {
     /// Responses in range.
@@ -66,6 +67,7 @@ pub struct QualityFigures {
 }
 
 /// Metrics for one model.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMetrics {
     /// The model.
@@ -85,10 +87,12 @@ pub struct ModelMetrics {
 }
 
 /// Figures for one time bucket.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketMetrics {
     /// Start of the bucket (midnight UTC; Monday for weeks).
     #[serde(with = "serde_ts")]
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     pub start: Timestamp,
     /// The bucket's figures.
     #[serde(flatten)]
@@ -96,6 +100,7 @@ pub struct BucketMetrics {
 }
 
 /// Metrics for every model in range, sorted by model id.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsReport {
     /// One entry per model that has responses in range.
@@ -192,6 +197,7 @@ impl std::str::FromStr for RankBy {
 }
 
 /// A response with negative feedback, with what users said about it.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblematicResponse {
     /// The response.
@@ -202,6 +208,7 @@ pub struct ProblematicResponse {
     pub query: String,
     /// The answer.
     pub response: String,
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     /// When it was produced.
     #[serde(with = "serde_ts")]
     pub created_at: Timestamp,
