@@ -114,7 +114,7 @@ pub struct ResponseBody {
 #[serde(untagged)]
 pub enum NotReady {
     /// The database answers; its schema is not what this build needs.
-    Report(crate::store::HealthReport),
+    Report(crate::service::HealthReport),
     /// The database does not answer (`unavailable`).
     Error(super::ErrorBody),
 }

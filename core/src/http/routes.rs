@@ -11,10 +11,10 @@ use crate::model::{
     TrendQuery, TrendReport,
 };
 use crate::service::{
-    AnalyzeOptions, AnalyzeResult, Decision, FineTuneJob, FineTuneOptions, FineTuneTarget, JobList,
-    JobQuery, JobWithEvents, ProblematicReport, RankOptions, Submitted, SuggestReport,
+    AnalyzeOptions, AnalyzeResult, Decision, FineTuneJob, FineTuneOptions, FineTuneTarget,
+    HealthReport, JobList, JobQuery, JobWithEvents, ProblematicReport, RankOptions, Submitted,
+    SuggestReport,
 };
-use crate::store::HealthReport;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
@@ -86,7 +86,7 @@ pub async fn healthz() -> Response {
     security(())
 )]
 pub async fn readyz(State(s): S) -> Answer {
-    let health = s.tl.store().health().await?;
+    let health = s.tl.ready().await?;
     let status = if health.ok() {
         StatusCode::OK
     } else {
