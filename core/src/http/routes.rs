@@ -201,9 +201,7 @@ pub async fn problematic(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery)
     if !(1..=100_000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be from 1 to 100000"));
     }
-    let show_pii = p
-        .parsed::<bool>("show_pii", "true or false")?
-        .unwrap_or(false);
+    let show_pii = p.parsed::<bool>("show_pii", "true or false")?;
     let rank_by = p
         .parsed::<RankBy>("rank_by", "rate or count")?
         .unwrap_or(defaults.rank_by);
@@ -213,7 +211,7 @@ pub async fn problematic(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery)
         since,
         until,
         limit,
-        redact_pii: !show_pii,
+        redact_pii: show_pii.map_or(defaults.redact_pii, |show| !show),
         rank_by,
     };
     ok(&s.tl.problematic(&query).await?)

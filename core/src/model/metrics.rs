@@ -138,8 +138,8 @@ pub struct ProblematicQuery {
     /// At most this many.
     pub limit: usize,
     /// Hide personal data (emails, phone numbers, cards, keys...) in the queries, answers and
-    /// comments shown, with the dataset redactor. Applied by the facade; stores ignore it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// comments shown, with the dataset redactor (default: hidden, in every front; `false`
+    /// shows texts as users wrote them). Applied by the facade; stores ignore it.
     pub redact_pii: bool,
     /// The order: by the negative share's lower confidence bound (`rate`, the default) or by
     /// the number of negative items (`count`). `limit` applies after ranking.
@@ -153,7 +153,7 @@ impl Default for ProblematicQuery {
             since: None,
             until: None,
             limit: 20,
-            redact_pii: false,
+            redact_pii: true,
             rank_by: RankBy::default(),
         }
     }
