@@ -111,22 +111,29 @@ fn main() -> Result<(), BoxError> {
     let responses = read_jsonl(&responses)?;
     let feedback = read_jsonl(&feedback)?;
 
-    // Responses, untimed.
+    // Models, then responses (which reference them), untimed.
     let mut models: HashMap<String, i64> = HashMap::new();
+    for (_, r) in &responses {
+        let next = models.len() as i64 + 1;
+        models
+            .entry(str_of(r, "model_id")?.to_owned())
+            .or_insert(next);
+    }
     let mut refs: HashMap<String, ResponseRef> = HashMap::with_capacity(responses.len());
     {
         let tx = con.transaction()?;
         {
+            let mut ins = tx.prepare("INSERT INTO models (key, model_id) VALUES (?, ?)")?;
+            for (m, k) in &models {
+                ins.execute(params![k, m])?;
+            }
             let mut ins = tx.prepare(
                 "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
                  metadata, created_at, day, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
             )?;
             for (seq, (line, r)) in responses.iter().enumerate() {
                 let seq = seq as i64 + 1;
-                let next = models.len() as i64 + 1;
-                let key = *models
-                    .entry(str_of(r, "model_id")?.to_owned())
-                    .or_insert(next);
+                let key = models[str_of(r, "model_id")?];
                 let created = micros(str_of(r, "created_at")?)?;
                 let json = |k: &str| r.get(k).filter(|v| !v.is_null()).map(Value::to_string);
                 ins.execute(params![
@@ -149,10 +156,6 @@ fn main() -> Result<(), BoxError> {
                         created_at: created,
                     },
                 );
-            }
-            let mut ins = tx.prepare("INSERT INTO models (key, model_id) VALUES (?, ?)")?;
-            for (m, k) in &models {
-                ins.execute(params![k, m])?;
             }
         }
         tx.commit()?;
@@ -197,9 +200,18 @@ fn main() -> Result<(), BoxError> {
                 let up = f.get("thumbs_up").and_then(Value::as_bool);
                 let rating = f.get("rating").and_then(Value::as_i64);
                 let (polarity, score) = match rating {
-                    None => (if up == Some(true) { 1 } else { -1 }, f64::from(u8::from(up == Some(true)))),
+                    None => (
+                        if up == Some(true) { 1 } else { -1 },
+                        f64::from(u8::from(up == Some(true))),
+                    ),
                     Some(r) => (
-                        if r <= 2 { -1 } else if r == 3 { 0 } else { 1 },
+                        if r <= 2 {
+                            -1
+                        } else if r == 3 {
+                            0
+                        } else {
+                            1
+                        },
                         (r - 1) as f64 / 4.0,
                     ),
                 };
@@ -239,9 +251,8 @@ fn main() -> Result<(), BoxError> {
                     continue;
                 }
                 seq -= 1;
-                let stored: Option<Vec<u8>> = stored_hash
-                    .query_row([id], |row| row.get(0))
-                    .optional()?;
+                let stored: Option<Vec<u8>> =
+                    stored_hash.query_row([id], |row| row.get(0)).optional()?;
                 if stored.as_deref() == Some(hash.as_slice()) {
                     unchanged += 1;
                 } else {
