@@ -10,6 +10,7 @@
 //! and the bulk-insert fast paths.
 
 pub(crate) mod comparisons;
+pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod metrics;
 pub(crate) mod read;
