@@ -50,27 +50,43 @@ impl<'e, DB: Database> From<&'e Pool<DB>> for Ex<'e, DB> {
 /// `i64: Encode<'q, DB>` and friends without repeating a long bound list on every function,
 /// so each backend supplies these through [`impl_plumbing`] and generic code goes through
 /// [`Arg`], [`Col`] and [`fetch_all`]/[`fetch_optional`]/[`execute`].
-#[allow(missing_docs)]
 pub trait Plumbing: Database {
+    /// Binds an `i64`.
     fn bind_i64<'a>(qb: &mut QueryBuilder<'a, Self>, v: i64);
+    /// Binds an `i64` or NULL.
     fn bind_opt_i64<'a>(qb: &mut QueryBuilder<'a, Self>, v: Option<i64>);
+    /// Binds text.
     fn bind_str<'a>(qb: &mut QueryBuilder<'a, Self>, v: &'a str);
+    /// Binds text or NULL.
     fn bind_opt_str<'a>(qb: &mut QueryBuilder<'a, Self>, v: Option<&'a str>);
+    /// Binds owned text.
     fn bind_string<'a>(qb: &mut QueryBuilder<'a, Self>, v: String);
+    /// Binds bytes.
     fn bind_bytes<'a>(qb: &mut QueryBuilder<'a, Self>, v: Vec<u8>);
+    /// Reads an integer column.
     fn get_i64(row: &Self::Row, col: &str) -> sqlx::Result<i64>;
+    /// Reads a nullable integer column.
     fn get_opt_i64(row: &Self::Row, col: &str) -> sqlx::Result<Option<i64>>;
+    /// Reads a small-integer column (codes: variant, polarity, rating).
     fn get_i16(row: &Self::Row, col: &str) -> sqlx::Result<i16>;
+    /// Reads a nullable small-integer column.
     fn get_opt_i16(row: &Self::Row, col: &str) -> sqlx::Result<Option<i16>>;
+    /// Reads a float column.
     fn get_f64(row: &Self::Row, col: &str) -> sqlx::Result<f64>;
+    /// Reads a nullable boolean column.
     fn get_opt_bool(row: &Self::Row, col: &str) -> sqlx::Result<Option<bool>>;
+    /// Reads a text column.
     fn get_string(row: &Self::Row, col: &str) -> sqlx::Result<String>;
+    /// Reads a nullable text column.
     fn get_opt_string(row: &Self::Row, col: &str) -> sqlx::Result<Option<String>>;
+    /// Reads a bytes column.
     fn get_bytes(row: &Self::Row, col: &str) -> sqlx::Result<Vec<u8>>;
+    /// Runs the statement and returns all its rows.
     fn fetch_all<'e, 'a: 'e>(
         ex: Ex<'e, Self>,
         qb: &'e mut QueryBuilder<'a, Self>,
     ) -> BoxFuture<'e, sqlx::Result<Vec<Self::Row>>>;
+    /// Runs the statement and returns its first row, if any.
     fn fetch_optional<'e, 'a: 'e>(
         ex: Ex<'e, Self>,
         qb: &'e mut QueryBuilder<'a, Self>,
