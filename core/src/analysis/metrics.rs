@@ -39,15 +39,21 @@ pub struct Tally {
 impl Tally {
     /// Counts one feedback item.
     pub fn add_feedback(&mut self, polarity: Polarity, rating: Option<u8>) {
-        self.feedback += 1;
+        self.add_feedback_group(polarity, rating.map(u64::from), 1);
+    }
+
+    /// Counts `n` feedback items of one polarity and rating: the grouped form the SQL
+    /// stores' aggregates and the memory store's per-code counters come in.
+    pub(crate) fn add_feedback_group(&mut self, polarity: Polarity, rating: Option<u64>, n: u64) {
+        self.feedback += n;
         match polarity {
-            Polarity::Positive => self.positive += 1,
-            Polarity::Negative => self.negative += 1,
-            Polarity::Neutral => self.neutral += 1,
+            Polarity::Positive => self.positive += n,
+            Polarity::Negative => self.negative += n,
+            Polarity::Neutral => self.neutral += n,
         }
         if let Some(r) = rating {
-            self.rating_sum += u64::from(r);
-            self.rating_count += 1;
+            self.rating_sum += r * n;
+            self.rating_count += n;
         }
     }
 
@@ -120,6 +126,25 @@ pub struct ModelTallies {
     pub totals: BTreeMap<String, Tally>,
     /// Per model, per bucket start (µs), when a bucket is asked for.
     pub buckets: BTreeMap<String, BTreeMap<i64, Tally>>,
+}
+
+impl ModelTallies {
+    /// Adds one model's whole-range tally and, when a bucket was asked for, its per-bucket
+    /// tallies. A model without responses in range is left out of the report.
+    pub(crate) fn add_model(
+        &mut self,
+        name: &str,
+        total: Tally,
+        buckets: Option<BTreeMap<i64, Tally>>,
+    ) {
+        if total.responses == 0 {
+            return;
+        }
+        if let Some(b) = buckets {
+            self.buckets.insert(name.to_string(), b);
+        }
+        self.totals.insert(name.to_string(), total);
+    }
 }
 
 /// Builds the report from tallies: models sorted by id, bucket series contiguous from the

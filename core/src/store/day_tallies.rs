@@ -3,7 +3,7 @@
 //! [`MetricsReport`] the pure reference computes.
 
 use crate::analysis::metrics::{assemble_report, bucket_start_micros, ModelTallies, Tally};
-use crate::model::{Bucket, MetricsReport};
+use crate::model::{Bucket, MetricsReport, Polarity};
 use std::collections::{BTreeMap, HashMap};
 
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -38,17 +38,16 @@ impl DayTallies {
         let Some(t) = self.slot(model, day) else {
             return;
         };
-        let n = u64::try_from(n).unwrap_or(0);
-        t.feedback += n;
-        match polarity {
-            1 => t.positive += n,
-            -1 => t.negative += n,
-            _ => t.neutral += n,
-        }
-        if let Some(r) = rating {
-            t.rating_sum += u64::try_from(r).unwrap_or(0) * n;
-            t.rating_count += n;
-        }
+        let polarity = match polarity {
+            1 => Polarity::Positive,
+            -1 => Polarity::Negative,
+            _ => Polarity::Neutral,
+        };
+        t.add_feedback_group(
+            polarity,
+            rating.map(|r| u64::try_from(r).unwrap_or(0)),
+            u64::try_from(n).unwrap_or(0),
+        );
     }
 
     /// `n` mentions of `category` on responses of `model` made on `day`.
@@ -84,13 +83,7 @@ impl DayTallies {
                         .merge(&t);
                 }
             }
-            if total.responses == 0 {
-                continue;
-            }
-            if bucket.is_some() {
-                tallies.buckets.insert(name.clone(), buckets);
-            }
-            tallies.totals.insert(name.clone(), total);
+            tallies.add_model(name, total, bucket.map(|_| buckets));
         }
         assemble_report(tallies, bucket)
     }

@@ -633,25 +633,8 @@ impl FastTally {
     }
 
     fn into_tally(self, inner: &Inner) -> Tally {
-        let mut polarity = [0u64; 3];
-        let (mut rating_sum, mut rating_count) = (0u64, 0u64);
-        for (code, &n) in self.codes.iter().enumerate() {
-            polarity[code / 6] += n;
-            let rating = (code % 6) as u64;
-            if rating > 0 {
-                rating_sum += rating * n;
-                rating_count += n;
-            }
-        }
-        let [negative, neutral, positive] = polarity;
-        Tally {
+        let mut tally = Tally {
             responses: self.responses,
-            feedback: negative + neutral + positive,
-            positive,
-            negative,
-            neutral,
-            rating_sum,
-            rating_count,
             categories: self
                 .categories
                 .iter()
@@ -659,7 +642,18 @@ impl FastTally {
                 .filter(|(_, &n)| n > 0)
                 .map(|(c, &n)| (inner.categories[c].clone(), n))
                 .collect(),
+            ..Tally::default()
+        };
+        for (code, &n) in self.codes.iter().enumerate() {
+            let polarity = match code / 6 {
+                0 => Polarity::Negative,
+                1 => Polarity::Neutral,
+                _ => Polarity::Positive,
+            };
+            let rating = (code % 6) as u64;
+            tally.add_feedback_group(polarity, (rating > 0).then_some(rating), n);
         }
+        tally
     }
 }
 
@@ -778,19 +772,12 @@ fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
     let ChunkTallies { totals, buckets } = acc.merge(feedback_tallies);
     let mut tallies = ModelTallies::default();
     for (m, (total, per)) in totals.into_iter().zip(buckets).enumerate() {
-        if total.responses == 0 {
-            continue;
-        }
-        let name = inner.models[m].clone();
-        if query.bucket.is_some() {
-            tallies.buckets.insert(
-                name.clone(),
-                per.into_iter()
-                    .map(|(k, t)| (k, t.into_tally(inner)))
-                    .collect(),
-            );
-        }
-        tallies.totals.insert(name, total.into_tally(inner));
+        let per = query.bucket.map(|_| {
+            per.into_iter()
+                .map(|(k, t)| (k, t.into_tally(inner)))
+                .collect()
+        });
+        tallies.add_model(&inner.models[m], total.into_tally(inner), per);
     }
     assemble_report(tallies, query.bucket)
 }

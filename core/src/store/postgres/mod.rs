@@ -1,36 +1,31 @@
 //! The PostgreSQL store (Supabase or any PostgreSQL ≥ 11).
 //!
-//! Layout mirrors the SQLite backend: [`schema`] opens and migrates, [`write`] is the write
-//! transaction, [`read`] the lookups and listings, [`metrics`] the aggregations, [`jobs`] job
-//! files, job events and leases. Tables live in one schema (default `tuneloop`,
+//! The queries, the write transaction's logic and [`super::FeedbackStore`] are shared with
+//! SQLite in [`super::sql`]; what is PostgreSQL's own lives here: [`schema`] connects,
+//! creates the schema and migrates, [`dialect`] is PostgreSQL's [`sql::SqlDb`] (text-array
+//! categories, `= ANY(...)` lookups, no NUL in text), [`write`] reserves row keys from
+//! sequences and bulk-inserts through `UNNEST` arrays. Tables live in one schema (default `tuneloop`,
 //! `?schema=NAME` in the URL); every pooled connection sets `search_path` to it. Several
 //! processes may write at once: row keys come from sequences, inserts use
 //! `ON CONFLICT (id) DO NOTHING` with rows sorted by id (so concurrent transactions lock
 //! unique-index entries in one order and cannot deadlock), and nothing relies on an
 //! in-process lock for correctness.
 
-mod comparisons;
-mod jobs;
-mod metrics;
-mod read;
+mod dialect;
 mod schema;
 mod write;
 
-use super::job_rules::{check_events, check_job_file, check_lease_args};
-use super::{
-    ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile,
-    JobFilter, JobRecord, Lease, OpenOptions, Page, PageRequest, ResponseFilter, RunRecord,
-    StoreStats, StoredComparison, WriteTx,
-};
+use super::sql::{self, store::SqlBackend, write::ResponseRefCache};
+use super::{HealthReport, JobEventRecord, OpenOptions, WriteTx};
 use crate::error::{Error, Result};
-use crate::model::{
-    Comparison, Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery,
-    ProblematicResponse, ResponseRecord,
-};
+use crate::model::Limits;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Postgres;
 use sqlx::{Connection, Executor, PgConnection};
+use std::future::Future;
 use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,8 +51,11 @@ struct Inner {
     schema: String,
     limits: Limits,
     writer: Arc<tokio::sync::Mutex<()>>,
-    /// The response cache and insert strategy shared by this store's transactions.
-    state: Arc<write::WriterState>,
+    /// Committed responses seen lately, shared by this store's transactions.
+    refs: Arc<ResponseRefCache>,
+    /// Whether the last batch was all new ids, so the next one is tried with a plain
+    /// INSERT (see `write::insert_rows`).
+    expect_new: Arc<AtomicBool>,
     read_only_reason: Option<String>,
 }
 
@@ -162,7 +160,8 @@ impl PgStore {
                 schema,
                 limits: options.limits,
                 writer: Arc::default(),
-                state: Arc::new(write::WriterState::new()),
+                refs: Arc::default(),
+                expect_new: Arc::new(AtomicBool::new(true)),
                 read_only_reason,
             }),
         })
@@ -187,17 +186,6 @@ impl PgStore {
     pub fn ledger(&self) -> crate::credits::PgLedger {
         crate::credits::PgLedger::new(self.inner.pool.clone(), self.inner.read_only_reason.clone())
     }
-
-    fn check_writable(&self) -> Result<()> {
-        match &self.inner.read_only_reason {
-            None => Ok(()),
-            Some(reason) => Err(Error::Storage {
-                message: reason.clone(),
-                retryable: false,
-                source: None,
-            }),
-        }
-    }
 }
 
 /// SQLSTATEs after which retrying the same call may succeed: serialization failure,
@@ -220,173 +208,69 @@ pub(crate) fn db_err(action: &str, e: sqlx::Error) -> Error {
     Error::storage(format!("{action}: {e}"), retryable, e)
 }
 
-/// A stored value that cannot be decoded: the table was changed behind our back.
-pub(crate) fn corrupt(
-    what: impl Into<String>,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> Error {
-    Error::storage(what, false, source)
-}
-
 #[async_trait]
-impl FeedbackStore for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+impl SqlBackend for PgStore {
+    type Db = Postgres;
+    const NAME: &'static str = "postgres";
+    const LOCKS_ROWS: bool = true;
+
+    fn sql_pool(&self) -> &PgPool {
+        &self.inner.pool
     }
 
-    fn locks_rows(&self) -> bool {
-        true
+    fn read_only_reason(&self) -> Option<&str> {
+        self.inner.read_only_reason.as_deref()
     }
 
-    async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {
-        self.check_writable()?;
+    async fn open_write(&self) -> Result<Box<dyn WriteTx>> {
         let guard = self.inner.writer.clone().lock_owned().await;
-        let tx = write::PgTx::begin(
-            self.pool(),
+        let tx = write::begin(
+            &self.inner.pool,
             guard,
             self.inner.limits,
-            self.inner.state.clone(),
+            self.inner.refs.clone(),
+            self.inner.expect_new.clone(),
         )
         .await?;
         Ok(Box::new(tx))
     }
 
-    async fn get_response(&self, id: &str) -> Result<Option<ResponseRecord>> {
-        read::fetch_response(self.pool(), id).await
+    async fn schema_health(&self) -> Result<HealthReport> {
+        schema::health(&self.inner.pool, &self.inner.schema).await
     }
 
-    async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>> {
-        read::fetch_feedback(self.pool(), id).await
+    /// Nothing to wait for: writers do not lock the whole database.
+    async fn retry_busy<T, F, Fut>(&self, _action: &str, mut op: F) -> Result<T>
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        op().await
     }
 
-    async fn list_responses(
-        &self,
-        filter: &ResponseFilter,
-        page: &PageRequest,
-    ) -> Result<Page<ResponseRecord>> {
-        read::list_responses(self.pool(), filter, page).await
+    /// One transaction, so the batch goes in whole or not at all. A concurrent append of the
+    /// same event id waits on the other transaction's index entry and then skips it.
+    async fn append_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
+        let mut tx = self
+            .inner
+            .pool
+            .begin()
+            .await
+            .map_err(|e| db_err("starting a transaction", e))?;
+        let added = sql::jobs::append_job_events::<Postgres>(&mut tx, job_id, events).await?;
+        tx.commit()
+            .await
+            .map_err(|e| db_err("committing job events", e))?;
+        Ok(added)
     }
 
-    async fn list_feedback(
-        &self,
-        filter: &FeedbackFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Feedback>> {
-        read::list_feedback(self.pool(), filter, page).await
+    fn shared_ledger(&self) -> Arc<dyn crate::credits::CreditLedger> {
+        Arc::new(PgStore::ledger(self))
     }
 
-    async fn get_comparison(&self, id: &str) -> Result<Option<Comparison>> {
-        comparisons::get(self.pool(), id).await
-    }
-
-    async fn list_comparisons(
-        &self,
-        filter: &ComparisonFilter,
-        page: &PageRequest,
-    ) -> Result<Page<StoredComparison>> {
-        comparisons::list(self.pool(), filter, page).await
-    }
-
-    async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
-        metrics::metrics(self.pool(), query).await
-    }
-
-    async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
-        metrics::problematic(self.pool(), query).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        read::stats(self.pool()).await
-    }
-
-    async fn health(&self) -> Result<HealthReport> {
-        schema::health(self.pool(), &self.inner.schema).await
-    }
-
-    async fn save_run(&self, run: &RunRecord) -> Result<()> {
-        self.check_writable()?;
-        read::save_run(self.pool(), run).await
-    }
-
-    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        read::get_run(self.pool(), id).await
-    }
-
-    async fn list_runs(&self, kind: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
-        read::list_runs(self.pool(), kind, limit).await
-    }
-
-    async fn put_job(&self, job: &JobRecord, expected_version: Option<u64>) -> Result<u64> {
-        self.check_writable()?;
-        read::put_job(self.pool(), job, expected_version).await
-    }
-
-    async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
-        read::get_job(self.pool(), id).await
-    }
-
-    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
-        read::list_jobs(self.pool(), filter).await
-    }
-
-    // Arguments are checked before the read-only check, so bad input is reported the same
-    // way by every backend.
-    async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
-        check_job_file(job_id, file)?;
-        self.check_writable()?;
-        jobs::put_job_file(self.pool(), job_id, file).await
-    }
-
-    async fn get_job_file(&self, job_id: &str, name: &str) -> Result<Option<JobFile>> {
-        jobs::get_job_file(self.pool(), job_id, name).await
-    }
-
-    async fn append_job_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
-        check_events(events)?;
-        self.check_writable()?;
-        jobs::append_job_events(self.pool(), job_id, events).await
-    }
-
-    async fn list_job_events(&self, job_id: &str) -> Result<Vec<JobEventRecord>> {
-        jobs::list_job_events(self.pool(), job_id).await
-    }
-
-    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
-        check_lease_args(name, holder, ttl)?;
-        self.check_writable()?;
-        jobs::try_lease(self.pool(), name, holder, ttl).await
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
-        self.check_writable()?;
-        jobs::release_lease(self.pool(), name, holder).await
-    }
-
-    async fn get_lease(&self, name: &str) -> Result<Option<Lease>> {
-        // The leases table comes with a migration; an unmigrated database has none to read.
-        self.check_writable()?;
-        jobs::get_lease(self.pool(), name).await
-    }
-
-    async fn take_over_lease(
-        &self,
-        name: &str,
-        from_holder: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>> {
-        check_lease_args(name, holder, ttl)?;
-        self.check_writable()?;
-        jobs::take_over_lease(self.pool(), name, from_holder, holder, ttl).await
-    }
-
-    fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {
-        Some(Arc::new(PgStore::ledger(self)))
-    }
-
-    async fn close(&self) -> Result<()> {
+    async fn close_pool(&self) {
         PgStore::close(self).await;
-        Ok(())
     }
 }
 

@@ -1,34 +1,28 @@
 //! The embedded SQLite store.
 //!
-//! Layout: [`schema`] opens and migrates, [`write`] is the write transaction, [`read`] the
-//! lookups and listings, [`metrics`] the aggregations, [`jobs`] job files, job events and
-//! leases. Timestamps are INTEGER microseconds; feedback rows carry copies of their
+//! The queries, the write transaction's logic and [`super::FeedbackStore`] are shared with
+//! PostgreSQL in [`super::sql`]; what is SQLite's own lives here: [`schema`] opens and
+//! migrates, [`dialect`] is SQLite's [`sql::SqlDb`] (JSON categories, `IN (...)` lists),
+//! [`write`] assigns row keys under the write lock and bulk-inserts with multi-row
+//! `VALUES`, [`busy`] waits for another process's write lock. Timestamps are INTEGER microseconds; feedback rows carry copies of their
 //! response's model and creation time so metrics are one covering-index scan without a join.
 
 mod busy;
-mod comparisons;
 pub(crate) use busy::begin_immediate;
-mod jobs;
-mod metrics;
-mod read;
+mod dialect;
 mod schema;
 mod write;
 
-use super::job_rules::{check_events, check_job_file, check_lease_args};
-use super::{
-    ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile,
-    JobFilter, JobRecord, Lease, OpenOptions, Page, PageRequest, ResponseFilter, RunRecord,
-    StoreStats, StoredComparison, WriteTx,
-};
+use super::sql::{self, store::SqlBackend, write::ResponseRefCache};
+use super::{HealthReport, JobEventRecord, OpenOptions, WriteTx};
 use crate::error::{Error, Result};
-use crate::model::{
-    Comparison, Feedback, Limits, MetricsQuery, MetricsReport, ProblematicQuery,
-    ProblematicResponse, ResponseRecord,
-};
+use crate::model::Limits;
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Sqlite;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +50,7 @@ struct Inner {
     /// SQLITE_BUSY after the busy timeout.
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Where recently seen responses live, so feedback arriving for them needs no lookup.
-    response_refs: Arc<write::ResponseRefCache>,
+    response_refs: Arc<ResponseRefCache>,
     /// Signalled after each commit; wakes the checkpointer.
     committed: Arc<tokio::sync::Notify>,
     /// The background checkpoint task of a file database.
@@ -180,21 +174,6 @@ impl SqliteStore {
             self.inner.read_only_reason.clone(),
         )
     }
-
-    fn check_writable(&self) -> Result<()> {
-        match &self.inner.read_only_reason {
-            None => Ok(()),
-            Some(reason) => Err(Error::Storage {
-                message: reason.clone(),
-                retryable: false,
-                source: None,
-            }),
-        }
-    }
-
-    fn pool(&self) -> &SqlitePool {
-        &self.inner.pool
-    }
 }
 
 /// Maps a sqlx error to [`Error::Storage`], retryable for busy/locked databases and pool
@@ -213,25 +192,24 @@ pub(crate) fn db_err(action: &str, e: sqlx::Error) -> Error {
     Error::storage(format!("{action}: {e}"), retryable, e)
 }
 
-/// A stored value that cannot be decoded: the file was changed behind our back.
-pub(crate) fn corrupt(
-    what: impl Into<String>,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> Error {
-    Error::storage(what, false, source)
-}
-
 #[async_trait]
-impl FeedbackStore for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
+impl SqlBackend for SqliteStore {
+    type Db = Sqlite;
+    const NAME: &'static str = "sqlite";
+    const LOCKS_ROWS: bool = false;
+
+    fn sql_pool(&self) -> &SqlitePool {
+        &self.inner.pool
     }
 
-    async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {
-        self.check_writable()?;
+    fn read_only_reason(&self) -> Option<&str> {
+        self.inner.read_only_reason.as_deref()
+    }
+
+    async fn open_write(&self) -> Result<Box<dyn WriteTx>> {
         let guard = self.inner.writer.clone().lock_owned().await;
-        let tx = write::SqliteTx::begin(
-            self.pool(),
+        let tx = write::begin(
+            &self.inner.pool,
             guard,
             self.inner.limits,
             self.inner.response_refs.clone(),
@@ -242,164 +220,43 @@ impl FeedbackStore for SqliteStore {
         Ok(Box::new(tx))
     }
 
-    async fn get_response(&self, id: &str) -> Result<Option<ResponseRecord>> {
-        read::get_response(self.pool(), id).await
+    async fn schema_health(&self) -> Result<HealthReport> {
+        schema::health(&self.inner.pool).await
     }
 
-    async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>> {
-        read::get_feedback(self.pool(), id).await
+    async fn retry_busy<T, F, Fut>(&self, action: &str, op: F) -> Result<T>
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        busy::retry(self.inner.busy_wait, action, op).await
     }
 
-    async fn list_responses(
-        &self,
-        filter: &ResponseFilter,
-        page: &PageRequest,
-    ) -> Result<Page<ResponseRecord>> {
-        read::list_responses(self.pool(), filter, page).await
-    }
-
-    async fn list_feedback(
-        &self,
-        filter: &FeedbackFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Feedback>> {
-        read::list_feedback(self.pool(), filter, page).await
-    }
-
-    async fn get_comparison(&self, id: &str) -> Result<Option<Comparison>> {
-        comparisons::get(self.pool(), id).await
-    }
-
-    async fn list_comparisons(
-        &self,
-        filter: &ComparisonFilter,
-        page: &PageRequest,
-    ) -> Result<Page<StoredComparison>> {
-        comparisons::list(self.pool(), filter, page).await
-    }
-
-    async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
-        metrics::metrics(self.pool(), query).await
-    }
-
-    async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
-        metrics::problematic(self.pool(), query).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        read::stats(self.pool()).await
-    }
-
-    async fn health(&self) -> Result<HealthReport> {
-        schema::health(self.pool()).await
-    }
-
-    async fn save_run(&self, run: &RunRecord) -> Result<()> {
-        self.check_writable()?;
-        busy::retry(self.inner.busy_wait, "saving a run", || {
-            read::save_run(self.pool(), run)
-        })
-        .await
-    }
-
-    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        read::get_run(self.pool(), id).await
-    }
-
-    async fn list_runs(&self, kind: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
-        read::list_runs(self.pool(), kind, limit).await
-    }
-
-    async fn put_job(&self, job: &JobRecord, expected_version: Option<u64>) -> Result<u64> {
-        self.check_writable()?;
-        busy::retry(self.inner.busy_wait, "saving a job", || {
-            read::put_job(self.pool(), job, expected_version)
-        })
-        .await
-    }
-
-    async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
-        read::get_job(self.pool(), id).await
-    }
-
-    fn ledger(&self) -> Option<Arc<dyn crate::credits::CreditLedger>> {
-        Some(Arc::new(SqliteStore::ledger(self)))
-    }
-
-    async fn close(&self) -> Result<()> {
-        SqliteStore::close(self).await;
-        Ok(())
-    }
-
-    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
-        read::list_jobs(self.pool(), filter).await
-    }
-
-    // Arguments are checked before the read-only check, so bad input is reported the same
-    // way by every backend.
-    async fn put_job_file(&self, job_id: &str, file: &JobFile) -> Result<()> {
-        check_job_file(job_id, file)?;
-        self.check_writable()?;
-        busy::retry(self.inner.busy_wait, "saving a job file", || {
-            jobs::put_job_file(self.pool(), job_id, file)
-        })
-        .await
-    }
-
-    async fn get_job_file(&self, job_id: &str, name: &str) -> Result<Option<JobFile>> {
-        jobs::get_job_file(self.pool(), job_id, name).await
-    }
-
-    async fn append_job_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
-        check_events(events)?;
-        self.check_writable()?;
-        jobs::append_job_events(
-            self.pool(),
-            &self.inner.writer,
+    /// One `BEGIN IMMEDIATE` transaction, queued behind this process's other writers (as
+    /// store and ledger writes are), so the batch goes in whole or not at all.
+    async fn append_events(&self, job_id: &str, events: &[JobEventRecord]) -> Result<usize> {
+        let _guard = self.inner.writer.lock().await;
+        let mut tx = busy::begin_immediate(
+            &self.inner.pool,
             self.inner.busy_wait,
-            job_id,
-            events,
+            "starting a write transaction",
         )
-        .await
+        .await?;
+        let added = sql::jobs::append_job_events::<Sqlite>(&mut tx, job_id, events).await?;
+        // An error above drops `tx`, which rolls the whole batch back.
+        tx.commit()
+            .await
+            .map_err(|e| db_err("committing job events", e))?;
+        Ok(added)
     }
 
-    async fn list_job_events(&self, job_id: &str) -> Result<Vec<JobEventRecord>> {
-        jobs::list_job_events(self.pool(), job_id).await
+    fn shared_ledger(&self) -> Arc<dyn crate::credits::CreditLedger> {
+        Arc::new(SqliteStore::ledger(self))
     }
 
-    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
-        check_lease_args(name, holder, ttl)?;
-        self.check_writable()?;
-        busy::retry(self.inner.busy_wait, "taking a lease", || {
-            jobs::try_lease(self.pool(), name, holder, ttl)
-        })
-        .await
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
-        self.check_writable()?;
-        busy::retry(self.inner.busy_wait, "releasing a lease", || {
-            jobs::release_lease(self.pool(), name, holder)
-        })
-        .await
-    }
-
-    async fn get_lease(&self, name: &str) -> Result<Option<Lease>> {
-        // The leases table comes with a migration; an unmigrated database has none to read.
-        self.check_writable()?;
-        jobs::get_lease(self.pool(), name).await
-    }
-
-    async fn take_over_lease(
-        &self,
-        name: &str,
-        from_holder: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>> {
-        check_lease_args(name, holder, ttl)?;
-        self.check_writable()?;
-        jobs::take_over_lease(self.pool(), name, from_holder, holder, ttl).await
+    async fn close_pool(&self) {
+        SqliteStore::close(self).await;
     }
 }
 

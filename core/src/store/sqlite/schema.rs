@@ -2,28 +2,13 @@
 
 use super::db_err;
 use crate::error::{Error, Result};
+use crate::store::sql::health::{report, Found};
 use crate::store::HealthReport;
 use sqlx::migrate::Migrator;
 use sqlx::SqlitePool;
 
 /// The embedded migrations (`core/migrations/sqlite`).
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
-
-/// Tables the current schema defines.
-const TABLES: &[&str] = &[
-    "analysis_runs",
-    "comparisons",
-    "credit_accounts",
-    "credit_entries",
-    "credit_holds",
-    "feedback",
-    "job_events",
-    "job_files",
-    "jobs",
-    "leases",
-    "models",
-    "responses",
-];
 
 /// The newest migration this build knows.
 pub(super) fn supported_version() -> i64 {
@@ -111,39 +96,12 @@ pub(super) async fn health(pool: &SqlitePool) -> Result<HealthReport> {
             .fetch_all(pool)
             .await
             .map_err(|e| db_err("listing tables", e))?;
-    let missing_tables = TABLES
-        .iter()
-        .filter(|t| !present.iter().any(|p| p == *t))
-        .map(|t| t.to_string())
-        .collect();
-    let extra_tables = present
-        .iter()
-        .filter(|p| {
-            !TABLES.contains(&p.as_str())
-                && !p.starts_with("sqlite_")
-                && p.as_str() != "_sqlx_migrations"
-        })
-        .cloned()
-        .collect();
-    let schema_version = applied_version(pool).await?;
-    let orphaned_feedback = if schema_version.is_some() && present.iter().any(|t| t == "feedback") {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM feedback AS f \
-             WHERE NOT EXISTS (SELECT 1 FROM responses AS r WHERE r.seq = f.response_seq)",
-        )
-        .fetch_one(pool)
-        .await
-        .map_err(|e| db_err("checking feedback references", e))?;
-        Some(u64::try_from(n).unwrap_or(0))
-    } else {
-        None
+    let found = Found {
+        backend: "sqlite",
+        present: &present,
+        internal: |t| t.starts_with("sqlite_") || t == "_sqlx_migrations",
+        schema_version: applied_version(pool).await?,
+        supported_version: supported_version(),
     };
-    Ok(HealthReport {
-        backend: "sqlite".into(),
-        schema_version,
-        supported_version: Some(supported_version()),
-        missing_tables,
-        extra_tables,
-        orphaned_feedback,
-    })
+    report(pool, found).await
 }

@@ -1,0 +1,236 @@
+//! Metrics and problematic responses, aggregated inside the database.
+//!
+//! Metrics group feedback by (model, response day, polarity, rating), the columns of the
+//! `feedback_metrics` index (SQLite streams the aggregation off it without a sort;
+//! PostgreSQL hash-aggregates), and the few resulting groups are folded into days or weeks
+//! by the shared [`DayTallies`], whose report comes from the same `assemble_report` the
+//! in-memory store uses, so the figures are exactly those of the in-memory store.
+
+use super::rows::{self, FEEDBACK_SELECT, RESPONSE_SELECT};
+use super::{fetch_all, fetch_optional, get, PushArg, SqlDb};
+use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
+use crate::error::Result;
+use crate::model::time::to_micros;
+use crate::model::{
+    Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse, ResponseRecord,
+};
+use crate::store::day_tallies::DayTallies;
+use sqlx::{Pool, QueryBuilder};
+use std::collections::HashMap;
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Appends the model and time-range conditions on `(model_col, day_col, time_col)`. The day
+/// bounds are implied by the exact bounds; they let the database narrow the index range.
+fn push_range<DB: SqlDb>(
+    qb: &mut QueryBuilder<'_, DB>,
+    model_key: Option<i64>,
+    since: Option<i64>,
+    until: Option<i64>,
+    cols: (&str, &str, &str),
+) {
+    let (model_col, day_col, time_col) = cols;
+    qb.push(" WHERE 1 = 1");
+    if let Some(k) = model_key {
+        qb.push(format!(" AND {model_col} = ")).arg(k);
+    }
+    if let Some(s) = since {
+        qb.push(format!(" AND {day_col} >= "))
+            .arg(s.div_euclid(DAY_MICROS))
+            .push(format!(" AND {time_col} >= "))
+            .arg(s);
+    }
+    if let Some(u) = until {
+        qb.push(format!(" AND {day_col} <= "))
+            .arg(u.saturating_sub(1).div_euclid(DAY_MICROS))
+            .push(format!(" AND {time_col} < "))
+            .arg(u);
+    }
+}
+
+const FEEDBACK_RANGE: (&str, &str, &str) = ("model_key", "response_day", "response_created_at");
+
+pub(crate) async fn metrics<DB: SqlDb>(
+    pool: &Pool<DB>,
+    query: &MetricsQuery,
+) -> Result<MetricsReport> {
+    let mut qb = QueryBuilder::new("SELECT key, model_id FROM models");
+    let mut names: HashMap<i64, String> = HashMap::new();
+    for row in fetch_all(pool, &mut qb, "reading models").await? {
+        names.insert(get::<DB, _>(&row, "key")?, get::<DB, _>(&row, "model_id")?);
+    }
+    let model_key = match &query.model {
+        Some(m) => match names.iter().find(|(_, name)| *name == m) {
+            Some((&k, _)) => Some(k),
+            None => return Ok(MetricsReport::default()),
+        },
+        None => None,
+    };
+    let since = query.since.as_ref().map(to_micros);
+    let until = query.until.as_ref().map(to_micros);
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Ok(MetricsReport::default());
+        }
+    }
+
+    let mut days = DayTallies::default();
+
+    let mut qb = QueryBuilder::new("SELECT model_key, day, COUNT(*) AS n FROM responses");
+    push_range(
+        &mut qb,
+        model_key,
+        since,
+        until,
+        ("model_key", "day", "created_at"),
+    );
+    qb.push(" GROUP BY model_key, day");
+    for row in fetch_all(pool, &mut qb, "counting responses").await? {
+        days.add_responses(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+
+    let mut qb = QueryBuilder::new(
+        "SELECT model_key, response_day, polarity, rating, COUNT(*) AS n FROM feedback",
+    );
+    push_range(&mut qb, model_key, since, until, FEEDBACK_RANGE);
+    qb.push(" GROUP BY model_key, response_day, polarity, rating");
+    for row in fetch_all(pool, &mut qb, "aggregating feedback").await? {
+        let polarity: i16 = get::<DB, _>(&row, "polarity")?;
+        let rating: Option<i16> = get::<DB, _>(&row, "rating")?;
+        days.add_feedback(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "response_day")?,
+            i64::from(polarity),
+            rating.map(i64::from),
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+
+    let (select, group) = DB::CATEGORY_COUNT;
+    let mut qb = QueryBuilder::new(select);
+    push_range(&mut qb, model_key, since, until, FEEDBACK_RANGE);
+    qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, ")
+        .push(group);
+    for row in fetch_all(pool, &mut qb, "counting categories").await? {
+        let model: i64 = get::<DB, _>(&row, "model_key")?;
+        let day: i64 = get::<DB, _>(&row, "response_day")?;
+        let n: i64 = get::<DB, _>(&row, "n")?;
+        for category in DB::counted_categories(&row)? {
+            days.add_category(model, day, category, n);
+        }
+    }
+
+    Ok(days.into_report(&names, query.bucket))
+}
+
+pub(crate) async fn problematic<DB: SqlDb>(
+    pool: &Pool<DB>,
+    query: &ProblematicQuery,
+) -> Result<Vec<ProblematicResponse>> {
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let model_key: Option<i64> = match &query.model {
+        Some(m) => {
+            let mut qb = QueryBuilder::new("SELECT key FROM models WHERE model_id = ");
+            qb.arg(m.as_str());
+            match fetch_optional(pool, &mut qb, "reading models").await? {
+                Some(row) => Some(get::<DB, _>(&row, "key")?),
+                None => return Ok(Vec::new()),
+            }
+        }
+        None => None,
+    };
+    // Every response with a negative item is a candidate with its figures; the shared
+    // `top` ranks them and applies the limit (ranking by rate cannot be cut short in SQL by
+    // a count order). Scores are sums of quarters divided by a count, so SQL's AVG equals
+    // the f64 mean computed by `summarize`.
+    let mut qb = QueryBuilder::new(
+        "SELECT g.response_seq, g.negative, g.n, g.score, r.created_at, r.id FROM \
+         (SELECT response_seq, COUNT(*) FILTER (WHERE polarity = -1) AS negative, \
+         COUNT(*) AS n, CAST(AVG(score) AS DOUBLE PRECISION) AS score FROM feedback",
+    );
+    push_range(
+        &mut qb,
+        model_key,
+        query.since.as_ref().map(to_micros),
+        query.until.as_ref().map(to_micros),
+        FEEDBACK_RANGE,
+    );
+    qb.push(
+        " GROUP BY response_seq HAVING COUNT(*) FILTER (WHERE polarity = -1) > 0) g \
+         JOIN responses r ON r.seq = g.response_seq",
+    );
+    let candidates = fetch_all(pool, &mut qb, "ranking problematic responses")
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                get::<DB, _>(row, "response_seq")?,
+                get::<DB, _>(row, "negative")?,
+                get::<DB, _>(row, "n")?,
+                get::<DB, _>(row, "score")?,
+                get::<DB, _>(row, "created_at")?,
+                get::<DB, _>(row, "id")?,
+            ))
+        })
+        .collect::<Result<Vec<Candidate>>>()?;
+    let seqs: Vec<i64> = top(candidates, figures, query.rank_by, query.limit)
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut responses: HashMap<i64, ResponseRecord> = HashMap::with_capacity(seqs.len());
+    let mut feedback: HashMap<i64, Vec<Feedback>> = HashMap::with_capacity(seqs.len());
+    for chunk in seqs.chunks(DB::LOOKUP_IDS) {
+        let mut qb = QueryBuilder::new(RESPONSE_SELECT);
+        qb.push(" WHERE r.seq");
+        DB::push_in_i64(&mut qb, chunk);
+        for row in fetch_all(pool, &mut qb, "reading problematic responses").await? {
+            let (seq, r) = rows::response::<DB>(&row)?;
+            responses.insert(seq, r);
+        }
+
+        let mut qb = QueryBuilder::new(FEEDBACK_SELECT);
+        qb.push(" WHERE f.response_seq");
+        DB::push_in_i64(&mut qb, chunk);
+        qb.push(" ORDER BY f.seq");
+        for row in fetch_all(pool, &mut qb, "reading feedback of problematic responses").await? {
+            let response_seq: i64 = get::<DB, _>(&row, "response_seq")?;
+            let (_, f) = rows::feedback::<DB>(&row)?;
+            feedback.entry(response_seq).or_default().push(f);
+        }
+    }
+
+    let out: Vec<ProblematicResponse> = seqs
+        .iter()
+        .filter_map(|seq| {
+            let r = responses.get(seq)?;
+            let items: Vec<&Feedback> = feedback.get(seq)?.iter().collect();
+            summarize(r, &items)
+        })
+        .collect();
+    Ok(top(out, figures_of, query.rank_by, query.limit))
+}
+
+/// A problematic candidate: response seq, negative items, all items, mean score, creation
+/// time (microseconds), response id.
+type Candidate = (i64, i64, i64, f64, i64, String);
+
+/// The ranking figures of a candidate.
+fn figures(c: &Candidate) -> RankFigures<'_> {
+    RankFigures {
+        negative: u64::try_from(c.1).unwrap_or(0),
+        feedback: u64::try_from(c.2).unwrap_or(0),
+        score: c.3,
+        created_at: c.4,
+        response_id: &c.5,
+    }
+}
