@@ -38,7 +38,7 @@ pub const DEFAULT_SCHEMA: &str = "tuneloop";
 /// A store in a PostgreSQL database, in one schema.
 ///
 /// Write transactions of one `PgStore` queue on an in-process lock (the
-/// [`FeedbackStore`] contract: one open write transaction per store); writers in other
+/// [`FeedbackStore`](crate::store::FeedbackStore) contract: one open write transaction per store); writers in other
 /// processes, or other `PgStore`s, run concurrently and lose nothing.
 #[derive(Debug, Clone)]
 pub struct PgStore {
