@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""PostgreSQL ingest: tuneloop (Rust, sqlx, UNNEST arrays) against Python psycopg 3
-executemany, on the same data and the same server, in one run.
+"""PostgreSQL ingest: tuneloop (Rust, sqlx, UNNEST arrays) against its peer, Python psycopg 3
+executemany (bench/peers/pg_executemany.py, tuneloop's duplicate rules), and the engine's
+fast path, psycopg 3 binary COPY (bench/peers/pg_copy.py), on the same data and the same
+server, in one run.
 
 Generates N feedback rows on N/4 responses with bench/ingest_sqlite.py's generator (~600
-bytes each as JSONL), runs each side R times alternately (fresh schema each run, 10,000 rows
-per transaction), and prints the medians and the ratio. With --metrics the Rust side also
+bytes each as JSONL), runs each side R times in turn (fresh schema each run, 10,000 rows
+per transaction), and prints the medians and the ratios. With --metrics the Rust side also
 times metrics() over the stored rows (after VACUUM ANALYZE, as autovacuum would leave them).
 
     bench/ingest_postgres.py [--url postgres://postgres@127.0.0.1:5432/test] [--rows 200000]
@@ -55,7 +57,7 @@ def main():
         rpath, fpath, avg = generate(a.rows, d)
         print(f"data: {a.rows} feedback rows (avg {avg:.0f} bytes as JSONL), {a.rows // 4} responses",
               file=sys.stderr)
-        rust, py, metrics = [], [], []
+        rust, py, copy, metrics = [], [], [], []
         for i in range(a.runs):
             cmd = [a.bin, "--responses", rpath, "--feedback", fpath, "--url", a.url,
                    "--batch", str(a.batch)] + (["--metrics"] if a.metrics else [])
@@ -64,22 +66,37 @@ def main():
             rust.append(r["rows_per_s"])
             if "metrics_ms" in r:
                 metrics.append(r["metrics_ms"])
+            side = ["--responses", rpath, "--feedback", fpath, "--url", a.url,
+                    "--batch", str(a.batch)]
             settle(a.url)
-            p = run([sys.executable, os.path.join(HERE, "peers", "pg_executemany.py"),
-                     "--responses", rpath, "--feedback", fpath, "--url", a.url,
-                     "--batch", str(a.batch)])
+            p = run([sys.executable, os.path.join(HERE, "peers", "pg_executemany.py")] + side)
             py.append(p["rows_per_s"])
+            settle(a.url)
+            c = run([sys.executable, os.path.join(HERE, "peers", "pg_copy.py")] + side)
+            copy.append(c["rows_per_s"])
+            for name, out in (("executemany", p), ("copy", c)):
+                if out["inserted"] != a.rows:
+                    sys.exit(f"{name} stored {out['inserted']} of {a.rows} rows: {out}")
             extra = f", metrics {r['metrics_ms']:.0f} ms" if "metrics_ms" in r else ""
-            print(f"run {i + 1}: rust {r['rows_per_s']:,.0f} rows/s, "
-                  f"psycopg {p['rows_per_s']:,.0f} rows/s{extra}", file=sys.stderr)
+            print(f"run {i + 1}: tuneloop {r['rows_per_s']:,.0f} rows/s, "
+                  f"peer (psycopg executemany) {p['rows_per_s']:,.0f} rows/s, "
+                  f"fast path (psycopg binary COPY) {c['rows_per_s']:,.0f} rows/s{extra}",
+                  file=sys.stderr)
         result = {
             "rows": a.rows,
             "avg_row_bytes": round(avg),
             "runs": a.runs,
             "rust_rows_per_s": statistics.median(rust),
             "psycopg_rows_per_s": statistics.median(py),
+            "copy_rows_per_s": statistics.median(copy),
             "ratio_rust_over_psycopg": statistics.median(rust) / statistics.median(py),
+            "ratio_rust_over_copy": statistics.median(rust) / statistics.median(copy),
         }
+        print(f"medians: tuneloop {result['rust_rows_per_s']:,.0f} rows/s; "
+              f"peer psycopg executemany {result['psycopg_rows_per_s']:,.0f} rows/s "
+              f"({result['ratio_rust_over_psycopg']:.2f}x); "
+              f"binary COPY {result['copy_rows_per_s']:,.0f} rows/s "
+              f"(tuneloop at {100 * result['ratio_rust_over_copy']:.0f}% of it)", file=sys.stderr)
         if metrics:
             result["rust_metrics_ms"] = statistics.median(metrics)
         print(json.dumps(result, indent=2))

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""SQLite ingest: tuneloop (Rust, sqlx) against Python sqlite3 executemany, on the same data.
+"""SQLite ingest: tuneloop (Rust, sqlx) against its peer, Python sqlite3 executemany, and the
+engine's limit, a prepared-statement rusqlite loader (bench/peers/sqlite_rusqlite), on the
+same data, schema, pragmas and duplicate rules.
 
-Generates N feedback rows in time order (--shuffled: random order) (~600 bytes each as JSONL, realistic comments) on N/4 responses,
-writes them to JSONL files both sides read, runs each side R times alternately (fresh WAL
-database each run, 10,000 rows per transaction), and prints the medians and the ratio.
+Generates N feedback rows in time order (--shuffled: random order) (~600 bytes each as JSONL,
+realistic comments) on N/4 responses, writes them to JSONL files every side reads, runs each
+side R times in turn (fresh WAL database each run, 10,000 rows per transaction), and prints
+the medians and the ratios.
 
-    bench/ingest_sqlite.py [--rows 200000] [--runs 3] [--metrics] [--bin PATH]
+    bench/ingest_sqlite.py [--rows 200000] [--runs 3] [--metrics] [--bin PATH] [--limit-bin PATH]
 
 --bin defaults to the release build of core/examples/bench_ingest.rs under
-$CARGO_TARGET_DIR (or ./target); build it first with
-`cargo build --release -p tuneloop --example bench_ingest` (bench/ingest_sqlite.sh does).
+$CARGO_TARGET_DIR (or ./target); --limit-bin to the release build of the rusqlite loader under
+$CARGO_TARGET_DIR/peers. bench/ingest_sqlite.sh builds both (the loader is its own cargo
+project, so its SQLite build does not clash with sqlx's).
 """
 
 import argparse
@@ -114,6 +118,8 @@ def main():
     ap.add_argument("--metrics", action="store_true", help="also time metrics() on the Rust side")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--bin", default=os.path.join(target, "release", "examples", "bench_ingest"))
+    ap.add_argument("--limit-bin",
+                    default=os.path.join(target, "peers", "release", "sqlite-rusqlite-limit"))
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tuneloop-bench-") as d:
@@ -121,7 +127,7 @@ def main():
         print(f"data: {a.rows} feedback rows (avg {avg:.0f} bytes as JSONL), {a.rows // 4} responses",
               file=sys.stderr)
         db = os.path.join(d, "bench.db")
-        rust, py, metrics = [], [], []
+        rust, py, limit, metrics = [], [], [], []
         for i in range(a.runs):
             cmd = [a.bin, "--responses", rpath, "--feedback", fpath, "--db", db,
                    "--batch", str(a.batch)] + (["--metrics"] if a.metrics else [])
@@ -129,22 +135,35 @@ def main():
             rust.append(r["rows_per_s"])
             if "metrics_ms" in r:
                 metrics.append(r["metrics_ms"])
+            side = ["--responses", rpath, "--feedback", fpath, "--batch", str(a.batch)]
             p = run([sys.executable, os.path.join(HERE, "peers", "sqlite_executemany.py"),
-                     "--responses", rpath, "--feedback", fpath, "--db", db + ".py",
-                     "--batch", str(a.batch)])
+                     "--db", db + ".py"] + side)
             py.append(p["rows_per_s"])
-            print(f"run {i + 1}: rust {r['rows_per_s']:,.0f} rows/s, python {p['rows_per_s']:,.0f} rows/s",
-                  file=sys.stderr)
+            lim = run([a.limit_bin, "--db", db + ".limit"] + side)
+            limit.append(lim["rows_per_s"])
+            for name, out in (("python", p), ("limit", lim)):
+                if out["inserted"] != a.rows:
+                    sys.exit(f"{name} stored {out['inserted']} of {a.rows} rows: {out}")
+            print(f"run {i + 1}: tuneloop {r['rows_per_s']:,.0f} rows/s, "
+                  f"peer (python) {p['rows_per_s']:,.0f} rows/s, "
+                  f"limit (rusqlite) {lim['rows_per_s']:,.0f} rows/s", file=sys.stderr)
         result = {
             "rows": a.rows,
             "avg_row_bytes": round(avg),
             "runs": a.runs,
             "rust_rows_per_s": statistics.median(rust),
             "python_rows_per_s": statistics.median(py),
+            "limit_rows_per_s": statistics.median(limit),
             "ratio_rust_over_python": statistics.median(rust) / statistics.median(py),
+            "ratio_rust_over_limit": statistics.median(rust) / statistics.median(limit),
         }
         if metrics:
             result["rust_metrics_ms"] = statistics.median(metrics)
+        print(f"medians: tuneloop {result['rust_rows_per_s']:,.0f} rows/s; "
+              f"peer Python sqlite3 {result['python_rows_per_s']:,.0f} rows/s "
+              f"({result['ratio_rust_over_python']:.2f}x); "
+              f"limit rusqlite {result['limit_rows_per_s']:,.0f} rows/s "
+              f"(tuneloop at {100 * result['ratio_rust_over_limit']:.0f}% of it)", file=sys.stderr)
         print(json.dumps(result, indent=2))
 
 

@@ -110,6 +110,9 @@ cargo run --quiet -p tuneloop-cli -- --db "sqlite://$tmp/demo.db" demo > "$tmp/d
 grep -q "support-bot" "$tmp/demo.out"
 echo "demo ok ($(wc -l < "$tmp/demo.out") lines of report)"
 
+step "HTTP: the README's serve example, curl by curl"
+scripts/readme_http.sh
+
 step "HTTP API schema fuzzing (schemathesis against /openapi.json)"
 if command -v python3 >/dev/null; then
   scripts/http_fuzz.sh

@@ -4,7 +4,7 @@ Exact: first occurrence of each normalised text (lower-case, whitespace folded).
 MinHash.bulk over word 3-gram shingles (128 permutations, seed 1), MinHashLSH(threshold),
 greedy in file order: query, keep the item unless a candidate's MinHash.jaccard >= threshold,
 then insert. Times exact + MinHash + LSH (not file reading).
-Usage: dedup_datasketch.py TEXTS KEPT_OUT [LIMIT] [THRESHOLD]
+Usage: dedup_datasketch.py TEXTS KEPT_OUT [LIMIT] [THRESHOLD]   (LIMIT 0: all texts)
 Prints JSON {"docs", "seconds", "kept"}; writes the kept indices, one a line."""
 import json
 import sys

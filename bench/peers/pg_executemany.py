@@ -5,9 +5,12 @@ its own schema), one transaction per batch.
 
 Like the Rust side, it stores the responses untimed, parses both files before the clock
 starts, and times turning each feedback item into a row (variant code, polarity, score,
-categories, timestamps, response lookup, SHA-256 content hash) plus the inserts. It does
-not check ids for duplicates or conflicts (tuneloop does, with ON CONFLICT and a lookup for
-skipped rows). Prints {"rows", "seconds", "rows_per_s"} as JSON.
+categories, timestamps, response lookup, SHA-256 content hash) plus the inserts. It applies
+tuneloop's duplicate rules: feedback on an unknown response is rejected, ids repeated within
+a batch are caught in memory, rows go in with `ON CONFLICT (id) DO NOTHING`, and when a batch
+stored fewer rows than it sent, one lookup of its ids tells an unchanged resend (same content
+hash) from a conflict. Prints {"rows", "seconds", "rows_per_s", "inserted", "unchanged",
+"conflicts", "rejected"} as JSON. bench/peers/pg_copy.py shares the set-up and the rows.
 
     pip install "psycopg[binary]"
     pg_executemany.py --responses r.jsonl --feedback f.jsonl --url postgres://... [--schema S]
@@ -28,6 +31,9 @@ DAY = 86_400_000_000
 VARIANT = {"thumbs": 0, "stars": 1, "full": 2}
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIGRATIONS = os.path.join(HERE, "..", "..", "core", "migrations", "postgres")
+COLUMNS = ("seq, id, response_seq, model_key, response_created_at, response_day, variant, "
+           "thumbs_up, rating, polarity, score, categories, comment, correction, user_id, "
+           "created_at, content_hash")
 
 
 def micros(text):
@@ -41,16 +47,21 @@ def read_jsonl(path):
         return [(line, json.loads(line)) for line in f if line.strip()]
 
 
-def main():
+def parse_args(schema):
     ap = argparse.ArgumentParser()
     ap.add_argument("--responses", required=True)
     ap.add_argument("--feedback", required=True)
     ap.add_argument("--url", required=True)
-    ap.add_argument("--schema", default="tl_bench_py")
+    ap.add_argument("--schema", default=schema)
     ap.add_argument("--batch", type=int, default=10_000)
     a = ap.parse_args()
     assert re.fullmatch(r"[a-z_][a-z0-9_]*", a.schema), a.schema
+    return a
 
+
+def prepare(a):
+    """A fresh schema with tuneloop's migrations and the responses stored (untimed).
+    Returns the connection, the response lookup and the parsed feedback."""
     con = psycopg.connect(a.url, autocommit=True)
     con.execute(f"DROP SCHEMA IF EXISTS {a.schema} CASCADE")
     con.execute(f"CREATE SCHEMA {a.schema}")
@@ -82,39 +93,75 @@ def main():
             cur.executemany("INSERT INTO responses (seq, id, model_key, query, response, "
                             "conversation, metadata, created_at, day, content_hash) "
                             "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
+    return con, where, feedback
 
-    insert_fb = ("INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, "
-                 "response_day, variant, thumbs_up, rating, polarity, score, categories, comment, "
-                 "correction, user_id, created_at, content_hash) "
-                 "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+
+def feedback_row(seq, target, line, f):
+    """The feedback row of item `f` (its JSONL `line`) on the response `target`."""
+    rseq, key, rcreated, rday = target
+    up = f.get("thumbs_up")
+    rating = f.get("rating")
+    if rating is None:
+        polarity, score = (1 if up else -1), (1.0 if up else 0.0)
+    else:
+        polarity = -1 if rating <= 2 else (0 if rating == 3 else 1)
+        score = (rating - 1) / 4
+    return (seq, f["id"], rseq, key, rcreated, rday, VARIANT[f["variant"]],
+            up, rating, polarity, score, f.get("categories") or None, f.get("comment"),
+            f.get("correction"), f.get("user_id"), micros(f["created_at"]),
+            hashlib.sha256(line.rstrip(b"\n")).digest())
+
+
+def finish(a, con, seconds, rows, counts):
+    (n,) = con.execute("SELECT COUNT(*) FROM feedback").fetchone()
+    assert n == counts["inserted"], (n, counts)
+    con.execute(f"DROP SCHEMA IF EXISTS {a.schema} CASCADE")
+    con.close()
+    print(json.dumps({"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, **counts}))
+
+
+def main():
+    a = parse_args("tl_bench_py")
+    con, where, feedback = prepare(a)
+    insert_fb = (f"INSERT INTO feedback ({COLUMNS}) "
+                 "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                 "ON CONFLICT (id) DO NOTHING")
+    counts = {"inserted": 0, "unchanged": 0, "conflicts": 0, "rejected": 0}
     start = time.perf_counter()
     seq = 0
     for i in range(0, len(feedback), a.batch):
         fb_rows = []
+        first = {}  # id -> content hash of its first occurrence in this batch
         for line, f in feedback[i:i + a.batch]:
+            target = where.get(f["response_id"])
+            if target is None:
+                counts["rejected"] += 1
+                continue
+            row = feedback_row(seq + 1, target, line, f)
+            if row[1] in first:
+                counts["unchanged" if first[row[1]] == row[-1] else "conflicts"] += 1
+                continue
+            first[row[1]] = row[-1]
             seq += 1
-            rseq, key, rcreated, rday = where[f["response_id"]]
-            up = f.get("thumbs_up")
-            rating = f.get("rating")
-            if rating is None:
-                polarity, score = (1 if up else -1), (1.0 if up else 0.0)
-            else:
-                polarity = -1 if rating <= 2 else (0 if rating == 3 else 1)
-                score = (rating - 1) / 4
-            cats = f.get("categories")
-            fb_rows.append((seq, f["id"], rseq, key, rcreated, rday, VARIANT[f["variant"]],
-                            up, rating, polarity, score, cats or None, f.get("comment"),
-                            f.get("correction"), f.get("user_id"), micros(f["created_at"]),
-                            hashlib.sha256(line.rstrip(b"\n")).digest()))
+            fb_rows.append(row)
         with con.transaction():
             with con.cursor() as cur:
                 cur.executemany(insert_fb, fb_rows)
+                if cur.rowcount == len(fb_rows):
+                    counts["inserted"] += len(fb_rows)
+                else:
+                    # Some ids were stored before: their stored seq and hash say which.
+                    cur.execute("SELECT id, seq, content_hash FROM feedback WHERE id = ANY(%s)",
+                                ([r[1] for r in fb_rows],))
+                    stored = {r[0]: (r[1], bytes(r[2])) for r in cur.fetchall()}
+                    for r in fb_rows:
+                        s_seq, s_hash = stored[r[1]]
+                        if s_seq == r[0]:
+                            counts["inserted"] += 1
+                        else:
+                            counts["unchanged" if s_hash == r[-1] else "conflicts"] += 1
     seconds = time.perf_counter() - start
-    (n,) = con.execute("SELECT COUNT(*) FROM feedback").fetchone()
-    assert n == len(feedback), (n, len(feedback))
-    con.execute(f"DROP SCHEMA IF EXISTS {a.schema} CASCADE")
-    con.close()
-    print(json.dumps({"rows": n, "seconds": seconds, "rows_per_s": n / seconds}))
+    finish(a, con, seconds, len(feedback), counts)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 """Counts o200k_base tokens of DIR/corpus.jsonl with Python tiktoken, one thread
 (`encode_ordinary` per text), median of 5 runs. Loads the BPE file the tiktoken-rs crate ships
 (this machine cannot download it), checked against OpenAI's hash; see tests/vectors/gen_tokens.py.
+Writes each text's count to DIR/counts-tiktoken.txt (from the untimed warm-up pass).
 Prints {"texts", "tokens", "median_ms", "runs"}.
 Usage: python3 bench/peers/tokens_tiktoken.py DIR
 """
@@ -25,7 +26,9 @@ enc = tiktoken.Encoding(**openai_public.o200k_base())
 with open(os.path.join(sys.argv[1], "corpus.jsonl"), encoding="utf-8") as f:
     texts = [json.loads(line) for line in f]
 
-tokens = sum(len(enc.encode_ordinary(t)) for t in texts)  # warm-up
+counts = [len(enc.encode_ordinary(t)) for t in texts]  # warm-up
+with open(os.path.join(sys.argv[1], "counts-tiktoken.txt"), "w") as f:
+    f.write("".join(f"{c}\n" for c in counts))
 times = []
 for _ in range(5):
     start = time.perf_counter()

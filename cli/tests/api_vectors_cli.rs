@@ -7,7 +7,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tuneloop::demo::{generate, DemoOptions};
+use tuneloop::demo::{comparisons, generate, DemoOptions};
 use tuneloop::service::ExportOptions;
 use tuneloop::{Options, Tuneloop};
 
@@ -64,6 +64,10 @@ async fn world() -> World {
         ..Default::default()
     });
     tl.record(&world.batch).await.expect("records");
+    // As core/tests/api_vectors.rs records them (150 comparisons, seed 7).
+    tl.record_comparisons(&comparisons(&world, 150, 7))
+        .await
+        .expect("records the comparisons");
     let jsonl = dir.path().join("world.jsonl");
     tl.export_file(&jsonl, &ExportOptions::default())
         .await
@@ -96,14 +100,12 @@ fn same(op: &str, got: &Value, want: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_json_equals_the_vectors() {
     let w = world().await;
-    let simple: [(&str, Vec<&str>); 5] = [
+    let simple: [(&str, Vec<&str>); 6] = [
         ("metrics", vec!["metrics", "--bucket", "week"]),
-        // The vector has the facade's default (nothing hidden); the CLI hides PII unless told.
-        (
-            "problematic",
-            vec!["problematic", "--limit", "5", "--show-pii"],
-        ),
+        // The facade's default, as the CLI's: personal data hidden.
+        ("problematic", vec!["problematic", "--limit", "5"]),
         ("trends", vec!["trends"]),
+        ("rank", vec!["rank"]),
         ("analyze", vec!["analyze"]),
         ("suggest", vec!["suggest", "--model", "support-bot-v2"]),
     ];

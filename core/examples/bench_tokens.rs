@@ -3,8 +3,11 @@
 //! Writes every text of a WEEKS-week demo world (queries, responses, corrections, comments)
 //! to `DIR/corpus.jsonl` (one JSON string a line), counts their o200k_base tokens on one
 //! thread, and times a whole `openai-chat` dataset build for one model of that world.
-//! Prints `{"texts", "bytes", "tokens", "median_ms", "runs", "build_median_ms",
-//! "build_examples"}`; the Python peer reads the same file.
+//! Writes each text's count to `DIR/counts-tuneloop.txt` (one a line, from the untimed
+//! warm-up pass) so the script can compare them with Python tiktoken's text by text.
+//! Also times tiktoken-rs (tiktoken's Rust core, ported) on the same texts.
+//! Prints `{"texts", "bytes", "tokens", "median_ms", "tiktoken_rs_median_ms", "runs",
+//! "build_median_ms", "build_examples"}`; the Python peer reads the same file.
 //!
 //! Usage: `cargo run --release --example bench_tokens -- DIR [WEEKS]`
 
@@ -51,10 +54,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     out.flush()?;
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
     // Warm-up builds the BPE once, as the peer does before timing.
-    let mut tokens = texts
+    let counts: Vec<u64> = texts
         .iter()
         .map(|t| count_text(TokenEncoding::O200kBase, t))
-        .sum::<u64>();
+        .collect();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("counts-tuneloop.txt"))?);
+    for c in &counts {
+        writeln!(out, "{c}")?;
+    }
+    out.flush()?;
+    let mut tokens = counts.iter().sum::<u64>();
     let runs = 5;
     let mut times = Vec::new();
     for _ in 0..runs {
@@ -64,6 +73,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|t| count_text(TokenEncoding::O200kBase, t))
             .sum::<u64>();
         times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    // tiktoken's own Rust core (the tiktoken-rs port, what tuneloop used before), same texts.
+    let reference = tiktoken_rs::o200k_base_singleton();
+    let mut reference_tokens = 0;
+    let mut reference_times = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        reference_tokens = texts
+            .iter()
+            .map(|t| reference.encode_ordinary(t).len() as u64)
+            .sum::<u64>();
+        reference_times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    if reference_tokens != tokens {
+        return Err(
+            format!("tiktoken-rs counts {reference_tokens} tokens, tuneloop {tokens}").into(),
+        );
     }
     let config = DatasetConfig::default();
     let mut build_times = Vec::new();
@@ -81,6 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "bytes": bytes,
             "tokens": tokens,
             "median_ms": median(times),
+            "tiktoken_rs_median_ms": median(reference_times),
             "runs": runs,
             "build_median_ms": median(build_times),
             "build_responses": b.responses.iter().filter(|r| r.model_id == "support-bot-v2").count(),

@@ -864,6 +864,82 @@ fn category(name: &str) -> Category {
     Category::new(name).expect("demo categories are valid names")
 }
 
+/// Pairwise judgments over `world`: for up to `max` conversation contexts that two models
+/// answered alike (same prior turns and query), one comparison of their first answers.
+/// The winner follows the feedback where it differs (an answer users liked beats one they
+/// disliked), else a seeded draw weighted by each model's share of positive answers, with
+/// a tie one time in ten. Separate from [`generate`] so a world and its records stay the
+/// same with or without comparisons; the same `seed` gives the same comparisons.
+///
+/// ```
+/// use tuneloop::demo::{comparisons, generate, DemoOptions};
+/// let world = generate(&DemoOptions { weeks: 4, ..Default::default() });
+/// let judged = comparisons(&world, 50, 7);
+/// assert!(!judged.is_empty() && judged.len() <= 50);
+/// ```
+pub fn comparisons(world: &DemoWorld, max: usize, seed: u64) -> Vec<crate::model::Comparison> {
+    use crate::model::{Comparison, Polarity, Winner};
+    use std::collections::{BTreeMap, HashMap};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x636f_6d70_6172_6500);
+    // Per context, the first answer of each model (responses are in creation order).
+    let mut by_context: BTreeMap<String, BTreeMap<&str, &ResponseRecord>> = BTreeMap::new();
+    for r in &world.batch.responses {
+        by_context
+            .entry(r.context_key())
+            .or_default()
+            .entry(r.model_id.as_str())
+            .or_insert(r);
+    }
+    let mut liked: HashMap<&str, i32> = HashMap::new();
+    for f in &world.batch.feedback {
+        let score = match f.polarity() {
+            Polarity::Positive => 1,
+            Polarity::Negative => -1,
+            Polarity::Neutral => 0,
+        };
+        *liked.entry(f.response_id.as_str()).or_default() += score;
+    }
+    let positive = |model: &str| {
+        MODELS
+            .iter()
+            .find(|m| m.id == model)
+            .map_or(0.5, |m| m.positive)
+    };
+    let mut out = Vec::new();
+    for answers in by_context.values() {
+        if out.len() >= max {
+            break;
+        }
+        let mut it = answers.values();
+        let (Some(a), Some(b)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let (la, lb) = (
+            liked.get(a.id.as_str()).copied().unwrap_or(0),
+            liked.get(b.id.as_str()).copied().unwrap_or(0),
+        );
+        let winner = if la != lb {
+            if la > lb {
+                Winner::A
+            } else {
+                Winner::B
+            }
+        } else if rng.random_bool(0.1) {
+            Winner::Tie
+        } else {
+            let (pa, pb) = (positive(&a.model_id), positive(&b.model_id));
+            if rng.random_bool(pa / (pa + pb)) {
+                Winner::A
+            } else {
+                Winner::B
+            }
+        };
+        let at = a.created_at.max(b.created_at) + Duration::minutes(30);
+        out.push(Comparison::new("", a.id.clone(), b.id.clone(), winner, at));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tuneloop::config::Config;
-use tuneloop::demo::{generate, DemoOptions};
+use tuneloop::demo::{comparisons, generate, DemoOptions};
 use tuneloop::service::{CheckOptions, DatasetRequest, FineTuneOptions, GrantOptions};
 use tuneloop::{Options, Tuneloop};
 
@@ -34,6 +34,9 @@ async fn world(file: &Path) -> Tuneloop {
         ..Default::default()
     });
     tl.record(&world.batch).await.expect("records the world");
+    tl.record_comparisons(&comparisons(&world, COMPARISONS, 7))
+        .await
+        .expect("records the comparisons");
     tl.grant(&GrantOptions {
         account: "acme".into(),
         amount: 1_000,
@@ -43,6 +46,9 @@ async fn world(file: &Path) -> Tuneloop {
     .expect("grants");
     tl
 }
+
+/// Comparisons in the world (`tuneloop::demo::comparisons` with seed 7).
+const COMPARISONS: usize = 150; // at most; the world has 37 shared contexts
 
 fn parse<T: serde::de::DeserializeOwned>(op: &str, options: &Value) -> T {
     serde_json::from_value(options.clone())
@@ -85,6 +91,9 @@ async fn run(tl: &Tuneloop, op: &str, options: &Value) -> Value {
                 .await
                 .expect(op),
         )),
+        "rank" => to(serde_json::to_value(
+            tl.rank(&parse(op, options)).await.expect(op),
+        )),
         "credits_balance" => {
             let account = options["account"].as_str().expect("options.account");
             to(serde_json::to_value(tl.balance(account).await.expect(op)))
@@ -100,8 +109,9 @@ async fn run(tl: &Tuneloop, op: &str, options: &Value) -> Value {
 }
 
 /// The operations the vectors must cover (issue 12): a missing file is a failure.
-const REQUIRED: [&str; 10] = [
+const REQUIRED: [&str; 11] = [
     "metrics",
+    "rank",
     "problematic",
     "trends",
     "analyze",
@@ -175,6 +185,9 @@ fn vectors_hold_real_results() {
     assert!(read("dataset_manifest.json")["result"]["counts"].is_object());
     assert_eq!(read("credits_balance.json")["result"]["available"], 1_000);
     assert_eq!(read("check.json")["result"]["ok"], true);
+    let ranked = read("rank.json");
+    assert_eq!(len(&ranked["result"]["models"]), 2);
+    assert!(ranked["result"]["comparisons_used"].as_u64().unwrap_or(0) >= 30);
 }
 
 /// The `database` line of a check names the database file, which differs between runs.
@@ -197,4 +210,73 @@ fn truncated(v: &Value) -> String {
         }
         format!("{}…", &s[..end])
     }
+}
+
+/// The HTTP API answers the vectors' results too: the same world, each vectored read through
+/// its endpoint (the router the server runs, without a socket: `Api::handle`).
+#[cfg(feature = "http")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_answers_equal_the_vectors() {
+    use tuneloop::http::{Api, HttpRequest, HttpSettings};
+    if std::env::var("TUNELOOP_UPDATE_VECTORS").is_ok_and(|v| v == "1") {
+        return; // the files are being rewritten by the test above
+    }
+    let db = tempfile::tempdir().expect("temp dir");
+    let tl = world(&db.path().join("vectors.db")).await;
+    let api = Api::new(
+        tl.clone(),
+        HttpSettings {
+            admin_token: Some("vectors-admin-token".into()),
+            ..Default::default()
+        },
+    );
+    let read = |op: &str| -> Value {
+        let text = std::fs::read_to_string(dir().join(format!("{op}.json"))).expect("vector");
+        serde_json::from_str(&text).expect("JSON")
+    };
+    let q = "/api/analytics/response-quality";
+    let m = "/api/analytics/model-improvement";
+    let cases: [(&str, HttpRequest); 7] = [
+        (
+            "metrics",
+            HttpRequest::get(format!("{q}/metrics?bucket=week")),
+        ),
+        (
+            "problematic",
+            HttpRequest::get(format!("{q}/problematic?limit=5")),
+        ),
+        ("trends", HttpRequest::get(format!("{m}/error-trends"))),
+        ("analyze", HttpRequest::get(format!("{m}/error-patterns"))),
+        ("rank", HttpRequest::get(format!("{m}/model-ranking"))),
+        (
+            "suggest",
+            HttpRequest::post_json(
+                format!("{m}/improvement-suggestions"),
+                read("suggest")["options"].to_string(),
+            ),
+        ),
+        (
+            "should_fine_tune",
+            HttpRequest::post_json(
+                format!("{m}/fine-tuning/check"),
+                read("should_fine_tune")["options"].to_string(),
+            ),
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (op, request) in cases {
+        let answer = api
+            .handle(request.header("authorization", "Bearer vectors-admin-token"))
+            .await;
+        let got: Value = serde_json::from_slice(&answer.body).expect("JSON answer");
+        assert_eq!(answer.status, 200, "{op}: {got}");
+        if got != read(op)["result"] {
+            mismatches.push(format!(
+                "{op}: the HTTP answer differs from the vector\n  got: {}",
+                truncated(&got)
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    tl.close().await.expect("closes");
 }

@@ -631,7 +631,7 @@ async fn handle_answers_without_a_socket() {
     )
     .await
     .unwrap();
-    let api = Api::new(tl.clone(), settings()).unwrap();
+    let api = Api::new(tl.clone(), settings());
     let answer = api
         .handle(HttpRequest {
             method: "GET".into(),
@@ -653,7 +653,7 @@ async fn handle_answers_without_a_socket() {
         .unwrap();
     assert_eq!(body, to_json(&want));
     // Errors keep their shape; without a configured token admin endpoints are disabled.
-    let closed = Api::new(tl.clone(), HttpSettings::default()).unwrap();
+    let closed = Api::new(tl.clone(), HttpSettings::default());
     let answer = closed
         .handle(HttpRequest::get(format!("{Q}/metrics")))
         .await;
@@ -717,4 +717,132 @@ fn the_openapi_document_in_docs_is_current() {
         assert!(paths.contains_key(p), "{p} is not in the document");
     }
     assert!(generated["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+/// The property names of a schema in the document.
+fn schema_properties(doc: &Value, name: &str) -> std::collections::BTreeSet<String> {
+    doc["components"]["schemas"][name]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name} has no properties in the document"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn keys(v: &Value) -> std::collections::BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+/// The write bodies the document describes are exactly what the import parser takes: a body
+/// with every documented field is accepted, and the document names no field the body lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_write_bodies_are_what_the_parser_takes() {
+    let doc = tuneloop::http::openapi_document();
+    let s = Server::start(settings()).await;
+    let embedded = json!({
+        "type": "feedback", "id": "doc-f1", "response_id": "doc-r1", "variant": "full",
+        "rating": 2, "categories": ["outdated"], "comment": "old", "correction": "30 days",
+        "user_id": "u1", "created_at": "2026-11-20T10:01:00Z", "thumbs_up": null
+    });
+    let response = json!({
+        "type": "response", "id": "doc-r1", "model_id": MODEL, "query": "Refund window?",
+        "response": "90 days", "conversation": [{"role": "user", "content": "Hi"}],
+        "metadata": {"channel": "web"}, "created_at": "2026-11-20T10:00:00Z",
+        "feedback": [embedded.clone()]
+    });
+    assert_eq!(keys(&response), schema_properties(&doc, "ResponseBody"));
+    assert_eq!(
+        keys(&embedded),
+        schema_properties(&doc, "EmbeddedFeedbackBody")
+    );
+    let (st, body) = s.post(&format!("{Q}/response"), response).await;
+    assert_eq!(st, 201, "{body}");
+    let feedback = json!({
+        "type": "feedback", "id": "doc-f2", "response_id": "doc-r1", "variant": "thumbs",
+        "thumbs_up": false, "rating": null, "categories": [], "comment": "wrong",
+        "correction": null, "user_id": "u2", "created_at": "2026-11-20T10:02:00Z"
+    });
+    assert_eq!(keys(&feedback), schema_properties(&doc, "FeedbackBody"));
+    let (st, body) = s.post(&format!("{Q}/feedback"), feedback).await;
+    assert_eq!(st, 201, "{body}");
+    s.stop().await;
+}
+
+/// Every successful answer is described by a named schema, not a bare object, so the schema
+/// fuzz run checks the bodies field by field.
+#[test]
+fn every_answer_has_a_named_schema() {
+    let doc = tuneloop::http::openapi_document();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        // Fixed shapes, or not JSON (`/metrics` is Prometheus text).
+        if ["/healthz", "/openapi.json", "/metrics"].contains(&path.as_str()) {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                let schema = &answer["content"]["application/json"]["schema"];
+                assert!(
+                    schema.get("$ref").is_some(),
+                    "{method} {path} {status} answers a bare schema: {schema}"
+                );
+            }
+            if let Some(body) = op.get("requestBody") {
+                let schema = &body["content"]["application/json"]["schema"];
+                assert!(
+                    schema.get("$ref").is_some(),
+                    "{method} {path} takes a bare body: {schema}"
+                );
+            }
+        }
+    }
+}
+
+/// `/metrics` needs the admin token and counts requests by route template (not raw path),
+/// their latencies, and the feedback items newly recorded (repeats not counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_figures_count_requests_and_feedback() {
+    let s = Server::start(settings()).await;
+    let unauthorised = s.req(Method::GET, "/metrics").send().await.unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    let response = json!({
+        "id": "prom-r1", "model_id": MODEL, "query": "Hours?", "response": "9 to 5",
+        "created_at": "2026-11-20T10:00:00Z"
+    });
+    assert_eq!(s.post(&format!("{Q}/response"), response).await.0, 201);
+    let fb = json!({"response_id": "prom-r1", "variant": "thumbs", "thumbs_up": true,
+                    "created_at": "2026-11-20T10:01:00Z"});
+    assert_eq!(s.post(&format!("{Q}/feedback"), fb.clone()).await.0, 201);
+    assert_eq!(s.post(&format!("{Q}/feedback"), fb).await.0, 200); // unchanged
+    assert_eq!(s.get(&format!("{M}/fine-tuning/jobs/nope")).await.0, 404);
+
+    let answer = s.admin(Method::GET, "/metrics").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = answer.text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("tuneloop_feedback_recorded_total ").ends_with(" 1"),
+        "{text}"
+    );
+    assert!(
+        line("tuneloop_responses_recorded_total ").ends_with(" 1"),
+        "{text}"
+    );
+    let posts = line(
+        "tuneloop_http_requests_total{method=\"POST\",route=\"/api/analytics/response-quality/feedback\",status=\"201\"}",
+    );
+    assert!(posts.ends_with(" 1"), "{posts}");
+    // The job id is not a label: the route template is.
+    line("tuneloop_http_requests_total{method=\"GET\",route=\"/api/analytics/model-improvement/fine-tuning/jobs/{jobId}\",status=\"404\"}");
+    assert!(!text.contains("nope"), "{text}");
+    line("tuneloop_http_request_duration_seconds_bucket{");
+    s.stop().await;
 }

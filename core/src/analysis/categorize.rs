@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub const UNCATEGORIZED: &str = "uncategorized";
 
 /// One rule: any of these terms is evidence for `category`.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 /// A categorisation lexicon as data (a `--lexicon` file's content). [`LexiconFile::lexicon`]
 /// checks it and builds the [`Lexicon`] it describes.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LexiconFile {
@@ -49,6 +50,7 @@ pub struct LexiconFile {
 
 /// Suggestion rules as data (a `--rules` file's content). [`RulesFile::rules`] checks them
 /// and builds the table they describe.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {

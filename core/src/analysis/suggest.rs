@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 pub const ANY_CATEGORY: &str = "*";
 
 /// When a rule fires. Every field is optional; absent fields do not constrain.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleCondition {
@@ -52,6 +53,7 @@ pub struct RuleCondition {
 }
 
 /// What a rule is checked against.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleScope {
@@ -67,6 +69,7 @@ fn is_category_scope(s: &RuleScope) -> bool {
 }
 
 /// One row of the rule table.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestionRule {

@@ -8,6 +8,7 @@ use crate::model::{format_timestamp, parse_timestamp, Timestamp};
 use crate::{Error, Result};
 
 /// The output format of a dataset (see `docs/formats.md`, "Datasets").
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetFormat {

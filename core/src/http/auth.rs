@@ -120,7 +120,8 @@ pub enum Access {
 pub struct Gate {
     admin_token: Option<String>,
     open: bool,
-    signer: FeedbackSigner,
+    /// The signer, or why there is none (the operating system gave no random secret).
+    signer: Result<FeedbackSigner, String>,
 }
 
 // Written out so the admin token never reaches a log through `{:?}`.
@@ -141,13 +142,29 @@ impl Gate {
         Gate {
             admin_token: admin_token.filter(|t| !t.is_empty()),
             open,
-            signer,
+            signer: Ok(signer),
         }
     }
 
-    /// The signer of feedback tokens.
-    pub fn signer(&self) -> &FeedbackSigner {
-        &self.signer
+    /// A gate that issues and accepts no feedback tokens (only the admin token), `reason`
+    /// saying why; recording a response then answers 503 with that reason.
+    pub fn without_signer(admin_token: Option<String>, open: bool, reason: String) -> Self {
+        Gate {
+            admin_token: admin_token.filter(|t| !t.is_empty()),
+            open,
+            signer: Err(reason),
+        }
+    }
+
+    /// The signer of feedback tokens (503 `unavailable` when the gate has none).
+    pub fn signer(&self) -> Result<&FeedbackSigner, ApiError> {
+        self.signer.as_ref().map_err(|reason| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("feedback tokens cannot be issued: {reason}"),
+            )
+        })
     }
 
     fn is_admin_token(&self, token: &str) -> bool {
@@ -191,7 +208,11 @@ impl Gate {
         if self.is_admin_token(token) {
             return Ok(Access::Admin);
         }
-        match self.signer.verify(token, now) {
+        let verified = match &self.signer {
+            Ok(signer) => signer.verify(token, now),
+            Err(_) => Err(TokenError::Invalid),
+        };
+        match verified {
             Ok(response_id) => Ok(Access::Response(response_id)),
             Err(TokenError::Expired) => Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,

@@ -13,17 +13,19 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let tl = Tuneloop::open(Options::memory()).await.unwrap();
-//! let api = Api::new(tl, HttpSettings::default()).unwrap();
+//! let api = Api::new(tl, HttpSettings::default());
 //! let answer = api.handle(HttpRequest::get("/healthz")).await;
 //! assert_eq!(answer.status, 200);
 //! # });
 //! ```
 
 mod auth;
+mod bodies;
 mod error;
 mod layers;
 mod openapi;
 mod params;
+mod prom;
 mod routes;
 mod serve;
 
@@ -141,16 +143,26 @@ impl HttpSettings {
         self.apply_env(|k| std::env::var(k).ok())
     }
 
-    fn gate(&self) -> crate::Result<Gate> {
+    /// The credentials. Without a configured secret the key comes from the operating
+    /// system's random source; should that fail, the gate takes only the admin token and
+    /// says why when a token is asked for, rather than failing the whole API.
+    fn gate(&self) -> Gate {
         let key = match &self.feedback_secret {
-            Some(k) => k.clone(),
-            None => random_secret()?,
+            Some(k) => Ok(k.clone()),
+            None => random_secret(),
         };
-        Ok(Gate::new(
-            self.admin_token.clone(),
-            self.open_admin,
-            FeedbackSigner::new(key, self.feedback_token_ttl),
-        ))
+        match key {
+            Ok(key) => Gate::new(
+                self.admin_token.clone(),
+                self.open_admin,
+                FeedbackSigner::new(key, self.feedback_token_ttl),
+            ),
+            Err(e) => Gate::without_signer(
+                self.admin_token.clone(),
+                self.open_admin,
+                format!("{e}; set {ENV_FEEDBACK_SECRET}"),
+            ),
+        }
     }
 }
 
@@ -173,18 +185,21 @@ pub(crate) struct AppState {
     writer: crate::service::FeedbackBatcher,
     gate: Gate,
     limits: Limits,
+    /// What `/metrics` reports.
+    figures: Arc<prom::Figures>,
 }
 
 /// The router: every endpoint, with the body limit, CORS, the request timeout, request logs
-/// and a guard that turns a panic into a plain 500. Fails only when the operating system has
-/// no random source for the feedback secret (set one then).
-pub fn router(tl: Tuneloop, settings: HttpSettings) -> crate::Result<Router> {
+/// and a guard that turns a panic into a plain 500.
+pub fn router(tl: Tuneloop, settings: HttpSettings) -> Router {
     let state = Arc::new(AppState {
         writer: tl.feedback_batcher(crate::service::DEFAULT_GROUP_SIZE),
         tl,
-        gate: settings.gate()?,
+        gate: settings.gate(),
         limits: settings.limits,
+        figures: Arc::new(prom::Figures::new()),
     });
+    let figures = state.figures.clone();
     let quality = format!("{PREFIX}/response-quality");
     let improve = format!("{PREFIX}/model-improvement");
     let jobs = format!("{improve}/fine-tuning/jobs");
@@ -192,6 +207,7 @@ pub fn router(tl: Tuneloop, settings: HttpSettings) -> crate::Result<Router> {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
+        .route("/metrics", get(routes::prometheus))
         .route(&format!("{quality}/metrics"), get(routes::metrics))
         .route(&format!("{quality}/problematic"), get(routes::problematic))
         .route(&format!("{quality}/feedback"), post(routes::feedback))
@@ -223,8 +239,9 @@ pub fn router(tl: Tuneloop, settings: HttpSettings) -> crate::Result<Router> {
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(axum::middleware::from_fn_with_state(figures, prom::observe))
         .with_state(state);
-    Ok(layers::wrap(routes, &settings))
+    layers::wrap(routes, &settings)
 }
 
 /// A request for [`Api::handle`].
@@ -301,10 +318,10 @@ pub struct Api {
 
 impl Api {
     /// The API over `tl` (see [`router`]).
-    pub fn new(tl: Tuneloop, settings: HttpSettings) -> crate::Result<Self> {
-        Ok(Api {
-            router: router(tl, settings)?,
-        })
+    pub fn new(tl: Tuneloop, settings: HttpSettings) -> Self {
+        Api {
+            router: router(tl, settings),
+        }
     }
 
     /// The router, to serve or to nest in a host's own.

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         routes::healthz,
         routes::readyz,
         routes::openapi,
+        routes::prometheus,
         routes::metrics,
         routes::problematic,
         routes::feedback,

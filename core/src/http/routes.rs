@@ -6,9 +6,14 @@ use super::error::{json_response, ApiError, ErrorBody};
 use super::params::{json_body, json_text, Params};
 use super::AppState;
 use crate::model::time::now;
-use crate::model::{Bucket, MetricsQuery, ProblematicQuery, RankBy, Timestamp, TrendQuery};
+use crate::model::{
+    Bucket, MetricsQuery, MetricsReport, ModelRanking, ProblematicQuery, RankBy, Timestamp,
+    TrendQuery, TrendReport,
+};
 use crate::service::{
-    AnalyzeOptions, FineTuneOptions, FineTuneTarget, JobQuery, RankOptions, Submitted,
+    AnalyzeOptions, AnalyzeResult, Decision, FineTuneJob, FineTuneOptions, FineTuneTarget,
+    HealthReport, JobList, JobQuery, JobWithEvents, ProblematicReport, RankOptions, Submitted,
+    SuggestReport,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -75,13 +80,13 @@ pub async fn healthz() -> Response {
     path = "/readyz",
     tag = "health",
     responses(
-        (status = 200, description = "The database answers and its schema is current (the store's health report)", body = Object),
-        (status = 503, description = "The database is unreachable or its schema is not current", body = Object)
+        (status = 200, description = "The database answers and its schema is current (the store's health report)", body = HealthReport),
+        (status = 503, description = "The schema is not current (the health report), or the database does not answer (the error shape, code `unavailable`)", body = super::bodies::NotReady)
     ),
     security(())
 )]
 pub async fn readyz(State(s): S) -> Answer {
-    let health = s.tl.store().health().await?;
+    let health = s.tl.ready().await?;
     let status = if health.ok() {
         StatusCode::OK
     } else {
@@ -104,6 +109,30 @@ pub async fn openapi() -> Response {
     json_response(StatusCode::OK, &super::openapi::document())
 }
 
+/// `GET /metrics`: the Prometheus text format (requests, latencies, records written).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Prometheus text exposition: `tuneloop_http_requests_total`, `tuneloop_http_request_duration_seconds`, `tuneloop_feedback_recorded_total`, `tuneloop_responses_recorded_total`", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody)
+    ),
+    security(("admin" = []))
+)]
+pub async fn prometheus(State(s): S, headers: HeaderMap) -> Answer {
+    s.gate.admin(&headers)?;
+    let mut answer = Response::new(axum::body::Body::from(s.figures.render()));
+    answer.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    Ok(answer)
+}
+
 /// `GET .../response-quality/metrics?model_id&since&until&bucket`.
 #[utoipa::path(
     get,
@@ -116,7 +145,7 @@ pub async fn openapi() -> Response {
         ("bucket" = Option<String>, Query, description = "`day` or `week`: adds a series to each model")
     ),
     responses(
-        (status = 200, description = "Quality per model (docs/formats.md, Metrics; the CLI's `metrics --json`)", body = Object),
+        (status = 200, description = "Quality per model (docs/formats.md, Metrics; the CLI's `metrics --json`)", body = MetricsReport),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -153,7 +182,7 @@ pub async fn metrics(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -> 
         ("rank_by" = Option<String>, Query, description = "`rate` (default: lower bound of the 95 % Wilson interval of the negative share) or `count` (number of negative items)")
     ),
     responses(
-        (status = 200, description = "The responses users were most unhappy with, worst first (the CLI's `problematic --json`)", body = Object),
+        (status = 200, description = "The responses users were most unhappy with, worst first (the CLI's `problematic --json`)", body = ProblematicReport),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -172,9 +201,7 @@ pub async fn problematic(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery)
     if !(1..=100_000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be from 1 to 100000"));
     }
-    let show_pii = p
-        .parsed::<bool>("show_pii", "true or false")?
-        .unwrap_or(false);
+    let show_pii = p.parsed::<bool>("show_pii", "true or false")?;
     let rank_by = p
         .parsed::<RankBy>("rank_by", "rate or count")?
         .unwrap_or(defaults.rank_by);
@@ -184,7 +211,7 @@ pub async fn problematic(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery)
         since,
         until,
         limit,
-        redact_pii: !show_pii,
+        redact_pii: show_pii.map_or(defaults.redact_pii, |show| !show),
         rank_by,
     };
     ok(&s.tl.problematic(&query).await?)
@@ -206,9 +233,9 @@ fn stored_status(submitted: &Submitted) -> StatusCode {
     post,
     path = "/api/analytics/response-quality/feedback",
     tag = "response-quality",
-    request_body(content = Object, content_type = "application/json", description = "One feedback item in the import format (docs/formats.md); `type` and `created_at` (then: now) may be left out"),
+    request_body(content = super::bodies::FeedbackBody, content_type = "application/json", description = "One feedback item in the import format (docs/formats.md); `type` and `created_at` (then: now) may be left out"),
     responses(
-        (status = 201, description = "Stored (201), or already stored identically (200): `{response_id, feedback_ids, summary}`", body = Object),
+        (status = 201, description = "Stored (201), or already stored identically (200): `{response_id, feedback_ids, summary}`", body = Submitted),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -234,12 +261,15 @@ pub async fn feedback(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
         }
     }
     let submitted = s.writer.submit_feedback(text, &s.limits).await?;
+    s.figures
+        .feedback_recorded
+        .inc_by(submitted.summary.feedback_inserted);
     Ok(json_response(stored_status(&submitted), &submitted))
 }
 
 /// What `POST .../response-quality/response` answers: what was stored, and a token for
 /// posting feedback on that response from a browser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordedResponse {
     /// What was stored.
     #[serde(flatten)]
@@ -248,6 +278,7 @@ pub struct RecordedResponse {
     pub feedback_token: String,
     /// When the token expires (RFC 3339, UTC).
     #[serde(with = "crate::model::time::serde_ts")]
+    #[schema(value_type = String, format = DateTime)]
     pub feedback_token_expires_at: Timestamp,
 }
 
@@ -256,9 +287,9 @@ pub struct RecordedResponse {
     post,
     path = "/api/analytics/response-quality/response",
     tag = "response-quality",
-    request_body(content = Object, content_type = "application/json", description = "One response in the import format, optionally with its feedback under `feedback`; `type` may be left out"),
+    request_body(content = super::bodies::ResponseBody, content_type = "application/json", description = "One response in the import format, optionally with its feedback under `feedback`; `type` may be left out"),
     responses(
-        (status = 201, description = "Stored (201) or already stored (200): `{response_id, feedback_ids, summary, feedback_token, feedback_token_expires_at}`", body = Object),
+        (status = 201, description = "Stored (201) or already stored (200): `{response_id, feedback_ids, summary, feedback_token, feedback_token_expires_at}`", body = RecordedResponse),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -271,11 +302,18 @@ pub struct RecordedResponse {
 )]
 pub async fn response(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     s.gate.admin(&headers)?;
+    // Before the write: an answer without its token must not follow a committed write.
+    let signer = s.gate.signer()?;
     let raw = body(raw)?;
     let text = json_text(&headers, &raw)?;
     let submitted = s.tl.submit_response(text, &s.limits).await?;
-    let (feedback_token, feedback_token_expires_at) =
-        s.gate.signer().issue(&submitted.response_id, now());
+    s.figures
+        .responses_recorded
+        .inc_by(submitted.summary.responses_inserted);
+    s.figures
+        .feedback_recorded
+        .inc_by(submitted.summary.feedback_inserted);
+    let (feedback_token, feedback_token_expires_at) = signer.issue(&submitted.response_id, now());
     let status = stored_status(&submitted);
     let answer = RecordedResponse {
         submitted,
@@ -296,7 +334,7 @@ pub async fn response(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
         ("limit" = Option<usize>, Query, description = "At most this many (default 50; 0: all)")
     ),
     responses(
-        (status = 200, description = "Jobs, newest first (the CLI's `jobs list --json`)", body = Object),
+        (status = 200, description = "Jobs, newest first (the CLI's `jobs list --json`)", body = JobList),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -332,7 +370,7 @@ pub async fn list_jobs(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery) -
         ("jobId" = String, Path, description = "Our job id (`ftj_...`)")
     ),
     responses(
-        (status = 200, description = "The job with its history (the CLI's `jobs show --json`)", body = Object),
+        (status = 200, description = "The job with its history (the CLI's `jobs show --json`)", body = JobWithEvents),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -356,9 +394,9 @@ pub async fn get_job(
     post,
     path = "/api/analytics/model-improvement/fine-tuning/check",
     tag = "fine-tuning",
-    request_body(content = Object, content_type = "application/json", description = "The facade's FineTuneOptions: `{target:{model_id, base_model?, account?, method?, n_epochs?}, force?, as_of?}`"),
+    request_body(content = FineTuneOptions, content_type = "application/json", description = "The facade's FineTuneOptions: `{target:{model_id, base_model?, account?, method?, n_epochs?}, force?, as_of?}`"),
     responses(
-        (status = 200, description = "The decision with every check: `{fine_tune, checks:[{name, passed, observed, required}]}`; nothing is created", body = Object),
+        (status = 200, description = "The decision with every check: `{fine_tune, checks:[{name, passed, observed, required}]}`; nothing is created", body = Decision),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -382,9 +420,9 @@ pub async fn check(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
     post,
     path = "/api/analytics/model-improvement/fine-tuning/jobs",
     tag = "fine-tuning",
-    request_body(content = Object, content_type = "application/json", description = "The facade's FineTuneTarget: `{model_id, base_model?, account?, method?, n_epochs?}`"),
+    request_body(content = FineTuneTarget, content_type = "application/json", description = "The facade's FineTuneTarget: `{model_id, base_model?, account?, method?, n_epochs?}`"),
     responses(
-        (status = 201, description = "A draft job (dataset built, cost estimated; nothing reserved or sent)", body = Object),
+        (status = 201, description = "A draft job (dataset built, cost estimated; nothing reserved or sent)", body = FineTuneJob),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -413,7 +451,7 @@ pub async fn create_job(State(s): S, headers: HeaderMap, raw: Body) -> Answer {
         ("jobId" = String, Path, description = "Our job id (`ftj_...`)")
     ),
     responses(
-        (status = 200, description = "The job, started (credits reserved, remote job created)", body = Object),
+        (status = 200, description = "The job, started (credits reserved, remote job created)", body = FineTuneJob),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -443,7 +481,7 @@ pub async fn start_job(
         ("jobId" = String, Path, description = "Our job id (`ftj_...`)")
     ),
     responses(
-        (status = 200, description = "The job, cancelled (its credit hold released unless it succeeded)", body = Object),
+        (status = 200, description = "The job, cancelled (its credit hold released unless it succeeded)", body = FineTuneJob),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -474,7 +512,7 @@ pub async fn cancel_job(
         ("until" = Option<String>, Query, description = "Responses created before this time (RFC 3339 or YYYY-MM-DD, UTC)")
     ),
     responses(
-        (status = 200, description = "Error patterns and category trends (the CLI's `analyze --json`; not saved)", body = Object),
+        (status = 200, description = "Error patterns and category trends (the CLI's `analyze --json`; not saved)", body = AnalyzeResult),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -509,7 +547,7 @@ pub async fn error_patterns(State(s): S, headers: HeaderMap, RawQuery(q): RawQue
         ("regularization" = Option<f64>, Query, description = "α, the L2 penalty on the log-strengths (default 0.01; 0: plain maximum likelihood)")
     ),
     responses(
-        (status = 200, description = "Models ranked by Bradley–Terry score with 95 % intervals (the CLI's `rank --json`)", body = Object),
+        (status = 200, description = "Models ranked by Bradley–Terry score with 95 % intervals (the CLI's `rank --json`)", body = ModelRanking),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -553,7 +591,7 @@ pub async fn model_ranking(State(s): S, headers: HeaderMap, RawQuery(q): RawQuer
         ("window" = Option<u32>, Query, description = "Weeks of the emerging-category window, 1 to 260 (default 4)")
     ),
     responses(
-        (status = 200, description = "Weekly trends per category (the CLI's `trends --json`)", body = Object),
+        (status = 200, description = "Weekly trends per category (the CLI's `trends --json`)", body = TrendReport),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -598,9 +636,9 @@ pub async fn error_trends(State(s): S, headers: HeaderMap, RawQuery(q): RawQuery
     post,
     path = "/api/analytics/model-improvement/improvement-suggestions",
     tag = "model-improvement",
-    request_body(content = Object, content_type = "application/json", description = "The facade's AnalyzeOptions: `{model?, since?, until?, lexicon?, rules?}`; empty: everything, built-in tables"),
+    request_body(content = AnalyzeOptions, content_type = "application/json", description = "The facade's AnalyzeOptions: `{model?, since?, until?, lexicon?, rules?}`; empty: everything, built-in tables"),
     responses(
-        (status = 200, description = "Suggestions, most urgent first (the CLI's `suggest --json`)", body = Object),
+        (status = 200, description = "Suggestions, most urgent first (the CLI's `suggest --json`)", body = SuggestReport),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),

@@ -86,7 +86,7 @@ impl Server {
     /// Serves until `shutdown` completes; then stops accepting, lets requests in flight
     /// finish (their writes commit), stops the schedule and closes the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let app = router(self.tl.clone(), self.settings)?;
+        let app = router(self.tl.clone(), self.settings);
         let stop = CancellationToken::new();
         let schedule = self.schedule.map(|options| {
             let tl = self.tl.clone();

@@ -10,6 +10,7 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// How a job's credit hold ended.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Settlement {
@@ -20,6 +21,7 @@ pub enum Settlement {
 }
 
 /// Why a job failed.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     /// A short machine-readable code (the provider's, or `start_refused`).
@@ -29,6 +31,7 @@ pub struct JobError {
 }
 
 /// The dataset a job trains on: what its cost was estimated from.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobDataset {
     /// File format (`openai-chat` for supervised, `openai-dpo` for DPO).
@@ -49,6 +52,7 @@ pub struct JobDataset {
 
 /// One of our fine-tuning jobs. Serialises flat: `{"id","model_id","status",
 /// "provider_job_id","estimated_cost","actual_cost","created_at",...}`.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FineTuneJob {
     /// Our id (`ftj_...`).
@@ -61,9 +65,11 @@ pub struct FineTuneJob {
     pub version: u64,
     /// When it was created.
     #[serde(with = "serde_ts")]
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
     #[serde(with = "serde_ts")]
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// Everything else.
     #[serde(flatten)]
@@ -71,6 +77,7 @@ pub struct FineTuneJob {
 }
 
 /// The fields of a [`FineTuneJob`] kept in the record's `data`.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetails {
     /// The provider's model to fine-tune.
@@ -125,9 +132,11 @@ pub struct JobDetails {
     pub error: Option<JobError>,
     /// The latest error that did not change the status (a timeout, no credits for the
     /// final cost, ...): the next `start`/`sync` retries.
+    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
     pub last_error: Option<String>,
     /// When it finished.
     #[serde(with = "serde_ts::option", default)]
+    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     /// The id of the newest provider event stored (the `after` cursor).
     pub last_event_id: Option<String>,

@@ -14,6 +14,7 @@ use std::fmt;
 ///   │                 │     job was asked for: back to draft   succeeded | failed | cancelled
 ///   └──────cancel─────┴──────────────────────────────────────────────────────────────▶ cancelled
 /// ```
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {

@@ -40,6 +40,7 @@ pub struct Categorization {
 }
 
 /// One response quoted as an example of a pattern.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternExample {
     /// The response.
@@ -51,6 +52,7 @@ pub struct PatternExample {
 }
 
 /// A group of negative responses that fail in a similar way.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorPattern {
     /// Stable id: `p-` and the first 12 hex digits of SHA-256 over the sorted member response
@@ -85,9 +87,11 @@ pub struct ErrorPattern {
     /// Up to three members closest to the pattern's centre, with distinct query and comment.
     pub examples: Vec<PatternExample>,
     /// Earliest member `created_at`.
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     #[serde(with = "serde_ts")]
     pub first_seen: Timestamp,
     /// Latest member `created_at`.
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     #[serde(with = "serde_ts")]
     pub last_seen: Timestamp,
     /// Trend of the pattern's weekly negative rate; `null` until computed (runs saved before

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where a provider's job is in its life.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderJobStatus {
@@ -103,6 +104,7 @@ pub struct ProviderJob {
 }
 
 /// The fine-tuning method.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum FineTuneMethod {
@@ -114,6 +116,7 @@ pub enum FineTuneMethod {
 }
 
 /// Training knobs; `None` leaves the provider's default.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Hyperparameters {
     /// Passes over the training file.

@@ -41,6 +41,7 @@ pub struct MetricsQuery {
 }
 
 /// Counts and rates over a set of responses and their feedback.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QualityFigures {
     /// Responses in range.
@@ -66,6 +67,7 @@ pub struct QualityFigures {
 }
 
 /// Metrics for one model.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMetrics {
     /// The model.
@@ -85,10 +87,12 @@ pub struct ModelMetrics {
 }
 
 /// Figures for one time bucket.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketMetrics {
     /// Start of the bucket (midnight UTC; Monday for weeks).
     #[serde(with = "serde_ts")]
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     pub start: Timestamp,
     /// The bucket's figures.
     #[serde(flatten)]
@@ -96,6 +100,7 @@ pub struct BucketMetrics {
 }
 
 /// Metrics for every model in range, sorted by model id.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsReport {
     /// One entry per model that has responses in range.
@@ -133,8 +138,8 @@ pub struct ProblematicQuery {
     /// At most this many.
     pub limit: usize,
     /// Hide personal data (emails, phone numbers, cards, keys...) in the queries, answers and
-    /// comments shown, with the dataset redactor. Applied by the facade; stores ignore it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// comments shown, with the dataset redactor (default: hidden, in every front; `false`
+    /// shows texts as users wrote them). Applied by the facade; stores ignore it.
     pub redact_pii: bool,
     /// The order: by the negative share's lower confidence bound (`rate`, the default) or by
     /// the number of negative items (`count`). `limit` applies after ranking.
@@ -148,7 +153,7 @@ impl Default for ProblematicQuery {
             since: None,
             until: None,
             limit: 20,
-            redact_pii: false,
+            redact_pii: true,
             rank_by: RankBy::default(),
         }
     }
@@ -192,6 +197,7 @@ impl std::str::FromStr for RankBy {
 }
 
 /// A response with negative feedback, with what users said about it.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblematicResponse {
     /// The response.
@@ -202,6 +208,7 @@ pub struct ProblematicResponse {
     pub query: String,
     /// The answer.
     pub response: String,
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     /// When it was produced.
     #[serde(with = "serde_ts")]
     pub created_at: Timestamp,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Models ranked by their Bradley–Terry strength, estimated from comparisons (see
 /// docs/formats.md, "Ranking models").
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelRanking {
     /// Best first.
@@ -31,6 +32,7 @@ pub struct ModelRanking {
 }
 
 /// One model's place in a [`ModelRanking`].
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankedModel {
     /// The model id.

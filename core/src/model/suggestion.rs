@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One concrete improvement to make, with the numbers behind it (see docs/formats.md,
 /// "Suggestions").
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggestion {
     /// Stable id: `s-` and the first 12 hex digits of SHA-256 over the rule's title, the

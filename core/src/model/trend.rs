@@ -4,6 +4,7 @@ use super::time::{serde_ts, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Which way a weekly rate moves (two-sided Mann-Kendall at the query's α).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrendDirection {
@@ -66,6 +67,7 @@ impl Default for TrendQuery {
 }
 
 /// One ISO week of a series.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeeklyPoint {
     /// ISO week label, e.g. `2026-W36` (UTC).
@@ -79,6 +81,7 @@ pub struct WeeklyPoint {
 }
 
 /// A significant change in level found by Pettitt's test.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangePoint {
     /// The first week of the new level.
@@ -88,6 +91,7 @@ pub struct ChangePoint {
 }
 
 /// The trend of one category's weekly negative rate.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryTrend {
     /// The error category.
@@ -108,6 +112,7 @@ pub struct CategoryTrend {
 
 /// The trend of one error pattern's weekly negative rate (negatives on its member responses /
 /// all responses in range), computed as for categories.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternTrend {
     /// Direction at the query's α.
@@ -121,6 +126,7 @@ pub struct PatternTrend {
 }
 
 /// Trends of every category with negatives in range; significant first (see docs/formats.md).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrendReport {
     /// One entry per category.

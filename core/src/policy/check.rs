@@ -6,6 +6,7 @@ use std::fmt;
 use crate::Error;
 
 /// The checks of the trigger policy, in the order a [`Decision`] lists them.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckName {
@@ -61,6 +62,7 @@ impl fmt::Display for CheckName {
 }
 
 /// One check's outcome.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// Which check.
@@ -79,6 +81,7 @@ pub struct Check {
 ///
 /// Serialises as `{"fine_tune":bool,"checks":[{"name","passed","observed","required","detail"}]}`
 /// plus `"forced":true` when [`Decision::forced`] made it.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// Whether to start a job: every check passed (or, when forced, every check that force

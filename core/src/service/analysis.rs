@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// What to analyse, with which rule tables, and whether to save the run (`analyze`,
 /// `suggest`).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyzeOptions {
@@ -31,12 +32,14 @@ pub struct AnalyzeOptions {
         with = "crate::model::time::serde_ts::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
     pub since: Option<Timestamp>,
     /// Responses created before this time.
     #[serde(
         with = "crate::model::time::serde_ts::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
     pub until: Option<Timestamp>,
     /// The lexicon that infers categories from comments; `None`: the built-in one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +102,7 @@ fn within(table: &str, e: Error) -> Error {
 }
 
 /// Error patterns over the negative responses, and the category trends (`analyze`).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyzeResult {
     /// Error patterns, largest first, each with its trend (docs/formats.md, "Error patterns").
@@ -115,6 +119,7 @@ pub struct AnalyzeResult {
 }
 
 /// Improvement suggestions, most urgent first (`suggest`).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SuggestReport {
     /// Highest priority first (docs/formats.md, "Suggestions").

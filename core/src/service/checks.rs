@@ -203,6 +203,13 @@ impl Tuneloop {
         Ok(health)
     }
 
+    /// Whether this handle's database answers and its schema is the one this build needs
+    /// ([`HealthReport::ok`]); what a readiness probe asks. Errors: the database does not
+    /// answer ([`Error::Storage`]).
+    pub async fn ready(&self) -> Result<HealthReport> {
+        self.store().health().await
+    }
+
     /// Runs the checks of `check.scope` on this handle's store, ledger and MCP settings.
     /// Nothing is created; the credit round trip leaves a released hold of 0.
     ///

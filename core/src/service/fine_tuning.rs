@@ -16,6 +16,7 @@ use std::time::Duration;
 
 /// Which model to fine-tune, on what, paid by whom. Every field left `None` comes from
 /// `[fine_tune]` of the handle's settings.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FineTuneTarget {
@@ -48,6 +49,7 @@ impl FineTuneTarget {
 }
 
 /// What [`Tuneloop::fine_tune`] decides on, and how.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FineTuneOptions {
@@ -63,10 +65,12 @@ pub struct FineTuneOptions {
         with = "crate::model::time::serde_ts::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
     pub as_of: Option<crate::model::Timestamp>,
 }
 
 /// A job with its history. Serialises as the job's fields plus `"events":[...]`.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobWithEvents {
     /// The job.
@@ -101,6 +105,7 @@ impl Default for JobQuery {
 }
 
 /// Jobs, newest first.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobList {
     /// The jobs.

@@ -87,7 +87,7 @@ pub use schedule::{ScheduleEvent, ScheduleOptions, WeeklyRunOptions};
 pub use submit::Submitted;
 pub use tokio_util::sync::CancellationToken;
 
-pub use crate::store::JobEventRecord;
+pub use crate::store::{HealthReport, JobEventRecord, WriteSummary};
 
 /// How to reach the MCP fine-tuning server: URL, bearer token, timeouts and retries.
 pub type McpSettings = McpConfig;

@@ -12,6 +12,7 @@ use crate::store::{FeedbackFilter, FeedbackStoreExt, ResponseFilter};
 use serde::{Deserialize, Serialize};
 
 /// The responses users were most unhappy with, worst first (`problematic`).
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProblematicReport {
     /// Worst first (see docs/formats.md).

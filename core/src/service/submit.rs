@@ -10,6 +10,7 @@ use crate::store::{RecordBatch, WriteSummary};
 use serde::{Deserialize, Serialize};
 
 /// What [`Tuneloop::submit_feedback`] and [`Tuneloop::submit_response`] stored.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Submitted {
     /// The response the item belongs to (the recorded response, or the one the feedback is on).

@@ -128,6 +128,7 @@ fn rejection_error(kind: &'static str, id: &str, rej: &Rejection) -> Error {
 }
 
 /// What a committed write transaction stored.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteSummary {
     /// Responses newly stored.
@@ -294,6 +295,7 @@ pub struct StoreStats {
 }
 
 /// The state of a store's schema.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
     /// The backend.
@@ -402,6 +404,7 @@ impl JobFile {
 }
 
 /// One line of a job's history: something tuneloop did, or an event the provider reported.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobEventRecord {
     /// Position in the job's history, assigned by the store (0 on input).
@@ -416,6 +419,7 @@ pub struct JobEventRecord {
     pub message: String,
     /// When.
     #[serde(with = "serde_ts")]
+    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
