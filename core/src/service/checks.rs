@@ -186,6 +186,11 @@ pub fn health_problems(h: &HealthReport) -> Vec<String> {
     if let Some(n) = h.orphaned_feedback.filter(|n| *n > 0) {
         out.push(format!("{n} feedback items reference a missing response"));
     }
+    if let Some(n) = h.aggregate_mismatches.filter(|n| *n > 0) {
+        out.push(format!(
+            "{n} daily aggregate rows disagree with the raw rows: run `tuneloop repair aggregates`"
+        ));
+    }
     out
 }
 

@@ -135,6 +135,17 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
     /// Schema version and table check (the CLI's `check db`).
     async fn health(&self) -> Result<HealthReport>;
 
+    /// Rebuilds the daily aggregates metrics read from the raw rows, in one write
+    /// transaction, and says how many aggregate rows were wrong.
+    ///
+    /// The default implementation is [`Error::Unsupported`].
+    async fn rebuild_aggregates(&self) -> Result<AggregateRebuild> {
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "rebuild_aggregates",
+        })
+    }
+
     /// Saves an analysis run. The same id with identical content is a no-op; with other
     /// content, [`Error::Conflict`].
     async fn save_run(&self, run: &RunRecord) -> Result<()>;

@@ -312,6 +312,21 @@ pub struct HealthReport {
     /// by hand; `None` where the backend does not check).
     #[serde(default)]
     pub orphaned_feedback: Option<u64>,
+    /// Daily aggregate rows that disagree with a recount from the raw rows (0 unless the
+    /// database was edited by hand; `None` where the backend keeps none to check). Fixed by
+    /// [`super::FeedbackStore::rebuild_aggregates`].
+    #[serde(default)]
+    pub aggregate_mismatches: Option<u64>,
+}
+
+/// What [`super::FeedbackStore::rebuild_aggregates`] did.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateRebuild {
+    /// Aggregate rows that disagreed with the raw rows before the rebuild.
+    pub mismatched: u64,
+    /// Aggregate rows written.
+    pub rows: u64,
 }
 
 impl HealthReport {
@@ -319,6 +334,7 @@ impl HealthReport {
     pub fn ok(&self) -> bool {
         self.missing_tables.is_empty()
             && self.orphaned_feedback.unwrap_or(0) == 0
+            && self.aggregate_mismatches.unwrap_or(0) == 0
             && match (self.schema_version, self.supported_version) {
                 (Some(found), Some(supported)) => found == supported,
                 (None, None) => true,

@@ -75,7 +75,95 @@ pub(crate) async fn metrics<DB: SqlDb>(
     }
 
     let mut days = DayTallies::default();
+    // Whole days come from the daily aggregates; a partial first or last day (a bound
+    // that is not midnight UTC) from the raw rows of that day only.
+    let first_whole =
+        since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
+    let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
+    match (first_whole, end_whole) {
+        (Some(a), Some(b)) if a >= b => raw_into(pool, &mut days, model_key, since, until).await?,
+        _ => {
+            if let (Some(s), Some(a)) = (since, first_whole) {
+                if s != a.saturating_mul(DAY_MICROS) {
+                    let to = Some(a.saturating_mul(DAY_MICROS));
+                    raw_into(pool, &mut days, model_key, since, to).await?;
+                }
+            }
+            aggregates_into(pool, &mut days, model_key, first_whole, end_whole).await?;
+            if let (Some(u), Some(b)) = (until, end_whole) {
+                if u != b.saturating_mul(DAY_MICROS) {
+                    let from = Some(b.saturating_mul(DAY_MICROS));
+                    raw_into(pool, &mut days, model_key, from, until).await?;
+                }
+            }
+        }
+    }
+    Ok(days.into_report(&names, query.bucket))
+}
 
+/// Adds the whole days in `[from, to)` (days since the epoch; open where `None`) from the
+/// daily aggregates.
+async fn aggregates_into<DB: SqlDb>(
+    pool: &Pool<DB>,
+    days: &mut DayTallies,
+    model_key: Option<i64>,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<()> {
+    let range = |qb: &mut QueryBuilder<'_, DB>| {
+        qb.push(" WHERE 1 = 1");
+        if let Some(k) = model_key {
+            qb.push(" AND model_key = ").arg(k);
+        }
+        if let Some(d) = from {
+            qb.push(" AND day >= ").arg(d);
+        }
+        if let Some(d) = to {
+            qb.push(" AND day < ").arg(d);
+        }
+    };
+    let mut qb = QueryBuilder::new("SELECT model_key, day, n FROM agg_responses");
+    range(&mut qb);
+    for row in fetch_all(pool, &mut qb, "reading response aggregates").await? {
+        days.add_responses(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+    let mut qb = QueryBuilder::new("SELECT model_key, day, polarity, rating, n FROM agg_feedback");
+    range(&mut qb);
+    for row in fetch_all(pool, &mut qb, "reading feedback aggregates").await? {
+        let rating: i64 = get::<DB, _>(&row, "rating")?;
+        days.add_feedback(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "polarity")?,
+            (rating != 0).then_some(rating),
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+    let mut qb = QueryBuilder::new("SELECT model_key, day, category, n FROM agg_categories");
+    range(&mut qb);
+    for row in fetch_all(pool, &mut qb, "reading category aggregates").await? {
+        days.add_category(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "category")?,
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+    Ok(())
+}
+
+/// Adds the responses in `[since, until)` and their feedback from the raw rows.
+async fn raw_into<DB: SqlDb>(
+    pool: &Pool<DB>,
+    days: &mut DayTallies,
+    model_key: Option<i64>,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<()> {
     let mut qb = QueryBuilder::new("SELECT model_key, day, COUNT(*) AS n FROM responses");
     push_range(
         &mut qb,
@@ -124,7 +212,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
         }
     }
 
-    Ok(days.into_report(&names, query.bucket))
+    Ok(())
 }
 
 pub(crate) async fn problematic<DB: SqlDb>(

@@ -10,9 +10,9 @@ use crate::model::{
 };
 use crate::store::job_rules::{check_events, check_job_file, check_lease_args};
 use crate::store::{
-    ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile,
-    JobFilter, JobRecord, Lease, Page, PageRequest, ResponseFilter, RunRecord, StoreStats,
-    StoredComparison, WriteTx,
+    AggregateRebuild, ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport,
+    JobEventRecord, JobFile, JobFilter, JobRecord, Lease, Page, PageRequest, ResponseFilter,
+    RunRecord, StoreStats, StoredComparison, WriteTx,
 };
 use async_trait::async_trait;
 use sqlx::Pool;
@@ -37,6 +37,9 @@ pub trait SqlBackend: Send + Sync + std::fmt::Debug + 'static {
     fn read_only_reason(&self) -> Option<&str>;
     /// Opens a write transaction (see [`FeedbackStore::begin_write`]).
     async fn open_write(&self) -> Result<Box<dyn WriteTx>>;
+    /// Rebuilds the daily aggregates in a write transaction (see
+    /// [`FeedbackStore::rebuild_aggregates`]).
+    async fn rebuild(&self) -> Result<AggregateRebuild>;
     /// Schema version and table check.
     async fn schema_health(&self) -> Result<HealthReport>;
     /// Runs a short write that fails as a whole, retrying it while another process holds
@@ -130,6 +133,11 @@ impl<B: SqlBackend> FeedbackStore for B {
 
     async fn health(&self) -> Result<HealthReport> {
         self.schema_health().await
+    }
+
+    async fn rebuild_aggregates(&self) -> Result<AggregateRebuild> {
+        check_writable(self)?;
+        self.rebuild().await
     }
 
     async fn save_run(&self, run: &RunRecord) -> Result<()> {
