@@ -465,6 +465,20 @@ async fn db_checks(store: &dyn FeedbackStore, database: &str, report: &mut Check
             },
         ));
     }
+    if let Some(n) = health.aggregate_mismatches {
+        out.push(CheckLine::new(
+            "aggregates",
+            n == 0,
+            if n == 0 {
+                "the daily aggregates agree with the rows".to_string()
+            } else {
+                format!(
+                    "{n} daily aggregate rows disagree with the rows: run `tuneloop repair \
+                     aggregates`"
+                )
+            },
+        ));
+    }
     report.health = Some(health);
 }
 
