@@ -64,6 +64,8 @@ macro_rules! __store_conformance_list {
             out_of_range_timestamps_rejected,
             list_filters_and_paging,
             metrics_match_reference,
+            metrics_over_random_ranges_match_reference,
+            aggregates_agree_after_reimport_and_rebuild,
             problematic_match_reference,
             problematic_ranks_by_rate_then_limits,
             stats_counts_and_models,
@@ -670,6 +672,83 @@ pub async fn metrics_match_reference(store: Store) {
     let all = store.metrics(&MetricsQuery::default()).await.unwrap();
     assert_eq!(all.models.len(), 3);
     assert!(all.models.iter().all(|m| m.figures.feedback > 0));
+}
+
+/// A random bound for metrics: none, midnight UTC of a day around the sample's four weeks,
+/// or any second of those days (so partial first and last days are exercised).
+fn random_bound(next: &mut impl FnMut() -> u64) -> Option<Timestamp> {
+    let start = ts("2026-08-29T00:00:00Z");
+    let day = chrono::Duration::days((next() % 34) as i64);
+    match next() % 4 {
+        0 => None,
+        1 => Some(start + day),
+        _ => Some(start + day + chrono::Duration::seconds((next() % 86_400) as i64)),
+    }
+}
+
+pub async fn metrics_over_random_ranges_match_reference(store: Store) {
+    let b = sample_batch(300);
+    // Several transactions, then the whole batch again: the repeats must not count twice.
+    let (r, f) = (b.responses.len(), b.feedback.len());
+    for (rs, fs) in [(0..r / 3, 0..0), (r / 3..r, 0..f / 2), (0..0, f / 2..f)] {
+        store
+            .record(&RecordBatch {
+                responses: b.responses[rs].to_vec(),
+                feedback: b.feedback[fs].to_vec(),
+            })
+            .await
+            .unwrap();
+    }
+    let again = store.record(&b).await.unwrap();
+    assert_eq!(again.responses_inserted + again.feedback_inserted, 0);
+    let mut next = xorshift(0x5EED_0016);
+    let models = [None, Some("alpha"), Some("beta")];
+    let buckets = [None, Some(Bucket::Day), Some(Bucket::Week)];
+    let mut non_empty = 0;
+    for _ in 0..60 {
+        let q = MetricsQuery {
+            model: models[(next() % 3) as usize].map(str::to_string),
+            since: random_bound(&mut next),
+            until: random_bound(&mut next),
+            bucket: buckets[(next() % 3) as usize],
+        };
+        let got = store.metrics(&q).await.unwrap();
+        let want = compute_metrics(&b.responses, &b.feedback, &q);
+        if !want.models.is_empty() {
+            non_empty += 1;
+        }
+        assert_eq!(got, want, "query {q:?}");
+    }
+    assert!(non_empty > 20, "only {non_empty} ranges held data");
+}
+
+pub async fn aggregates_agree_after_reimport_and_rebuild(store: Store) {
+    let b = sample_batch(120);
+    store.record(&b).await.unwrap();
+    store.record(&b).await.unwrap();
+    let health = store.health().await.unwrap();
+    match store.rebuild_aggregates().await {
+        Err(Error::Unsupported { .. }) => {
+            assert_eq!(health.aggregate_mismatches, None);
+            return;
+        }
+        Err(e) => panic!("rebuild failed: {e}"),
+        Ok(done) => {
+            assert_eq!(health.aggregate_mismatches, Some(0));
+            assert_eq!(
+                done.mismatched, 0,
+                "the written aggregates were already right"
+            );
+            assert!(done.rows > 0);
+        }
+    }
+    let q = MetricsQuery {
+        bucket: Some(Bucket::Week),
+        ..Default::default()
+    };
+    let want = compute_metrics(&b.responses, &b.feedback, &q);
+    assert_eq!(store.metrics(&q).await.unwrap(), want);
+    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
 }
 
 pub async fn problematic_match_reference(store: Store) {
