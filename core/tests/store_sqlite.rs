@@ -654,6 +654,7 @@ async fn migration_fills_aggregates_from_existing_rows() {
         "DROP TABLE agg_responses",
         "DROP TABLE agg_feedback",
         "DROP TABLE agg_categories",
+        "DROP TABLE agg_negatives",
         "DELETE FROM _sqlx_migrations WHERE version = 5",
     ] {
         sqlx::query(sql).execute(&pool).await.unwrap();

@@ -1,4 +1,4 @@
--- tuneloop embedded SQLite schema, version 5: daily aggregates for metrics.
+-- tuneloop embedded SQLite schema, version 5: daily aggregates for metrics and trends.
 --
 -- Counts per (model, day) maintained by the writer in the same transaction as the rows they
 -- count, so metrics over whole days read a few rows per day instead of every feedback item.
@@ -31,6 +31,16 @@ CREATE TABLE agg_categories (
     PRIMARY KEY (model_key, day, category)
 ) WITHOUT ROWID;
 
+-- Negative feedback items per category (each category once per item) on responses of a
+-- model made on a day: the weekly series of `tuneloop trends`.
+CREATE TABLE agg_negatives (
+    model_key INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    category  TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (model_key, day, category)
+) WITHOUT ROWID;
+
 INSERT INTO agg_responses (model_key, day, n)
     SELECT model_key, day, COUNT(*) FROM responses GROUP BY model_key, day;
 
@@ -42,4 +52,10 @@ INSERT INTO agg_categories (model_key, day, category, n)
     SELECT f.model_key, f.response_day, j.value, COUNT(*)
     FROM feedback AS f, json_each(f.categories) AS j
     WHERE f.categories IS NOT NULL
+    GROUP BY f.model_key, f.response_day, j.value;
+
+INSERT INTO agg_negatives (model_key, day, category, n)
+    SELECT f.model_key, f.response_day, j.value, COUNT(DISTINCT f.seq)
+    FROM feedback AS f, json_each(f.categories) AS j
+    WHERE f.categories IS NOT NULL AND f.polarity = -1
     GROUP BY f.model_key, f.response_day, j.value;

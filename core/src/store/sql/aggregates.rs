@@ -7,12 +7,20 @@
 //! aggregates), and the stored aggregates read back; `check db` compares the last two and
 //! [`rebuild`] replaces the stored ones with the recount.
 
-use super::{execute, fetch_all, get, Ex, PushArg, SqlDb};
+use super::{execute, fetch_all, fetch_optional, get, Ex, PushArg, SqlDb};
 use crate::error::Result;
-use crate::model::Feedback;
-use crate::store::AggregateRebuild;
+use crate::model::{Feedback, Polarity};
+use crate::store::{AggregateRebuild, DailyTrendCounts};
 use sqlx::{Database, QueryBuilder};
 use std::collections::BTreeMap;
+
+/// The aggregate tables.
+pub(crate) const TABLES: [&str; 4] = [
+    "agg_responses",
+    "agg_feedback",
+    "agg_categories",
+    "agg_negatives",
+];
 
 /// Rows per upsert statement (5 arguments each, well within both dialects' limits).
 const UPSERT_ROWS: usize = 500;
@@ -25,6 +33,8 @@ pub(crate) struct Counts {
     responses: BTreeMap<(i64, i64), i64>,
     feedback: BTreeMap<(i64, i64, i64, i64), i64>,
     categories: BTreeMap<(i64, i64, String), i64>,
+    /// Negative items per category, each category once per item (the trend series).
+    negatives: BTreeMap<(i64, i64, String), i64>,
 }
 
 impl Counts {
@@ -66,16 +76,33 @@ impl Counts {
         for c in f.categories() {
             self.add_category(model, day, c.as_str().to_string(), 1);
         }
+        if f.polarity() == Polarity::Negative {
+            let mut names: Vec<&str> = f.categories().iter().map(|c| c.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            for c in names {
+                self.add_negatives(model, day, c.to_string(), 1);
+            }
+        }
+    }
+
+    /// `n` negative items naming `category` on responses of `model` made on `day`.
+    pub(crate) fn add_negatives(&mut self, model: i64, day: i64, category: String, n: i64) {
+        *self.negatives.entry((model, day, category)).or_default() += n;
     }
 
     /// Whether there is nothing to count.
     pub(crate) fn is_empty(&self) -> bool {
-        self.responses.is_empty() && self.feedback.is_empty() && self.categories.is_empty()
+        self.responses.is_empty()
+            && self.feedback.is_empty()
+            && self.categories.is_empty()
+            && self.negatives.is_empty()
     }
 
     /// Aggregate rows these counts make.
     pub(crate) fn rows(&self) -> u64 {
-        (self.responses.len() + self.feedback.len() + self.categories.len()) as u64
+        (self.responses.len() + self.feedback.len() + self.categories.len() + self.negatives.len())
+            as u64
     }
 
     /// Aggregate rows that differ between `self` and `other` (a row missing on one side
@@ -97,6 +124,7 @@ impl Counts {
         diff(&self.responses, &other.responses)
             + diff(&self.feedback, &other.feedback)
             + diff(&self.categories, &other.categories)
+            + diff(&self.negatives, &other.negatives)
     }
 }
 
@@ -143,35 +171,39 @@ pub(crate) async fn add<DB: SqlDb>(conn: &mut DB::Connection, counts: &Counts) -
         )
         .await?;
     }
-    let categories: Vec<_> = counts.categories.iter().collect();
-    for chunk in categories.chunks(UPSERT_ROWS) {
-        let mut qb = QueryBuilder::<DB>::new(
-            "INSERT INTO agg_categories (model_key, day, category, n) VALUES ",
-        );
-        for (i, ((m, d, c), n)) in chunk.iter().enumerate() {
-            if i > 0 {
-                qb.push(", ");
+    for (table, rows) in [
+        ("agg_categories", &counts.categories),
+        ("agg_negatives", &counts.negatives),
+    ] {
+        let rows: Vec<_> = rows.iter().collect();
+        for chunk in rows.chunks(UPSERT_ROWS) {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "INSERT INTO {table} (model_key, day, category, n) VALUES "
+            ));
+            for (i, ((m, d, c), n)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    qb.push(", ");
+                }
+                qb.push("(")
+                    .arg(*m)
+                    .push(", ")
+                    .arg(*d)
+                    .push(", ")
+                    .arg(c.clone())
+                    .push(", ")
+                    .arg(**n)
+                    .push(")");
             }
-            qb.push("(")
-                .arg(*m)
-                .push(", ")
-                .arg(*d)
-                .push(", ")
-                .arg(c.clone())
-                .push(", ")
-                .arg(**n)
-                .push(")");
+            qb.push(format!(
+                " ON CONFLICT (model_key, day, category) DO UPDATE SET n = {table}.n + excluded.n"
+            ));
+            execute(
+                Ex::Conn(&mut *conn),
+                &mut qb,
+                "updating category aggregates",
+            )
+            .await?;
         }
-        qb.push(
-            " ON CONFLICT (model_key, day, category) \
-             DO UPDATE SET n = agg_categories.n + excluded.n",
-        );
-        execute(
-            Ex::Conn(&mut *conn),
-            &mut qb,
-            "updating category aggregates",
-        )
-        .await?;
     }
     Ok(())
 }
@@ -216,6 +248,23 @@ pub(crate) async fn recount<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts
             counts.add_category(model, day, category, n);
         }
     }
+    // Grouped by the whole list, so a category named twice by one item counts once.
+    let mut qb = QueryBuilder::new(
+        "SELECT model_key, response_day, categories, COUNT(*) AS n FROM feedback \
+         WHERE categories IS NOT NULL AND polarity = -1 \
+         GROUP BY model_key, response_day, categories",
+    );
+    for row in fetch_all(reborrow(ex), &mut qb, "counting negatives").await? {
+        let model: i64 = get::<DB, _>(&row, "model_key")?;
+        let day: i64 = get::<DB, _>(&row, "response_day")?;
+        let n: i64 = get::<DB, _>(&row, "n")?;
+        let mut names = DB::categories(&row)?.unwrap_or_default();
+        names.sort_unstable();
+        names.dedup();
+        for category in names {
+            counts.add_negatives(model, day, category, n);
+        }
+    }
     Ok(counts)
 }
 
@@ -249,6 +298,15 @@ pub(crate) async fn stored<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts>
             get::<DB, _>(&row, "n")?,
         );
     }
+    let mut qb = QueryBuilder::new("SELECT model_key, day, category, n FROM agg_negatives");
+    for row in fetch_all(reborrow(ex), &mut qb, "reading negative aggregates").await? {
+        counts.add_negatives(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "category")?,
+            get::<DB, _>(&row, "n")?,
+        );
+    }
     Ok(counts)
 }
 
@@ -276,7 +334,7 @@ pub(crate) async fn rebuild<DB: SqlDb>(conn: &mut DB::Connection) -> Result<Aggr
     let raw = recount(&mut ex).await?;
     let before = stored(&mut ex).await?;
     drop(ex);
-    for table in ["agg_responses", "agg_feedback", "agg_categories"] {
+    for table in TABLES {
         let mut qb = QueryBuilder::<DB>::new(format!("DELETE FROM {table}"));
         execute(Ex::Conn(&mut *conn), &mut qb, "clearing aggregates").await?;
     }
@@ -285,6 +343,60 @@ pub(crate) async fn rebuild<DB: SqlDb>(conn: &mut DB::Connection) -> Result<Aggr
         mismatched: raw.mismatches(&before),
         rows: raw.rows(),
     })
+}
+
+/// Responses per day and negatives per category and day over `[from_day, to_day)`, summed
+/// over the models `model` selects.
+pub(crate) async fn trend_counts<DB: SqlDb>(
+    pool: &sqlx::Pool<DB>,
+    model: Option<&str>,
+    from_day: Option<i64>,
+    to_day: Option<i64>,
+) -> Result<DailyTrendCounts> {
+    let mut out = DailyTrendCounts::default();
+    let model_key: Option<i64> = match model {
+        Some(m) => {
+            let mut qb = QueryBuilder::new("SELECT key FROM models WHERE model_id = ");
+            qb.arg(m);
+            match fetch_optional(pool, &mut qb, "reading models").await? {
+                Some(row) => Some(get::<DB, _>(&row, "key")?),
+                None => return Ok(out),
+            }
+        }
+        None => None,
+    };
+    let range = |qb: &mut QueryBuilder<'_, DB>| {
+        qb.push(" WHERE 1 = 1");
+        if let Some(k) = model_key {
+            qb.push(" AND model_key = ").arg(k);
+        }
+        if let Some(d) = from_day {
+            qb.push(" AND day >= ").arg(d);
+        }
+        if let Some(d) = to_day {
+            qb.push(" AND day < ").arg(d);
+        }
+    };
+    let mut qb = QueryBuilder::new("SELECT day, CAST(SUM(n) AS BIGINT) AS n FROM agg_responses");
+    range(&mut qb);
+    qb.push(" GROUP BY day");
+    for row in fetch_all(pool, &mut qb, "reading response aggregates").await? {
+        let n: i64 = get::<DB, _>(&row, "n")?;
+        out.responses
+            .insert(get::<DB, _>(&row, "day")?, u64::try_from(n).unwrap_or(0));
+    }
+    let mut qb =
+        QueryBuilder::new("SELECT category, day, CAST(SUM(n) AS BIGINT) AS n FROM agg_negatives");
+    range(&mut qb);
+    qb.push(" GROUP BY category, day");
+    for row in fetch_all(pool, &mut qb, "reading negative aggregates").await? {
+        let n: i64 = get::<DB, _>(&row, "n")?;
+        out.negatives
+            .entry(get::<DB, _>(&row, "category")?)
+            .or_default()
+            .insert(get::<DB, _>(&row, "day")?, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
 }
 
 /// A shorter-lived [`Ex`] over the same pool or connection.

@@ -9,6 +9,7 @@ use sqlx::{Pool, QueryBuilder};
 const TABLES: &[&str] = &[
     "agg_categories",
     "agg_feedback",
+    "agg_negatives",
     "agg_responses",
     "analysis_runs",
     "comparisons",
@@ -70,15 +71,10 @@ pub(crate) async fn report<DB: SqlDb>(pool: &Pool<DB>, found: Found<'_>) -> Resu
         None
     };
     let aggregate_mismatches = if found.schema_version.is_some()
-        && [
-            "agg_responses",
-            "agg_feedback",
-            "agg_categories",
-            "feedback",
-            "responses",
-        ]
-        .iter()
-        .all(|t| has(t))
+        && super::aggregates::TABLES
+            .iter()
+            .chain(&["feedback", "responses"])
+            .all(|t| has(t))
     {
         Some(super::aggregates::mismatches(pool).await?)
     } else {

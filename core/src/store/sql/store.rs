@@ -10,9 +10,9 @@ use crate::model::{
 };
 use crate::store::job_rules::{check_events, check_job_file, check_lease_args};
 use crate::store::{
-    AggregateRebuild, ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport,
-    JobEventRecord, JobFile, JobFilter, JobRecord, Lease, Page, PageRequest, ResponseFilter,
-    RunRecord, StoreStats, StoredComparison, WriteTx,
+    AggregateRebuild, ComparisonFilter, DailyTrendCounts, FeedbackFilter, FeedbackStore,
+    HealthReport, JobEventRecord, JobFile, JobFilter, JobRecord, Lease, Page, PageRequest,
+    ResponseFilter, RunRecord, StoreStats, StoredComparison, WriteTx,
 };
 use async_trait::async_trait;
 use sqlx::Pool;
@@ -133,6 +133,15 @@ impl<B: SqlBackend> FeedbackStore for B {
 
     async fn health(&self) -> Result<HealthReport> {
         self.schema_health().await
+    }
+
+    async fn daily_trend_counts(
+        &self,
+        model: Option<&str>,
+        from_day: Option<i64>,
+        to_day: Option<i64>,
+    ) -> Result<DailyTrendCounts> {
+        super::aggregates::trend_counts(self.sql_pool(), model, from_day, to_day).await
     }
 
     async fn rebuild_aggregates(&self) -> Result<AggregateRebuild> {
