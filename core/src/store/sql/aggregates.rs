@@ -333,7 +333,6 @@ pub(crate) async fn rebuild<DB: SqlDb>(conn: &mut DB::Connection) -> Result<Aggr
     let mut ex = Ex::<DB>::Conn(&mut *conn);
     let raw = recount(&mut ex).await?;
     let before = stored(&mut ex).await?;
-    drop(ex);
     for table in TABLES {
         let mut qb = QueryBuilder::<DB>::new(format!("DELETE FROM {table}"));
         execute(Ex::Conn(&mut *conn), &mut qb, "clearing aggregates").await?;
