@@ -660,17 +660,33 @@ async fn migration_fills_aggregates_from_existing_rows() {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
     pool.close().await;
+    let q = MetricsQuery {
+        bucket: Some(Bucket::Week),
+        ..Default::default()
+    };
+    let want = tuneloop::analysis::metrics::compute_metrics(&b.responses, &b.feedback, &q);
+    // Opened without migrating, the older schema has no aggregates: metrics read the rows.
+    let old = SqliteStore::open(
+        &url(&path),
+        &OpenOptions {
+            migrate: false,
+            ..OpenOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(old.metrics(&q).await.unwrap(), want);
+    assert!(matches!(
+        old.daily_trend_counts(None, None, None).await,
+        Err(Error::Unsupported { .. })
+    ));
+    old.close().await;
     let store = SqliteStore::open(&url(&path), &OpenOptions::default())
         .await
         .unwrap();
     let health = store.health().await.unwrap();
     assert_eq!(health.aggregate_mismatches, Some(0));
     assert!(health.ok(), "{health:?}");
-    let q = MetricsQuery {
-        bucket: Some(Bucket::Week),
-        ..Default::default()
-    };
-    let want = tuneloop::analysis::metrics::compute_metrics(&b.responses, &b.feedback, &q);
     assert_eq!(store.metrics(&q).await.unwrap(), want);
     store.close().await;
 }

@@ -1,6 +1,9 @@
 //! Metrics and problematic responses, aggregated inside the database.
 //!
-//! Metrics group feedback by (model, response day, polarity, rating), the columns of the
+//! Whole days of a metrics range come from the daily aggregates (see [`super::aggregates`]),
+//! a partial first or last day from the raw rows of that day, and everything from the raw
+//! rows when the database is not migrated to this build's schema. The raw queries group
+//! feedback by (model, response day, polarity, rating), the columns of the
 //! `feedback_metrics` index (SQLite streams the aggregation off it without a sort;
 //! PostgreSQL hash-aggregates), and the few resulting groups are folded into days or weeks
 //! by the shared [`DayTallies`], whose report comes from the same `assemble_report` the
@@ -53,6 +56,7 @@ const FEEDBACK_RANGE: (&str, &str, &str) = ("model_key", "response_day", "respon
 pub(crate) async fn metrics<DB: SqlDb>(
     pool: &Pool<DB>,
     query: &MetricsQuery,
+    aggregates: bool,
 ) -> Result<MetricsReport> {
     let mut qb = QueryBuilder::new("SELECT key, model_id FROM models");
     let mut names: HashMap<i64, String> = HashMap::new();
@@ -81,6 +85,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
         since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
     let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
     match (first_whole, end_whole) {
+        _ if !aggregates => raw_into(pool, &mut days, model_key, since, until).await?,
         (Some(a), Some(b)) if a >= b => raw_into(pool, &mut days, model_key, since, until).await?,
         _ => {
             if let (Some(s), Some(a)) = (since, first_whole) {

@@ -120,7 +120,9 @@ impl<B: SqlBackend> FeedbackStore for B {
     }
 
     async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
-        metrics::metrics(self.sql_pool(), query).await
+        // A database not migrated to this build's schema may lack the daily aggregates.
+        let aggregates = self.read_only_reason().is_none();
+        metrics::metrics(self.sql_pool(), query, aggregates).await
     }
 
     async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
@@ -141,6 +143,13 @@ impl<B: SqlBackend> FeedbackStore for B {
         from_day: Option<i64>,
         to_day: Option<i64>,
     ) -> Result<DailyTrendCounts> {
+        if self.read_only_reason().is_some() {
+            // Not migrated: the aggregates may be missing; the caller reads the rows.
+            return Err(Error::Unsupported {
+                backend: B::NAME,
+                operation: "daily_trend_counts",
+            });
+        }
         super::aggregates::trend_counts(self.sql_pool(), model, from_day, to_day).await
     }
 
