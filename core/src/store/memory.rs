@@ -69,6 +69,9 @@ struct Inner {
     /// Running tallies per (model, response day), kept on insert, so metrics whose bounds
     /// are whole days (or absent) need no scan.
     daily: HashMap<(u32, i64), FastTally>,
+    /// Negative items per interned category (each once per item) per (model, response
+    /// day), kept on insert: the trend series.
+    daily_negatives: HashMap<(u32, i64), Vec<u64>>,
 
     comparisons: Vec<StoredComparison>,
     comparison_hash: Vec<[u8; 32]>,
@@ -170,6 +173,20 @@ impl Inner {
             self.response_model[ridx as usize],
             self.response_micros[ridx as usize].div_euclid(DAY_MICROS),
         );
+        if f.polarity() == Polarity::Negative {
+            let mut ids =
+                self.category_ids[self.cat_start[self.cat_start.len() - 2] as usize..].to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            let neg = self.daily_negatives.entry(day_key).or_default();
+            for c in ids {
+                let c = usize::from(c);
+                if neg.len() <= c {
+                    neg.resize(c + 1, 0);
+                }
+                neg[c] += 1;
+            }
+        }
         let day = self.daily.entry(day_key).or_default();
         day.codes[usize::from(code) % 18] += 1;
         let first = self.cat_start[self.cat_start.len() - 2] as usize;
@@ -386,6 +403,41 @@ impl FeedbackStore for MemoryStore {
     async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
         let inner = self.shared.read();
         Ok(fast_metrics(&inner, query))
+    }
+
+    async fn daily_trend_counts(
+        &self,
+        model: Option<&str>,
+        from_day: Option<i64>,
+        to_day: Option<i64>,
+    ) -> Result<DailyTrendCounts> {
+        let inner = self.shared.read();
+        let mut out = DailyTrendCounts::default();
+        let model = match model {
+            Some(m) => match inner.model_index.get(m) {
+                Some(&i) => Some(i),
+                None => return Ok(out),
+            },
+            None => None,
+        };
+        let wanted = |&(m, day): &(u32, i64)| {
+            model.is_none_or(|k| k == m)
+                && from_day.is_none_or(|d| day >= d)
+                && to_day.is_none_or(|d| day < d)
+        };
+        for (key, t) in inner.daily.iter().filter(|(k, _)| wanted(k)) {
+            *out.responses.entry(key.1).or_default() += t.responses;
+        }
+        for (key, counts) in inner.daily_negatives.iter().filter(|(k, _)| wanted(k)) {
+            for (c, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+                *out.negatives
+                    .entry(inner.categories[c].clone())
+                    .or_default()
+                    .entry(key.1)
+                    .or_default() += n;
+            }
+        }
+        Ok(out)
     }
 
     async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
