@@ -15,7 +15,8 @@ use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
 use crate::error::Result;
 use crate::model::time::to_micros;
 use crate::model::{
-    Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse, ResponseRecord,
+    Bucket, Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
+    ResponseRecord,
 };
 use crate::store::day_tallies::DayTallies;
 use sqlx::{Pool, QueryBuilder};
@@ -51,6 +52,28 @@ fn push_range<DB: SqlDb>(
     }
 }
 
+/// [`push_range`] over the models of `models` (all when empty). Naming every model lets
+/// the database seek the (model, day) indexes per model for a short range instead of
+/// scanning them whole, which it would do without a condition on their first column.
+fn push_models<DB: SqlDb>(
+    qb: &mut QueryBuilder<'_, DB>,
+    models: &[i64],
+    since: Option<i64>,
+    until: Option<i64>,
+    cols: (&str, &str, &str),
+) {
+    match models {
+        [one] => push_range(qb, Some(*one), since, until, cols),
+        _ => {
+            push_range(qb, None, since, until, cols);
+            if !models.is_empty() {
+                qb.push(format!(" AND {}", cols.0));
+                DB::push_in_i64(qb, models);
+            }
+        }
+    }
+}
+
 const FEEDBACK_RANGE: (&str, &str, &str) = ("model_key", "response_day", "response_created_at");
 
 pub(crate) async fn metrics<DB: SqlDb>(
@@ -78,6 +101,13 @@ pub(crate) async fn metrics<DB: SqlDb>(
         }
     }
 
+    // The models the raw queries name: the one asked for, else every model when a short
+    // range is read (partial days; as many models as one lookup takes), else none (all).
+    let models: Vec<i64> = match model_key {
+        Some(k) => vec![k],
+        None if aggregates && names.len() <= DB::LOOKUP_IDS => names.keys().copied().collect(),
+        None => Vec::new(),
+    };
     let mut days = DayTallies::default();
     // Whole days come from the daily aggregates; a partial first or last day (a bound
     // that is not midnight UTC) from the raw rows of that day only.
@@ -85,20 +115,27 @@ pub(crate) async fn metrics<DB: SqlDb>(
         since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
     let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
     match (first_whole, end_whole) {
-        _ if !aggregates => raw_into(pool, &mut days, model_key, since, until).await?,
-        (Some(a), Some(b)) if a >= b => raw_into(pool, &mut days, model_key, since, until).await?,
+        _ if !aggregates => raw_into(pool, &mut days, &models, since, until).await?,
+        (Some(a), Some(b)) if a >= b => raw_into(pool, &mut days, &models, since, until).await?,
         _ => {
             if let (Some(s), Some(a)) = (since, first_whole) {
                 if s != a.saturating_mul(DAY_MICROS) {
                     let to = Some(a.saturating_mul(DAY_MICROS));
-                    raw_into(pool, &mut days, model_key, since, to).await?;
+                    raw_into(pool, &mut days, &models, since, to).await?;
                 }
             }
-            aggregates_into(pool, &mut days, model_key, first_whole, end_whole).await?;
+            aggregates_into(
+                pool,
+                &mut days,
+                model_key,
+                (first_whole, end_whole),
+                query.bucket,
+            )
+            .await?;
             if let (Some(u), Some(b)) = (until, end_whole) {
                 if u != b.saturating_mul(DAY_MICROS) {
                     let from = Some(b.saturating_mul(DAY_MICROS));
-                    raw_into(pool, &mut days, model_key, from, until).await?;
+                    raw_into(pool, &mut days, &models, from, until).await?;
                 }
             }
         }
@@ -107,14 +144,24 @@ pub(crate) async fn metrics<DB: SqlDb>(
 }
 
 /// Adds the whole days in `[from, to)` (days since the epoch; open where `None`) from the
-/// daily aggregates.
+/// daily aggregates. The rows are summed in the database to the granularity the report
+/// needs (one group per model without buckets, per Monday for weekly buckets), which
+/// [`DayTallies`] then treats as days: they fold into the same totals and buckets, and the
+/// few rows keep the transfer cheap.
 async fn aggregates_into<DB: SqlDb>(
     pool: &Pool<DB>,
     days: &mut DayTallies,
     model_key: Option<i64>,
-    from: Option<i64>,
-    to: Option<i64>,
+    (from, to): (Option<i64>, Option<i64>),
+    bucket: Option<Bucket>,
 ) -> Result<()> {
+    // Day 0 (1970-01-01) was a Thursday: the Monday of a day is 3 days before it, modulo
+    // the week; `% 7` truncates in both dialects, hence the `+ 7) % 7` for days before 1970.
+    let group = match bucket {
+        None => "CAST(0 AS BIGINT)",
+        Some(Bucket::Day) => "day",
+        Some(Bucket::Week) => "day - ((day + 3) % 7 + 7) % 7",
+    };
     let range = |qb: &mut QueryBuilder<'_, DB>| {
         qb.push(" WHERE 1 = 1");
         if let Some(k) = model_key {
@@ -127,33 +174,44 @@ async fn aggregates_into<DB: SqlDb>(
             qb.push(" AND day < ").arg(d);
         }
     };
-    let mut qb = QueryBuilder::new("SELECT model_key, day, n FROM agg_responses");
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT model_key, {group} AS g, CAST(SUM(n) AS BIGINT) AS n FROM agg_responses"
+    ));
     range(&mut qb);
+    qb.push(" GROUP BY model_key, g");
     for row in fetch_all(pool, &mut qb, "reading response aggregates").await? {
         days.add_responses(
             get::<DB, _>(&row, "model_key")?,
-            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "g")?,
             get::<DB, _>(&row, "n")?,
         );
     }
-    let mut qb = QueryBuilder::new("SELECT model_key, day, polarity, rating, n FROM agg_feedback");
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT model_key, {group} AS g, polarity, rating, CAST(SUM(n) AS BIGINT) AS n \
+         FROM agg_feedback"
+    ));
     range(&mut qb);
+    qb.push(" GROUP BY model_key, g, polarity, rating");
     for row in fetch_all(pool, &mut qb, "reading feedback aggregates").await? {
         let rating: i64 = get::<DB, _>(&row, "rating")?;
         days.add_feedback(
             get::<DB, _>(&row, "model_key")?,
-            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "g")?,
             get::<DB, _>(&row, "polarity")?,
             (rating != 0).then_some(rating),
             get::<DB, _>(&row, "n")?,
         );
     }
-    let mut qb = QueryBuilder::new("SELECT model_key, day, category, n FROM agg_categories");
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT model_key, {group} AS g, category, CAST(SUM(n) AS BIGINT) AS n \
+         FROM agg_categories"
+    ));
     range(&mut qb);
+    qb.push(" GROUP BY model_key, g, category");
     for row in fetch_all(pool, &mut qb, "reading category aggregates").await? {
         days.add_category(
             get::<DB, _>(&row, "model_key")?,
-            get::<DB, _>(&row, "day")?,
+            get::<DB, _>(&row, "g")?,
             get::<DB, _>(&row, "category")?,
             get::<DB, _>(&row, "n")?,
         );
@@ -165,14 +223,14 @@ async fn aggregates_into<DB: SqlDb>(
 async fn raw_into<DB: SqlDb>(
     pool: &Pool<DB>,
     days: &mut DayTallies,
-    model_key: Option<i64>,
+    models: &[i64],
     since: Option<i64>,
     until: Option<i64>,
 ) -> Result<()> {
     let mut qb = QueryBuilder::new("SELECT model_key, day, COUNT(*) AS n FROM responses");
-    push_range(
+    push_models(
         &mut qb,
-        model_key,
+        models,
         since,
         until,
         ("model_key", "day", "created_at"),
@@ -189,7 +247,7 @@ async fn raw_into<DB: SqlDb>(
     let mut qb = QueryBuilder::new(
         "SELECT model_key, response_day, polarity, rating, COUNT(*) AS n FROM feedback",
     );
-    push_range(&mut qb, model_key, since, until, FEEDBACK_RANGE);
+    push_models(&mut qb, models, since, until, FEEDBACK_RANGE);
     qb.push(" GROUP BY model_key, response_day, polarity, rating");
     for row in fetch_all(pool, &mut qb, "aggregating feedback").await? {
         let polarity: i16 = get::<DB, _>(&row, "polarity")?;
@@ -205,7 +263,7 @@ async fn raw_into<DB: SqlDb>(
 
     let (select, group) = DB::CATEGORY_COUNT;
     let mut qb = QueryBuilder::new(select);
-    push_range(&mut qb, model_key, since, until, FEEDBACK_RANGE);
+    push_models(&mut qb, models, since, until, FEEDBACK_RANGE);
     qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, ")
         .push(group);
     for row in fetch_all(pool, &mut qb, "counting categories").await? {
