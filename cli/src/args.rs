@@ -75,6 +75,11 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckWhat,
     },
+    /// Repair derived data from the raw rows.
+    Repair {
+        #[command(subcommand)]
+        what: RepairWhat,
+    },
     /// Generate a synthetic feedback history, import it, print a quality report, build a
     /// dataset and run the fine-tuning loop; leaves its files in one folder (--dir).
     Demo(DemoArgs),
@@ -230,6 +235,13 @@ pub struct ScheduleArgs {
     /// Cron expression (UTC) [default: `[schedule] cron`, else `0 3 * * MON`].
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepairWhat {
+    /// Rebuild the daily aggregates metrics read (per model and day) from the responses and
+    /// feedback, in one transaction; `check db` reports when they disagree with the rows.
+    Aggregates,
 }
 
 #[derive(Debug, Subcommand)]

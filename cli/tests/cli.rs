@@ -401,6 +401,19 @@ fn demo_twice_is_idempotent_and_migrate_check_pass() {
     let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
     assert_eq!(v["ok"], true);
     assert!(v["health"]["schema_version"].is_i64());
+    assert_eq!(v["health"]["aggregate_mismatches"], 0);
+    // Nothing to repair after two imports (the second inserted nothing), and the repair
+    // leaves metrics as they were.
+    let o = tuneloop(
+        dir.path(),
+        &["--db", &url, "--json", "repair", "aggregates"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert_eq!(v["mismatched"], 0);
+    assert!(v["rows"].as_u64().is_some_and(|n| n > 0), "{v}");
+    let o = tuneloop(dir.path(), &["--db", &url, "--json", "metrics"]);
+    let after: serde_json::Value = serde_json::from_str(&stdout(ok(&o))).expect("JSON");
+    assert_eq!(after, first["metrics"]);
 }
 
 /// On PostgreSQL (`TUNELOOP_TEST_POSTGRES_URL`, skipped without it), in a schema of its

@@ -64,6 +64,9 @@ macro_rules! __store_conformance_list {
             out_of_range_timestamps_rejected,
             list_filters_and_paging,
             metrics_match_reference,
+            metrics_over_random_ranges_match_reference,
+            aggregates_agree_after_reimport_and_rebuild,
+            trend_counts_match_rows,
             problematic_match_reference,
             problematic_ranks_by_rate_then_limits,
             stats_counts_and_models,
@@ -670,6 +673,144 @@ pub async fn metrics_match_reference(store: Store) {
     let all = store.metrics(&MetricsQuery::default()).await.unwrap();
     assert_eq!(all.models.len(), 3);
     assert!(all.models.iter().all(|m| m.figures.feedback > 0));
+}
+
+/// A random bound for metrics: none, midnight UTC of a day around the sample's four weeks,
+/// or any second of those days (so partial first and last days are exercised).
+fn random_bound(next: &mut impl FnMut() -> u64) -> Option<Timestamp> {
+    let start = ts("2026-08-29T00:00:00Z");
+    let day = chrono::Duration::days((next() % 34) as i64);
+    match next() % 4 {
+        0 => None,
+        1 => Some(start + day),
+        _ => Some(start + day + chrono::Duration::seconds((next() % 86_400) as i64)),
+    }
+}
+
+pub async fn metrics_over_random_ranges_match_reference(store: Store) {
+    let b = sample_batch(300);
+    // Several transactions, then the whole batch again: the repeats must not count twice.
+    let (r, f) = (b.responses.len(), b.feedback.len());
+    for (rs, fs) in [(0..r / 3, 0..0), (r / 3..r, 0..f / 2), (0..0, f / 2..f)] {
+        store
+            .record(&RecordBatch {
+                responses: b.responses[rs].to_vec(),
+                feedback: b.feedback[fs].to_vec(),
+            })
+            .await
+            .unwrap();
+    }
+    let again = store.record(&b).await.unwrap();
+    assert_eq!(again.responses_inserted + again.feedback_inserted, 0);
+    let mut next = xorshift(0x5EED_0016);
+    let models = [None, Some("alpha"), Some("beta")];
+    let buckets = [None, Some(Bucket::Day), Some(Bucket::Week)];
+    let mut non_empty = 0;
+    for _ in 0..60 {
+        let q = MetricsQuery {
+            model: models[(next() % 3) as usize].map(str::to_string),
+            since: random_bound(&mut next),
+            until: random_bound(&mut next),
+            bucket: buckets[(next() % 3) as usize],
+        };
+        let got = store.metrics(&q).await.unwrap();
+        let want = compute_metrics(&b.responses, &b.feedback, &q);
+        if !want.models.is_empty() {
+            non_empty += 1;
+        }
+        assert_eq!(got, want, "query {q:?}");
+    }
+    assert!(non_empty > 20, "only {non_empty} ranges held data");
+}
+
+pub async fn aggregates_agree_after_reimport_and_rebuild(store: Store) {
+    let b = sample_batch(120);
+    store.record(&b).await.unwrap();
+    store.record(&b).await.unwrap();
+    let health = store.health().await.unwrap();
+    match store.rebuild_aggregates().await {
+        Err(Error::Unsupported { .. }) => {
+            assert_eq!(health.aggregate_mismatches, None);
+            return;
+        }
+        Err(e) => panic!("rebuild failed: {e}"),
+        Ok(done) => {
+            assert_eq!(health.aggregate_mismatches, Some(0));
+            assert_eq!(
+                done.mismatched, 0,
+                "the written aggregates were already right"
+            );
+            assert!(done.rows > 0);
+        }
+    }
+    let q = MetricsQuery {
+        bucket: Some(Bucket::Week),
+        ..Default::default()
+    };
+    let want = compute_metrics(&b.responses, &b.feedback, &q);
+    assert_eq!(store.metrics(&q).await.unwrap(), want);
+    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
+}
+
+pub async fn trend_counts_match_rows(store: Store) {
+    use crate::analysis::weekly::{category_trends, category_trends_from_days};
+    let mut b = sample_batch(200);
+    // A stray old response (left out of the series, counted as omitted) and an item naming
+    // a category twice (counted once by the series).
+    b.responses
+        .push(response("r-old", "alpha", "2020-01-06T10:00:00Z"));
+    b.feedback
+        .push(full("f-old", "r-old", 1, &["tone"], "2020-01-06T11:00:00Z"));
+    b.feedback.push(full(
+        "f-twice",
+        "r3",
+        1,
+        &["tone", "tone", "incomplete"],
+        "2026-09-10T11:00:00Z",
+    ));
+    store.record(&b).await.unwrap();
+    store.record(&b).await.unwrap();
+    let mut next = xorshift(0x7E4D_0016);
+    let midnight = |next: &mut dyn FnMut() -> u64| match next() % 3 {
+        0 => None,
+        _ => Some(ts("2026-08-29T00:00:00Z") + chrono::Duration::days((next() % 34) as i64)),
+    };
+    let mut non_empty = 0;
+    for i in 0..40 {
+        let (since, until) = if i == 0 {
+            (None, None)
+        } else {
+            (midnight(&mut next), midnight(&mut next))
+        };
+        if let (Some(s), Some(u)) = (since, until) {
+            if s >= u {
+                continue;
+            }
+        }
+        let q = TrendQuery {
+            model: [None, Some("alpha"), Some("gamma")][(next() % 3) as usize].map(str::to_string),
+            since,
+            until,
+            ..Default::default()
+        };
+        let day = |t: Option<Timestamp>| {
+            t.map(|t| crate::model::time::to_micros(&t).div_euclid(86_400_000_000))
+        };
+        let days = match store
+            .daily_trend_counts(q.model.as_deref(), day(since), day(until))
+            .await
+        {
+            Err(Error::Unsupported { .. }) => return,
+            other => other.unwrap(),
+        };
+        let got = category_trends_from_days(&days, &q);
+        let want = category_trends(&b.responses, &b.feedback, &q);
+        if !want.trends.is_empty() {
+            non_empty += 1;
+        }
+        assert_eq!(got, want, "query {q:?}");
+    }
+    assert!(non_empty > 10, "only {non_empty} ranges had trends");
 }
 
 pub async fn problematic_match_reference(store: Store) {

@@ -519,3 +519,77 @@ async fn overlapping_imports_in_different_orders_do_not_deadlock() {
         store.close().await.unwrap();
     }
 }
+
+/// Corrupts the daily aggregates behind the store's back: `check db` counts exactly the rows
+/// touched, metrics show the damage (so they do read the aggregates), and the rebuild
+/// restores figures equal to the reference computation.
+#[tokio::test]
+async fn corrupted_aggregates_are_reported_and_rebuilt() {
+    let Some((store, _guard)) = fresh_pg().await else {
+        return;
+    };
+    let b = tuneloop::testing::sample_batch(80);
+    let q = MetricsQuery {
+        bucket: Some(Bucket::Day),
+        ..Default::default()
+    };
+    let want = tuneloop::analysis::metrics::compute_metrics(&b.responses, &b.feedback, &q);
+    store.record(&b).await.unwrap();
+    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
+    let mut touched = 0;
+    for sql in [
+        "UPDATE agg_feedback SET n = n + 7 WHERE day = (SELECT MIN(day) FROM agg_feedback)",
+        "DELETE FROM agg_categories WHERE day = (SELECT MAX(day) FROM agg_categories)",
+        "INSERT INTO agg_responses (model_key, day, n) SELECT MIN(key), 3, 5 FROM models",
+    ] {
+        let n = sqlx::query(sql)
+            .execute(store.pool())
+            .await
+            .unwrap()
+            .rows_affected();
+        assert!(n > 0, "{sql} changed nothing");
+        touched += n;
+    }
+    let health = store.health().await.unwrap();
+    assert_eq!(health.aggregate_mismatches, Some(touched));
+    assert!(!health.ok());
+    assert_ne!(store.metrics(&q).await.unwrap(), want);
+    let done = store.rebuild_aggregates().await.unwrap();
+    assert_eq!(done.mismatched, touched);
+    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
+    assert_eq!(store.metrics(&q).await.unwrap(), want);
+}
+
+/// The migration that adds the aggregates fills them from the rows already stored: undo it
+/// on a schema with data and open it again.
+#[tokio::test]
+async fn migration_fills_aggregates_from_existing_rows() {
+    let Some((store, guard)) = fresh_pg().await else {
+        return;
+    };
+    let b = tuneloop::testing::sample_batch(80);
+    store.record(&b).await.unwrap();
+    for sql in [
+        "DROP TABLE agg_responses",
+        "DROP TABLE agg_feedback",
+        "DROP TABLE agg_categories",
+        "DROP TABLE agg_negatives",
+        "DELETE FROM _sqlx_migrations WHERE version = 5",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.unwrap();
+    }
+    store.close().await;
+    let store = PgStore::open(&guard.url(), &OpenOptions::default())
+        .await
+        .unwrap();
+    let health = store.health().await.unwrap();
+    assert_eq!(health.aggregate_mismatches, Some(0));
+    assert!(health.ok(), "{health:?}");
+    let q = MetricsQuery {
+        bucket: Some(Bucket::Week),
+        ..Default::default()
+    };
+    let want = tuneloop::analysis::metrics::compute_metrics(&b.responses, &b.feedback, &q);
+    assert_eq!(store.metrics(&q).await.unwrap(), want);
+    store.close().await;
+}

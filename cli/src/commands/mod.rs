@@ -12,6 +12,7 @@ mod jobs;
 mod metrics;
 mod problematic;
 mod rank;
+mod repair;
 mod runs;
 mod schedule;
 mod serve;
@@ -19,7 +20,7 @@ mod suggest;
 mod trends;
 mod validate;
 
-use crate::args::{CheckWhat, Cli, Command, CreditsCommand, JobsCommand, RunsCommand};
+use crate::args::{CheckWhat, Cli, Command, CreditsCommand, JobsCommand, RepairWhat, RunsCommand};
 use crate::{CliError, CliResult};
 use serde::Serialize;
 use tuneloop::model::Timestamp;
@@ -119,6 +120,9 @@ async fn dispatch(ctx: &Ctx, cli: Cli) -> CliResult {
         },
         Command::Migrate => check::migrate(ctx).await,
         Command::Check { what } => check::run(ctx, check_options(what)).await,
+        Command::Repair { what } => match what {
+            RepairWhat::Aggregates => repair::aggregates(ctx).await,
+        },
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Dataset(a) => dataset::run(ctx, a).await,
         Command::Validate(a) => validate::run(ctx.json, a).await,

@@ -12,10 +12,12 @@ use crate::model::{
     Bucket, CategoryTrend, ChangePoint, ErrorPattern, Feedback, PatternTrend, Polarity,
     ResponseRecord, Timestamp, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
 };
+use crate::store::DailyTrendCounts;
 use chrono::Datelike;
 use std::collections::{BTreeMap, HashMap};
 
-const WEEK_MICROS: i64 = 7 * 86_400_000_000;
+const DAY_MICROS: i64 = 86_400_000_000;
+const WEEK_MICROS: i64 = 7 * DAY_MICROS;
 
 /// Weekly counts shared by every group, plus each group's negatives per week.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +224,79 @@ pub fn category_trends(
     TrendReport {
         trends,
         omitted_responses: series.omitted_responses,
+    }
+}
+
+/// [`category_trends`] from daily counts (a store's daily aggregates) instead of the rows:
+/// the same report, given counts over the same responses (days wholly inside the query's
+/// range; the model filter already applied).
+pub fn category_trends_from_days(days: &DailyTrendCounts, query: &TrendQuery) -> TrendReport {
+    let series = series_from_days(days);
+    let mut trends: Vec<CategoryTrend> = series
+        .negatives
+        .iter()
+        .map(|(name, neg)| series_trend(name.clone(), &series, neg, query))
+        .collect();
+    sort_trends(&mut trends, query.alpha);
+    TrendReport {
+        trends,
+        omitted_responses: series.omitted_responses,
+    }
+}
+
+/// [`weekly_series`] by category from daily counts: the same weeks, the same cap on their
+/// number and the same omitted responses.
+fn series_from_days(days: &DailyTrendCounts) -> WeeklySeries<String> {
+    let monday = |day: i64| bucket_start_micros(day.saturating_mul(DAY_MICROS), Bucket::Week);
+    let mut per_week: BTreeMap<i64, u64> = BTreeMap::new();
+    for (&day, &n) in days.responses.iter().filter(|(_, &n)| n > 0) {
+        *per_week.entry(monday(day)).or_default() += n;
+    }
+    let Some(&last) = per_week.keys().next_back() else {
+        return WeeklySeries {
+            weeks: Vec::new(),
+            responses: Vec::new(),
+            negatives: BTreeMap::new(),
+            omitted_responses: 0,
+        };
+    };
+    let cutoff = last.saturating_sub((MAX_SERIES_WEEKS as i64 - 1) * WEEK_MICROS);
+    let first = per_week
+        .keys()
+        .copied()
+        .find(|m| *m >= cutoff)
+        .unwrap_or(last);
+    let n = ((last - first) / WEEK_MICROS) as usize + 1;
+    let weeks: Vec<String> = (0..n)
+        .map(|i| iso_week_label(&from_micros(first + i as i64 * WEEK_MICROS)))
+        .collect();
+    let mut counts = vec![0u64; n];
+    let mut omitted_responses = 0;
+    for (&m, &c) in &per_week {
+        if m < first {
+            omitted_responses += c;
+        } else {
+            counts[((m - first) / WEEK_MICROS) as usize] += c;
+        }
+    }
+    let mut negatives: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (category, per_day) in &days.negatives {
+        for (&day, &c) in per_day {
+            let m = monday(day);
+            // Negatives count on responses inside the series only (as in `weekly_series`).
+            if c == 0 || m < first || m > last {
+                continue;
+            }
+            negatives
+                .entry(category.clone())
+                .or_insert_with(|| vec![0; n])[((m - first) / WEEK_MICROS) as usize] += c;
+        }
+    }
+    WeeklySeries {
+        weeks,
+        responses: counts,
+        negatives,
+        omitted_responses,
     }
 }
 

@@ -6,7 +6,9 @@ use crate::credits::HoldStatus;
 use crate::error::{Error, Result};
 use crate::mcp::{McpConfig, ToolCheck};
 use crate::model::{format_timestamp, MetricsQuery, Timestamp};
-use crate::store::{FeedbackFilter, FeedbackStore, FeedbackStoreExt, HealthReport, OpenOptions};
+use crate::store::{
+    AggregateRebuild, FeedbackFilter, FeedbackStore, FeedbackStoreExt, HealthReport, OpenOptions,
+};
 use serde::{Deserialize, Serialize};
 
 /// What [`Tuneloop::check`] looks at.
@@ -186,10 +188,24 @@ pub fn health_problems(h: &HealthReport) -> Vec<String> {
     if let Some(n) = h.orphaned_feedback.filter(|n| *n > 0) {
         out.push(format!("{n} feedback items reference a missing response"));
     }
+    if let Some(n) = h.aggregate_mismatches.filter(|n| *n > 0) {
+        out.push(format!(
+            "{n} daily aggregate rows disagree with the raw rows: run `tuneloop repair aggregates`"
+        ));
+    }
     out
 }
 
 impl Tuneloop {
+    /// Rebuilds the daily aggregates that metrics read from the raw rows, in one write
+    /// transaction (the CLI's `repair aggregates`); `check db` says when they are needed.
+    ///
+    /// Errors: [`Error::Unsupported`] for a store that keeps no such aggregates (the
+    /// in-memory store's running tallies cannot drift from its rows); storage errors.
+    pub async fn rebuild_aggregates(&self) -> Result<AggregateRebuild> {
+        self.store().rebuild_aggregates().await
+    }
+
     /// Opens the database with `options` (creating and migrating it as `options.open`
     /// says; by default it does both), reports the schema's state and closes it. The report
     /// is not [`HealthReport::ok`] when the database is still unusable (see
@@ -446,6 +462,20 @@ async fn db_checks(store: &dyn FeedbackStore, database: &str, report: &mut Check
                 "every feedback item has its response".to_string()
             } else {
                 format!("{n} feedback items reference a missing response")
+            },
+        ));
+    }
+    if let Some(n) = health.aggregate_mismatches {
+        out.push(CheckLine::new(
+            "aggregates",
+            n == 0,
+            if n == 0 {
+                "the daily aggregates agree with the rows".to_string()
+            } else {
+                format!(
+                    "{n} daily aggregate rows disagree with the rows: run `tuneloop repair \
+                     aggregates`"
+                )
             },
         ));
     }

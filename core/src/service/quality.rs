@@ -2,11 +2,12 @@
 
 use super::records::check_range;
 use super::Tuneloop;
-use crate::analysis::weekly::category_trends;
-use crate::error::Result;
+use crate::analysis::weekly::{category_trends, category_trends_from_days};
+use crate::error::{Error, Result};
+use crate::model::time::to_micros;
 use crate::model::{
-    MetricsQuery, MetricsReport, Polarity, ProblematicQuery, ProblematicResponse, TrendQuery,
-    TrendReport,
+    MetricsQuery, MetricsReport, Polarity, ProblematicQuery, ProblematicResponse, Timestamp,
+    TrendQuery, TrendReport,
 };
 use crate::store::{FeedbackFilter, FeedbackStoreExt, ResponseFilter};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,8 @@ pub struct ProblematicReport {
     /// Worst first (see docs/formats.md).
     pub responses: Vec<ProblematicResponse>,
 }
+
+const DAY_MICROS: i64 = 86_400_000_000;
 
 impl Tuneloop {
     /// Quality per model over the responses created in `[since, until)`: feedback counts,
@@ -42,6 +45,32 @@ impl Tuneloop {
     pub async fn trends(&self, query: &TrendQuery) -> Result<TrendReport> {
         check_range(query.since, query.until)?;
         let store = self.store();
+        // Bounds at midnight UTC (or none) select whole days: the store's daily aggregates
+        // answer, at a cost that does not grow with the feedback. Otherwise (or for a store
+        // without them) the rows are read.
+        let day = |t: Option<Timestamp>| -> Option<Option<i64>> {
+            match t.map(|t| to_micros(&t)) {
+                None => Some(None),
+                Some(m) if m.rem_euclid(DAY_MICROS) == 0 => Some(Some(m.div_euclid(DAY_MICROS))),
+                Some(_) => None,
+            }
+        };
+        if let (Some(from), Some(to)) = (day(query.since), day(query.until)) {
+            match store
+                .daily_trend_counts(query.model.as_deref(), from, to)
+                .await
+            {
+                Ok(days) => {
+                    let query = query.clone();
+                    return super::blocking("the trend analysis", move || {
+                        category_trends_from_days(&days, &query)
+                    })
+                    .await;
+                }
+                Err(Error::Unsupported { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let responses = store
             .all_responses(&ResponseFilter {
                 model: query.model.clone(),

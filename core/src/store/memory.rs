@@ -66,6 +66,12 @@ struct Inner {
     model_index: HashMap<String, u32>,
     categories: Vec<String>,
     category_index: HashMap<String, u16>,
+    /// Running tallies per (model, response day), kept on insert, so metrics whose bounds
+    /// are whole days (or absent) need no scan.
+    daily: HashMap<(u32, i64), FastTally>,
+    /// Negative items per interned category (each once per item) per (model, response
+    /// day), kept on insert: the trend series.
+    daily_negatives: HashMap<(u32, i64), Vec<u64>>,
 
     comparisons: Vec<StoredComparison>,
     comparison_hash: Vec<[u8; 32]>,
@@ -134,7 +140,12 @@ impl Inner {
         let idx = self.responses.len() as u32;
         let model = self.intern_model(&r.model_id);
         self.response_model.push(model);
-        self.response_micros.push(to_micros(&r.created_at));
+        let micros = to_micros(&r.created_at);
+        self.daily
+            .entry((model, micros.div_euclid(DAY_MICROS)))
+            .or_default()
+            .responses += 1;
+        self.response_micros.push(micros);
         self.response_index.insert(r.id.clone(), idx);
         self.response_hash.push(hash);
         self.feedback_by_response.push(Vec::new());
@@ -156,8 +167,36 @@ impl Inner {
         self.cat_start.push(self.category_ids.len() as u32);
         self.feedback_response.push(ridx);
         self.feedback_polarity.push(f.polarity());
-        self.feedback_code
-            .push(polarity_slot(f.polarity()) as u8 * 6 + f.rating().unwrap_or(0));
+        let code = polarity_slot(f.polarity()) as u8 * 6 + f.rating().unwrap_or(0);
+        self.feedback_code.push(code);
+        let day_key = (
+            self.response_model[ridx as usize],
+            self.response_micros[ridx as usize].div_euclid(DAY_MICROS),
+        );
+        if f.polarity() == Polarity::Negative {
+            let mut ids =
+                self.category_ids[self.cat_start[self.cat_start.len() - 2] as usize..].to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            let neg = self.daily_negatives.entry(day_key).or_default();
+            for c in ids {
+                let c = usize::from(c);
+                if neg.len() <= c {
+                    neg.resize(c + 1, 0);
+                }
+                neg[c] += 1;
+            }
+        }
+        let day = self.daily.entry(day_key).or_default();
+        day.codes[usize::from(code) % 18] += 1;
+        let first = self.cat_start[self.cat_start.len() - 2] as usize;
+        for &c in &self.category_ids[first..] {
+            let c = usize::from(c);
+            if day.categories.len() <= c {
+                day.categories.resize(c + 1, 0);
+            }
+            day.categories[c] += 1;
+        }
         self.feedback_index.insert(f.id.clone(), idx);
         self.feedback_hash.push(hash);
         self.feedback_by_response[ridx as usize].push(idx);
@@ -364,6 +403,41 @@ impl FeedbackStore for MemoryStore {
     async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
         let inner = self.shared.read();
         Ok(fast_metrics(&inner, query))
+    }
+
+    async fn daily_trend_counts(
+        &self,
+        model: Option<&str>,
+        from_day: Option<i64>,
+        to_day: Option<i64>,
+    ) -> Result<DailyTrendCounts> {
+        let inner = self.shared.read();
+        let mut out = DailyTrendCounts::default();
+        let model = match model {
+            Some(m) => match inner.model_index.get(m) {
+                Some(&i) => Some(i),
+                None => return Ok(out),
+            },
+            None => None,
+        };
+        let wanted = |&(m, day): &(u32, i64)| {
+            model.is_none_or(|k| k == m)
+                && from_day.is_none_or(|d| day >= d)
+                && to_day.is_none_or(|d| day < d)
+        };
+        for (key, t) in inner.daily.iter().filter(|(k, _)| wanted(k)) {
+            *out.responses.entry(key.1).or_default() += t.responses;
+        }
+        for (key, counts) in inner.daily_negatives.iter().filter(|(k, _)| wanted(k)) {
+            for (c, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+                *out.negatives
+                    .entry(inner.categories[c].clone())
+                    .or_default()
+                    .entry(key.1)
+                    .or_default() += n;
+            }
+        }
+        Ok(out)
     }
 
     async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
@@ -600,7 +674,7 @@ impl FeedbackStore for MemoryStore {
 }
 
 /// Per-model counters over interned categories; turned into [`Tally`] at the end.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 struct FastTally {
     responses: u64,
     /// Counts per feedback code (`polarity_slot * 6 + rating`).
@@ -702,8 +776,9 @@ impl ChunkTallies {
     }
 }
 
+const DAY_MICROS: i64 = 86_400_000_000;
+
 fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
-    use rayon::prelude::*;
     let model_filter = match &query.model {
         Some(m) => match inner.model_index.get(m) {
             Some(&i) => Some(i),
@@ -711,6 +786,55 @@ fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
         },
         None => None,
     };
+    let whole_day = |t: Option<crate::model::Timestamp>| {
+        t.is_none_or(|t| to_micros(&t).rem_euclid(DAY_MICROS) == 0)
+    };
+    let acc = if whole_day(query.since) && whole_day(query.until) {
+        daily_tallies(inner, query, model_filter)
+    } else {
+        scan_tallies(inner, query, model_filter)
+    };
+    let ChunkTallies { totals, buckets } = acc;
+    let mut tallies = ModelTallies::default();
+    for (m, (total, per)) in totals.into_iter().zip(buckets).enumerate() {
+        let per = query.bucket.map(|_| {
+            per.into_iter()
+                .map(|(k, t)| (k, t.into_tally(inner)))
+                .collect()
+        });
+        tallies.add_model(&inner.models[m], total.into_tally(inner), per);
+    }
+    assemble_report(tallies, query.bucket)
+}
+
+/// Tallies from the running per-day tallies: for bounds at midnight UTC (or none), where
+/// every day is wholly in or out of range.
+fn daily_tallies(inner: &Inner, query: &MetricsQuery, model_filter: Option<u32>) -> ChunkTallies {
+    let lo = query.since.map(|s| to_micros(&s).div_euclid(DAY_MICROS));
+    let hi = query.until.map(|u| to_micros(&u).div_euclid(DAY_MICROS));
+    let mut acc = ChunkTallies::new(inner.models.len());
+    for (&(m, day), t) in &inner.daily {
+        if model_filter.is_some_and(|f| f != m)
+            || lo.is_some_and(|lo| day < lo)
+            || hi.is_some_and(|hi| day >= hi)
+        {
+            continue;
+        }
+        let m = m as usize;
+        acc.totals[m].merge(t);
+        if let Some(b) = query.bucket {
+            acc.buckets[m]
+                .entry(bucket_start_micros(day * DAY_MICROS, b))
+                .or_default()
+                .merge(t);
+        }
+    }
+    acc
+}
+
+/// Tallies from a scan of every response and feedback item.
+fn scan_tallies(inner: &Inner, query: &MetricsQuery, model_filter: Option<u32>) -> ChunkTallies {
+    use rayon::prelude::*;
     let n_models = inner.models.len();
     // Per response: 0 when out of range, else model index + 1. Deciding once per response
     // keeps the per-feedback loop to one small sequential-ish lookup.
@@ -769,17 +893,7 @@ fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
             t
         })
         .reduce(|| ChunkTallies::new(n_models), ChunkTallies::merge);
-    let ChunkTallies { totals, buckets } = acc.merge(feedback_tallies);
-    let mut tallies = ModelTallies::default();
-    for (m, (total, per)) in totals.into_iter().zip(buckets).enumerate() {
-        let per = query.bucket.map(|_| {
-            per.into_iter()
-                .map(|(k, t)| (k, t.into_tally(inner)))
-                .collect()
-        });
-        tallies.add_model(&inner.models[m], total.into_tally(inner), per);
-    }
-    assemble_report(tallies, query.bucket)
+    acc.merge(feedback_tallies)
 }
 
 /// A staged write: checked against the store and itself, applied on commit.

@@ -135,6 +135,36 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
     /// Schema version and table check (the CLI's `check db`).
     async fn health(&self) -> Result<HealthReport>;
 
+    /// Responses per day and negative feedback per category and day, over the responses of
+    /// `model` (all models when `None`) created on days `from_day..to_day` (days since the
+    /// epoch, UTC; open where `None`), read from daily aggregates: what the weekly trend
+    /// series need, at a cost that does not grow with the feedback.
+    ///
+    /// The default implementation is [`Error::Unsupported`] (callers then read the rows).
+    async fn daily_trend_counts(
+        &self,
+        model: Option<&str>,
+        from_day: Option<i64>,
+        to_day: Option<i64>,
+    ) -> Result<DailyTrendCounts> {
+        let _ = (model, from_day, to_day);
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "daily_trend_counts",
+        })
+    }
+
+    /// Rebuilds the daily aggregates metrics read from the raw rows, in one write
+    /// transaction, and says how many aggregate rows were wrong.
+    ///
+    /// The default implementation is [`Error::Unsupported`].
+    async fn rebuild_aggregates(&self) -> Result<AggregateRebuild> {
+        Err(Error::Unsupported {
+            backend: self.backend(),
+            operation: "rebuild_aggregates",
+        })
+    }
+
     /// Saves an analysis run. The same id with identical content is a no-op; with other
     /// content, [`Error::Conflict`].
     async fn save_run(&self, run: &RunRecord) -> Result<()>;

@@ -312,6 +312,33 @@ pub struct HealthReport {
     /// by hand; `None` where the backend does not check).
     #[serde(default)]
     pub orphaned_feedback: Option<u64>,
+    /// Daily aggregate rows that disagree with a recount from the raw rows (0 unless the
+    /// database was edited by hand; `None` where the backend keeps none to check). Fixed by
+    /// [`super::FeedbackStore::rebuild_aggregates`].
+    #[serde(default)]
+    pub aggregate_mismatches: Option<u64>,
+}
+
+/// Daily counts that the weekly trend series are built from (see
+/// [`super::FeedbackStore::daily_trend_counts`]). Days are days since the epoch (UTC) of the
+/// response's creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyTrendCounts {
+    /// Responses created on each day.
+    pub responses: std::collections::BTreeMap<i64, u64>,
+    /// Per category: negative feedback items naming it (once per item) on responses created
+    /// on each day.
+    pub negatives: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, u64>>,
+}
+
+/// What [`super::FeedbackStore::rebuild_aggregates`] did.
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateRebuild {
+    /// Aggregate rows that disagreed with the raw rows before the rebuild.
+    pub mismatched: u64,
+    /// Aggregate rows written.
+    pub rows: u64,
 }
 
 impl HealthReport {
@@ -319,6 +346,7 @@ impl HealthReport {
     pub fn ok(&self) -> bool {
         self.missing_tables.is_empty()
             && self.orphaned_feedback.unwrap_or(0) == 0
+            && self.aggregate_mismatches.unwrap_or(0) == 0
             && match (self.schema_version, self.supported_version) {
                 (Some(found), Some(supported)) => found == supported,
                 (None, None) => true,

@@ -13,6 +13,8 @@ impl_plumbing!(Postgres);
 impl SqlDb for Postgres {
     const LOOKUP_IDS: usize = 10_000;
     const TEXT_HOLDS_NUL: bool = false;
+    // SHARE blocks inserts (and other rebuilds) until commit; readers go on.
+    const REBUILD_LOCK: &'static str = "LOCK TABLE responses, feedback IN SHARE MODE";
     const CATEGORY_COUNT: (&'static str, &'static str) = (
         "SELECT model_key, response_day, c AS cats, COUNT(*) AS n \
          FROM feedback CROSS JOIN LATERAL unnest(categories) AS c",

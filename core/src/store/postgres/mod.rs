@@ -235,6 +235,19 @@ impl SqlBackend for PgStore {
         Ok(Box::new(tx))
     }
 
+    async fn rebuild(&self) -> Result<crate::store::AggregateRebuild> {
+        let guard = self.inner.writer.clone().lock_owned().await;
+        let tx = write::begin(
+            &self.inner.pool,
+            guard,
+            self.inner.limits,
+            self.inner.refs.clone(),
+            self.inner.expect_new.clone(),
+        )
+        .await?;
+        tx.rebuild_aggregates().await
+    }
+
     async fn schema_health(&self) -> Result<HealthReport> {
         schema::health(&self.inner.pool, &self.inner.schema).await
     }

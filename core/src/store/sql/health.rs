@@ -7,6 +7,10 @@ use sqlx::{Pool, QueryBuilder};
 
 /// Tables the current schema defines.
 const TABLES: &[&str] = &[
+    "agg_categories",
+    "agg_feedback",
+    "agg_negatives",
+    "agg_responses",
     "analysis_runs",
     "comparisons",
     "credit_accounts",
@@ -36,7 +40,8 @@ pub(crate) struct Found<'a> {
     pub(crate) supported_version: i64,
 }
 
-/// Missing and extra tables, and feedback whose response is gone.
+/// Missing and extra tables, feedback whose response is gone, and daily aggregates that
+/// disagree with the rows.
 pub(crate) async fn report<DB: SqlDb>(pool: &Pool<DB>, found: Found<'_>) -> Result<HealthReport> {
     let present = found.present;
     let missing_tables = TABLES
@@ -65,6 +70,16 @@ pub(crate) async fn report<DB: SqlDb>(pool: &Pool<DB>, found: Found<'_>) -> Resu
     } else {
         None
     };
+    let aggregate_mismatches = if found.schema_version.is_some()
+        && super::aggregates::TABLES
+            .iter()
+            .chain(&["feedback", "responses"])
+            .all(|t| has(t))
+    {
+        Some(super::aggregates::mismatches(pool).await?)
+    } else {
+        None
+    };
     Ok(HealthReport {
         backend: found.backend.into(),
         schema_version: found.schema_version,
@@ -72,5 +87,6 @@ pub(crate) async fn report<DB: SqlDb>(pool: &Pool<DB>, found: Found<'_>) -> Resu
         missing_tables,
         extra_tables,
         orphaned_feedback,
+        aggregate_mismatches,
     })
 }

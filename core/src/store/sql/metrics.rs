@@ -1,6 +1,9 @@
 //! Metrics and problematic responses, aggregated inside the database.
 //!
-//! Metrics group feedback by (model, response day, polarity, rating), the columns of the
+//! Whole days of a metrics range come from the daily aggregates (see [`super::aggregates`]),
+//! a partial first or last day from the raw rows of that day, and everything from the raw
+//! rows when the database is not migrated to this build's schema. The raw queries group
+//! feedback by (model, response day, polarity, rating), the columns of the
 //! `feedback_metrics` index (SQLite streams the aggregation off it without a sort;
 //! PostgreSQL hash-aggregates), and the few resulting groups are folded into days or weeks
 //! by the shared [`DayTallies`], whose report comes from the same `assemble_report` the
@@ -12,7 +15,8 @@ use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
 use crate::error::Result;
 use crate::model::time::to_micros;
 use crate::model::{
-    Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse, ResponseRecord,
+    Bucket, Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
+    ResponseRecord,
 };
 use crate::store::day_tallies::DayTallies;
 use sqlx::{Pool, QueryBuilder};
@@ -48,11 +52,34 @@ fn push_range<DB: SqlDb>(
     }
 }
 
+/// [`push_range`] over the models of `models` (all when empty). Naming every model lets
+/// the database seek the (model, day) indexes per model for a short range instead of
+/// scanning them whole, which it would do without a condition on their first column.
+fn push_models<DB: SqlDb>(
+    qb: &mut QueryBuilder<'_, DB>,
+    models: &[i64],
+    since: Option<i64>,
+    until: Option<i64>,
+    cols: (&str, &str, &str),
+) {
+    match models {
+        [one] => push_range(qb, Some(*one), since, until, cols),
+        _ => {
+            push_range(qb, None, since, until, cols);
+            if !models.is_empty() {
+                qb.push(format!(" AND {}", cols.0));
+                DB::push_in_i64(qb, models);
+            }
+        }
+    }
+}
+
 const FEEDBACK_RANGE: (&str, &str, &str) = ("model_key", "response_day", "response_created_at");
 
 pub(crate) async fn metrics<DB: SqlDb>(
     pool: &Pool<DB>,
     query: &MetricsQuery,
+    aggregates: bool,
 ) -> Result<MetricsReport> {
     let mut qb = QueryBuilder::new("SELECT key, model_id FROM models");
     let mut names: HashMap<i64, String> = HashMap::new();
@@ -74,12 +101,136 @@ pub(crate) async fn metrics<DB: SqlDb>(
         }
     }
 
+    // The models the raw queries name: the one asked for, else every model when a short
+    // range is read (partial days; as many models as one lookup takes), else none (all).
+    let models: Vec<i64> = match model_key {
+        Some(k) => vec![k],
+        None if aggregates && names.len() <= DB::LOOKUP_IDS => names.keys().copied().collect(),
+        None => Vec::new(),
+    };
     let mut days = DayTallies::default();
+    // Whole days come from the daily aggregates; a partial first or last day (a bound
+    // that is not midnight UTC) from the raw rows of that day only.
+    let first_whole =
+        since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
+    let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
+    match (first_whole, end_whole) {
+        _ if !aggregates => raw_into(pool, &mut days, &models, since, until).await?,
+        (Some(a), Some(b)) if a >= b => raw_into(pool, &mut days, &models, since, until).await?,
+        _ => {
+            if let (Some(s), Some(a)) = (since, first_whole) {
+                if s != a.saturating_mul(DAY_MICROS) {
+                    let to = Some(a.saturating_mul(DAY_MICROS));
+                    raw_into(pool, &mut days, &models, since, to).await?;
+                }
+            }
+            aggregates_into(
+                pool,
+                &mut days,
+                model_key,
+                (first_whole, end_whole),
+                query.bucket,
+            )
+            .await?;
+            if let (Some(u), Some(b)) = (until, end_whole) {
+                if u != b.saturating_mul(DAY_MICROS) {
+                    let from = Some(b.saturating_mul(DAY_MICROS));
+                    raw_into(pool, &mut days, &models, from, until).await?;
+                }
+            }
+        }
+    }
+    Ok(days.into_report(&names, query.bucket))
+}
 
+/// Adds the whole days in `[from, to)` (days since the epoch; open where `None`) from the
+/// daily aggregates. The rows are summed in the database to the granularity the report
+/// needs (one group per model without buckets, per Monday for weekly buckets), which
+/// [`DayTallies`] then treats as days: they fold into the same totals and buckets, and the
+/// few rows keep the transfer cheap.
+async fn aggregates_into<DB: SqlDb>(
+    pool: &Pool<DB>,
+    days: &mut DayTallies,
+    model_key: Option<i64>,
+    (from, to): (Option<i64>, Option<i64>),
+    bucket: Option<Bucket>,
+) -> Result<()> {
+    // Day 0 (1970-01-01) was a Thursday: the Monday of a day is 3 days before it, modulo
+    // the week; `% 7` truncates in both dialects, hence the `+ 7) % 7` for days before 1970.
+    let group = match bucket {
+        None => "CAST(0 AS BIGINT)",
+        Some(Bucket::Day) => "day",
+        Some(Bucket::Week) => "day - ((day + 3) % 7 + 7) % 7",
+    };
+    let range = |qb: &mut QueryBuilder<'_, DB>| {
+        qb.push(" WHERE 1 = 1");
+        if let Some(k) = model_key {
+            qb.push(" AND model_key = ").arg(k);
+        }
+        if let Some(d) = from {
+            qb.push(" AND day >= ").arg(d);
+        }
+        if let Some(d) = to {
+            qb.push(" AND day < ").arg(d);
+        }
+    };
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT model_key, {group} AS g, CAST(SUM(n) AS BIGINT) AS n FROM agg_responses"
+    ));
+    range(&mut qb);
+    qb.push(" GROUP BY model_key, g");
+    for row in fetch_all(pool, &mut qb, "reading response aggregates").await? {
+        days.add_responses(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "g")?,
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT model_key, {group} AS g, polarity, rating, CAST(SUM(n) AS BIGINT) AS n \
+         FROM agg_feedback"
+    ));
+    range(&mut qb);
+    qb.push(" GROUP BY model_key, g, polarity, rating");
+    for row in fetch_all(pool, &mut qb, "reading feedback aggregates").await? {
+        let rating: i64 = get::<DB, _>(&row, "rating")?;
+        days.add_feedback(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "g")?,
+            get::<DB, _>(&row, "polarity")?,
+            (rating != 0).then_some(rating),
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT model_key, {group} AS g, category, CAST(SUM(n) AS BIGINT) AS n \
+         FROM agg_categories"
+    ));
+    range(&mut qb);
+    qb.push(" GROUP BY model_key, g, category");
+    for row in fetch_all(pool, &mut qb, "reading category aggregates").await? {
+        days.add_category(
+            get::<DB, _>(&row, "model_key")?,
+            get::<DB, _>(&row, "g")?,
+            get::<DB, _>(&row, "category")?,
+            get::<DB, _>(&row, "n")?,
+        );
+    }
+    Ok(())
+}
+
+/// Adds the responses in `[since, until)` and their feedback from the raw rows.
+async fn raw_into<DB: SqlDb>(
+    pool: &Pool<DB>,
+    days: &mut DayTallies,
+    models: &[i64],
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<()> {
     let mut qb = QueryBuilder::new("SELECT model_key, day, COUNT(*) AS n FROM responses");
-    push_range(
+    push_models(
         &mut qb,
-        model_key,
+        models,
         since,
         until,
         ("model_key", "day", "created_at"),
@@ -96,7 +247,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
     let mut qb = QueryBuilder::new(
         "SELECT model_key, response_day, polarity, rating, COUNT(*) AS n FROM feedback",
     );
-    push_range(&mut qb, model_key, since, until, FEEDBACK_RANGE);
+    push_models(&mut qb, models, since, until, FEEDBACK_RANGE);
     qb.push(" GROUP BY model_key, response_day, polarity, rating");
     for row in fetch_all(pool, &mut qb, "aggregating feedback").await? {
         let polarity: i16 = get::<DB, _>(&row, "polarity")?;
@@ -112,7 +263,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
 
     let (select, group) = DB::CATEGORY_COUNT;
     let mut qb = QueryBuilder::new(select);
-    push_range(&mut qb, model_key, since, until, FEEDBACK_RANGE);
+    push_models(&mut qb, models, since, until, FEEDBACK_RANGE);
     qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, ")
         .push(group);
     for row in fetch_all(pool, &mut qb, "counting categories").await? {
@@ -124,7 +275,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
         }
     }
 
-    Ok(days.into_report(&names, query.bucket))
+    Ok(())
 }
 
 pub(crate) async fn problematic<DB: SqlDb>(

@@ -9,6 +9,7 @@
 //! What stays per backend: connecting, pragmas, migrations, busy handling, key assignment
 //! and the bulk-insert fast paths.
 
+pub(crate) mod aggregates;
 pub(crate) mod comparisons;
 pub(crate) mod health;
 pub(crate) mod jobs;
@@ -208,6 +209,9 @@ pub trait SqlDb: Plumbing {
     const CATEGORY_COUNT: (&'static str, &'static str);
     /// The categories of a `cats` cell of [`SqlDb::CATEGORY_COUNT`].
     fn counted_categories(row: &Self::Row) -> Result<Vec<String>>;
+    /// A statement that keeps other writers from inserting rows while the aggregates are
+    /// rebuilt in a write transaction (empty where the transaction already does).
+    const REBUILD_LOCK: &'static str;
 }
 
 /// A value bound as the next statement argument.

@@ -10,9 +10,9 @@ use crate::model::{
 };
 use crate::store::job_rules::{check_events, check_job_file, check_lease_args};
 use crate::store::{
-    ComparisonFilter, FeedbackFilter, FeedbackStore, HealthReport, JobEventRecord, JobFile,
-    JobFilter, JobRecord, Lease, Page, PageRequest, ResponseFilter, RunRecord, StoreStats,
-    StoredComparison, WriteTx,
+    AggregateRebuild, ComparisonFilter, DailyTrendCounts, FeedbackFilter, FeedbackStore,
+    HealthReport, JobEventRecord, JobFile, JobFilter, JobRecord, Lease, Page, PageRequest,
+    ResponseFilter, RunRecord, StoreStats, StoredComparison, WriteTx,
 };
 use async_trait::async_trait;
 use sqlx::Pool;
@@ -37,6 +37,9 @@ pub trait SqlBackend: Send + Sync + std::fmt::Debug + 'static {
     fn read_only_reason(&self) -> Option<&str>;
     /// Opens a write transaction (see [`FeedbackStore::begin_write`]).
     async fn open_write(&self) -> Result<Box<dyn WriteTx>>;
+    /// Rebuilds the daily aggregates in a write transaction (see
+    /// [`FeedbackStore::rebuild_aggregates`]).
+    async fn rebuild(&self) -> Result<AggregateRebuild>;
     /// Schema version and table check.
     async fn schema_health(&self) -> Result<HealthReport>;
     /// Runs a short write that fails as a whole, retrying it while another process holds
@@ -117,7 +120,9 @@ impl<B: SqlBackend> FeedbackStore for B {
     }
 
     async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport> {
-        metrics::metrics(self.sql_pool(), query).await
+        // A database not migrated to this build's schema may lack the daily aggregates.
+        let aggregates = self.read_only_reason().is_none();
+        metrics::metrics(self.sql_pool(), query, aggregates).await
     }
 
     async fn problematic(&self, query: &ProblematicQuery) -> Result<Vec<ProblematicResponse>> {
@@ -130,6 +135,27 @@ impl<B: SqlBackend> FeedbackStore for B {
 
     async fn health(&self) -> Result<HealthReport> {
         self.schema_health().await
+    }
+
+    async fn daily_trend_counts(
+        &self,
+        model: Option<&str>,
+        from_day: Option<i64>,
+        to_day: Option<i64>,
+    ) -> Result<DailyTrendCounts> {
+        if self.read_only_reason().is_some() {
+            // Not migrated: the aggregates may be missing; the caller reads the rows.
+            return Err(Error::Unsupported {
+                backend: B::NAME,
+                operation: "daily_trend_counts",
+            });
+        }
+        super::aggregates::trend_counts(self.sql_pool(), model, from_day, to_day).await
+    }
+
+    async fn rebuild_aggregates(&self) -> Result<AggregateRebuild> {
+        check_writable(self)?;
+        self.rebuild().await
     }
 
     async fn save_run(&self, run: &RunRecord) -> Result<()> {

@@ -5,6 +5,7 @@
 //! a row it skipped is judged here by its stored content hash, exactly as the in-memory
 //! store judges it.
 
+use super::aggregates::{self, Counts};
 use super::rows::{self, FEEDBACK_SELECT, RESPONSE_SELECT};
 use super::{fetch_all, fetch_optional, get, Ex, PushArg, SqlDb};
 use crate::analysis::metrics::bucket_start_micros;
@@ -169,6 +170,9 @@ pub(crate) struct SqlTx<W: WriteBackend> {
     /// stored part of a batch (and PostgreSQL aborts a transaction after a failed
     /// statement), so such a transaction can only be rolled back.
     failed: bool,
+    /// What the rows inserted so far add to the daily aggregates; added on commit, in one
+    /// upsert per table and chunk, so repeated keys across batches cost nothing extra.
+    aggregates: Counts,
 }
 
 impl<W: WriteBackend> SqlTx<W> {
@@ -188,6 +192,7 @@ impl<W: WriteBackend> SqlTx<W> {
             written: HashMap::new(),
             refs,
             failed: false,
+            aggregates: Counts::default(),
         }
     }
 
@@ -334,12 +339,15 @@ impl<W: WriteBackend> SqlTx<W> {
         for (pos, &i) in plan.candidates.iter().enumerate() {
             if matches!(results[pos], Settled::Inserted) {
                 let r = &responses[i];
+                let created_at = to_micros(&r.created_at);
+                self.aggregates
+                    .add_responses(keys[pos], day_of(created_at), 1);
                 self.written.insert(
                     r.id.clone(),
                     ResponseRef {
                         seq: seqs[pos],
                         model_key: keys[pos],
-                        created_at: to_micros(&r.created_at),
+                        created_at,
                     },
                 );
             }
@@ -455,6 +463,13 @@ impl<W: WriteBackend> SqlTx<W> {
                 feedback[plan.candidates[pos]].id.as_str()
             })
             .await?;
+        for (pos, &i) in plan.candidates.iter().enumerate() {
+            if matches!(results[pos], Settled::Inserted) {
+                let t = &target_of[pos];
+                self.aggregates
+                    .add_item(t.model_key, day_of(t.created_at), &feedback[i]);
+            }
+        }
         self.judge(feedback, &plan, &results, &inserted.hashes, &mut outcomes)
             .await?;
         Ok(outcomes.into_iter().flatten().collect())
@@ -542,10 +557,14 @@ impl<W: WriteBackend> WriteTx for SqlTx<W> {
     }
 
     async fn commit(self: Box<Self>) -> Result<WriteSummary> {
-        let this = *self;
+        let mut this = *self;
         if this.failed {
             // Dropping the backend's transaction rolls back.
             return Err(failed_tx());
+        }
+        if !this.aggregates.is_empty() {
+            // On failure the backend's transaction is dropped, which rolls back.
+            aggregates::add::<W::Db>(this.backend.conn(), &this.aggregates).await?;
         }
         this.backend.commit().await?;
         this.refs.extend(this.written);
@@ -554,6 +573,15 @@ impl<W: WriteBackend> WriteTx for SqlTx<W> {
 
     async fn rollback(self: Box<Self>) -> Result<()> {
         self.backend.rollback().await
+    }
+}
+
+impl<W: WriteBackend> SqlTx<W> {
+    /// Rebuilds the daily aggregates from the raw rows in this transaction, then commits.
+    pub(crate) async fn rebuild_aggregates(mut self) -> Result<crate::store::AggregateRebuild> {
+        let report = aggregates::rebuild::<W::Db>(self.backend.conn()).await?;
+        self.backend.commit().await?;
+        Ok(report)
     }
 }
 

@@ -13,6 +13,8 @@ impl_plumbing!(Sqlite);
 impl SqlDb for Sqlite {
     const LOOKUP_IDS: usize = 900;
     const TEXT_HOLDS_NUL: bool = true;
+    // BEGIN IMMEDIATE already holds the database's write lock.
+    const REBUILD_LOCK: &'static str = "";
     // The categories index holds (model, day, categories): counting per distinct JSON
     // array streams off it, and the few arrays are split here.
     const CATEGORY_COUNT: (&'static str, &'static str) = (

@@ -220,6 +220,20 @@ impl SqlBackend for SqliteStore {
         Ok(Box::new(tx))
     }
 
+    async fn rebuild(&self) -> Result<crate::store::AggregateRebuild> {
+        let guard = self.inner.writer.clone().lock_owned().await;
+        let tx = write::begin(
+            &self.inner.pool,
+            guard,
+            self.inner.limits,
+            self.inner.response_refs.clone(),
+            self.inner.committed.clone(),
+            self.inner.busy_wait,
+        )
+        .await?;
+        tx.rebuild_aggregates().await
+    }
+
     async fn schema_health(&self) -> Result<HealthReport> {
         schema::health(&self.inner.pool).await
     }

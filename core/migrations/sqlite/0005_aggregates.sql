@@ -1,0 +1,61 @@
+-- tuneloop embedded SQLite schema, version 5: daily aggregates for metrics and trends.
+--
+-- Counts per (model, day) maintained by the writer in the same transaction as the rows they
+-- count, so metrics over whole days read a few rows per day instead of every feedback item.
+-- Days are those of the response (`responses.day`, `feedback.response_day`). Rating 0
+-- stands for "no rating" (it is part of the key, so it cannot be NULL). Categories count
+-- one per category per feedback item, as metrics do. `tuneloop repair aggregates` rebuilds
+-- them from the rows and `tuneloop check db` compares them with the rows.
+
+CREATE TABLE agg_responses (
+    model_key INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (model_key, day)
+) WITHOUT ROWID;
+
+CREATE TABLE agg_feedback (
+    model_key INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    polarity  INTEGER NOT NULL,
+    rating    INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (model_key, day, polarity, rating)
+) WITHOUT ROWID;
+
+CREATE TABLE agg_categories (
+    model_key INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    category  TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (model_key, day, category)
+) WITHOUT ROWID;
+
+-- Negative feedback items per category (each category once per item) on responses of a
+-- model made on a day: the weekly series of `tuneloop trends`.
+CREATE TABLE agg_negatives (
+    model_key INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    category  TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (model_key, day, category)
+) WITHOUT ROWID;
+
+INSERT INTO agg_responses (model_key, day, n)
+    SELECT model_key, day, COUNT(*) FROM responses GROUP BY model_key, day;
+
+INSERT INTO agg_feedback (model_key, day, polarity, rating, n)
+    SELECT model_key, response_day, polarity, COALESCE(rating, 0), COUNT(*)
+    FROM feedback GROUP BY model_key, response_day, polarity, COALESCE(rating, 0);
+
+INSERT INTO agg_categories (model_key, day, category, n)
+    SELECT f.model_key, f.response_day, j.value, COUNT(*)
+    FROM feedback AS f, json_each(f.categories) AS j
+    WHERE f.categories IS NOT NULL
+    GROUP BY f.model_key, f.response_day, j.value;
+
+INSERT INTO agg_negatives (model_key, day, category, n)
+    SELECT f.model_key, f.response_day, j.value, COUNT(DISTINCT f.seq)
+    FROM feedback AS f, json_each(f.categories) AS j
+    WHERE f.categories IS NOT NULL AND f.polarity = -1
+    GROUP BY f.model_key, f.response_day, j.value;
