@@ -8,11 +8,11 @@ use super::metrics::bucket_start_micros;
 use super::trend::{mann_kendall_at, pettitt};
 use super::MAX_SERIES_WEEKS;
 use crate::model::time::{from_micros, to_micros};
+use crate::model::DailyTrendCounts;
 use crate::model::{
     Bucket, CategoryTrend, ChangePoint, ErrorPattern, Feedback, PatternTrend, Polarity,
     ResponseRecord, Timestamp, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
 };
-use crate::store::DailyTrendCounts;
 use chrono::Datelike;
 use std::collections::{BTreeMap, HashMap};
 

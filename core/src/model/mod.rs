@@ -37,7 +37,8 @@ pub use time::{
     SUPPORTED_RANGE, SUPPORTED_UNTIL_MICROS,
 };
 pub use trend::{
-    CategoryTrend, ChangePoint, PatternTrend, TrendDirection, TrendQuery, TrendReport, WeeklyPoint,
+    CategoryTrend, ChangePoint, DailyTrendCounts, PatternTrend, TrendDirection, TrendQuery,
+    TrendReport, WeeklyPoint,
 };
 
 /// SHA-256 of a value's JSON form, streamed into the hasher (no intermediate buffer).

@@ -141,3 +141,15 @@ pub struct TrendReport {
 pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
+
+/// Daily counts that the weekly trend series are built from (see
+/// [`crate::store::FeedbackStore::daily_trend_counts`]). Days are days since the epoch (UTC) of the
+/// response's creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyTrendCounts {
+    /// Responses created on each day.
+    pub responses: std::collections::BTreeMap<i64, u64>,
+    /// Per category: negative feedback items naming it (once per item) on responses created
+    /// on each day.
+    pub negatives: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, u64>>,
+}

@@ -2,7 +2,7 @@
 
 use super::comparison_rules::{self, ResponseFacts};
 use super::types::*;
-use super::{precheck_feedback, precheck_response, FeedbackStore, WriteTx};
+use super::{precheck_feedback, precheck_response, DailyTrendCounts, FeedbackStore, WriteTx};
 use crate::analysis::metrics::{
     assemble_report, bucket_start_micros, in_range, ModelTallies, Tally,
 };

@@ -21,6 +21,7 @@ mod sql;
 mod sqlite;
 mod types;
 
+pub use crate::model::DailyTrendCounts;
 pub use lease::{claim_lease, LeaseClaim, LeaseHolder, LeaseKeeper};
 pub(crate) use memory::feedback_diff as feedback_conflict;
 pub use memory::MemoryStore;

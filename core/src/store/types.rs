@@ -319,18 +319,6 @@ pub struct HealthReport {
     pub aggregate_mismatches: Option<u64>,
 }
 
-/// Daily counts that the weekly trend series are built from (see
-/// [`super::FeedbackStore::daily_trend_counts`]). Days are days since the epoch (UTC) of the
-/// response's creation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DailyTrendCounts {
-    /// Responses created on each day.
-    pub responses: std::collections::BTreeMap<i64, u64>,
-    /// Per category: negative feedback items naming it (once per item) on responses created
-    /// on each day.
-    pub negatives: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, u64>>,
-}
-
 /// What [`super::FeedbackStore::rebuild_aggregates`] did.
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
