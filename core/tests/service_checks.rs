@@ -224,5 +224,8 @@ async fn migrate_creates_and_reports_a_current_schema() {
     .await
     .unwrap();
     assert!(r.ok, "{r:?}");
-    assert_eq!(names(&r, true), ["database", "schema", "references", "aggregates"]);
+    assert_eq!(
+        names(&r, true),
+        ["database", "schema", "references", "aggregates"]
+    );
 }
