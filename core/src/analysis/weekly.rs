@@ -35,6 +35,33 @@ pub struct WeeklySeries<K> {
     pub omitted_responses: u64,
 }
 
+impl<K> WeeklySeries<K> {
+    fn empty() -> Self {
+        WeeklySeries {
+            weeks: Vec::new(),
+            responses: Vec::new(),
+            negatives: BTreeMap::new(),
+            omitted_responses: 0,
+        }
+    }
+}
+
+/// The weeks a series covers, given the Mondays (in microseconds) of its responses: from the
+/// oldest Monday within [`MAX_SERIES_WEEKS`] of the newest, to the newest (not from the cap
+/// itself, so a stray old response costs no run of empty weeks). `(first, last, labels)`;
+/// `None` without any Monday.
+fn week_span(mondays: impl Iterator<Item = i64> + Clone) -> Option<(i64, i64, Vec<String>)> {
+    let last = mondays.clone().max()?;
+    let cutoff = last.saturating_sub((MAX_SERIES_WEEKS as i64 - 1) * WEEK_MICROS);
+    let first = mondays.filter(|m| *m >= cutoff).min().unwrap_or(last);
+    // At most MAX_SERIES_WEEKS, since cutoff <= first <= last.
+    let n = ((last - first) / WEEK_MICROS) as usize + 1;
+    let labels = (0..n)
+        .map(|i| iso_week_label(&from_micros(first + i as i64 * WEEK_MICROS)))
+        .collect();
+    Some((first, last, labels))
+}
+
 /// The ISO week label of a time (UTC), e.g. `2026-W36`.
 pub fn iso_week_label(t: &Timestamp) -> String {
     let w = t.iso_week();
@@ -75,28 +102,10 @@ where
             )
         })
         .collect();
-    let Some(last) = selected.iter().map(|(_, m)| *m).max() else {
-        return WeeklySeries {
-            weeks: Vec::new(),
-            responses: Vec::new(),
-            negatives: BTreeMap::new(),
-            omitted_responses: 0,
-        };
+    let Some((first, _, weeks)) = week_span(selected.iter().map(|(_, m)| *m)) else {
+        return WeeklySeries::empty();
     };
-    let cutoff = last.saturating_sub((MAX_SERIES_WEEKS as i64 - 1) * WEEK_MICROS);
-    // The series starts at the oldest week with a response inside the cap, not at the cap
-    // itself: a stray old response then costs no run of empty weeks.
-    let first = selected
-        .iter()
-        .map(|(_, m)| *m)
-        .filter(|m| *m >= cutoff)
-        .min()
-        .unwrap_or(last);
-    // At most MAX_SERIES_WEEKS, since cutoff <= first <= last.
-    let n = ((last - first) / WEEK_MICROS) as usize + 1;
-    let weeks: Vec<String> = (0..n)
-        .map(|i| iso_week_label(&from_micros(first + i as i64 * WEEK_MICROS)))
-        .collect();
+    let n = weeks.len();
     let mut counts = vec![0u64; n];
     let mut omitted_responses = 0;
     let mut by_id: HashMap<&str, (usize, &ResponseRecord)> = HashMap::with_capacity(selected.len());
@@ -252,24 +261,10 @@ fn series_from_days(days: &DailyTrendCounts) -> WeeklySeries<String> {
     for (&day, &n) in days.responses.iter().filter(|(_, &n)| n > 0) {
         *per_week.entry(monday(day)).or_default() += n;
     }
-    let Some(&last) = per_week.keys().next_back() else {
-        return WeeklySeries {
-            weeks: Vec::new(),
-            responses: Vec::new(),
-            negatives: BTreeMap::new(),
-            omitted_responses: 0,
-        };
+    let Some((first, last, weeks)) = week_span(per_week.keys().copied()) else {
+        return WeeklySeries::empty();
     };
-    let cutoff = last.saturating_sub((MAX_SERIES_WEEKS as i64 - 1) * WEEK_MICROS);
-    let first = per_week
-        .keys()
-        .copied()
-        .find(|m| *m >= cutoff)
-        .unwrap_or(last);
-    let n = ((last - first) / WEEK_MICROS) as usize + 1;
-    let weeks: Vec<String> = (0..n)
-        .map(|i| iso_week_label(&from_micros(first + i as i64 * WEEK_MICROS)))
-        .collect();
+    let n = weeks.len();
     let mut counts = vec![0u64; n];
     let mut omitted_responses = 0;
     for (&m, &c) in &per_week {
