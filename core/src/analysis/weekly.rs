@@ -224,16 +224,7 @@ pub fn category_trends(
             .map(|c| c.as_str().to_string())
             .collect()
     });
-    let mut trends: Vec<CategoryTrend> = series
-        .negatives
-        .iter()
-        .map(|(name, neg)| series_trend(name.clone(), &series, neg, query))
-        .collect();
-    sort_trends(&mut trends, query.alpha);
-    TrendReport {
-        trends,
-        omitted_responses: series.omitted_responses,
-    }
+    report_of(&series, query)
 }
 
 /// [`category_trends`] from daily counts (a store's daily aggregates) instead of the rows:
@@ -241,10 +232,15 @@ pub fn category_trends(
 /// range; the model filter already applied).
 pub fn category_trends_from_days(days: &DailyTrendCounts, query: &TrendQuery) -> TrendReport {
     let series = series_from_days(days);
+    report_of(&series, query)
+}
+
+/// The trend report of a series grouped by category: each category's trend, sorted.
+fn report_of(series: &WeeklySeries<String>, query: &TrendQuery) -> TrendReport {
     let mut trends: Vec<CategoryTrend> = series
         .negatives
         .iter()
-        .map(|(name, neg)| series_trend(name.clone(), &series, neg, query))
+        .map(|(name, neg)| series_trend(name.clone(), series, neg, query))
         .collect();
     sort_trends(&mut trends, query.alpha);
     TrendReport {
