@@ -3,7 +3,9 @@
 # /openapi.json of `tuneloop serve` on a database seeded by `tuneloop demo`, bounded in
 # examples and time. Fails on any 5xx, any answer that breaks the document (status code,
 # content type, body schema). Installs schemathesis in .venv-fuzz once.
-# Env: FUZZ_EXAMPLES (default 25 per operation), FUZZ_TIMEOUT (seconds, default 600).
+# Env: FUZZ_EXAMPLES (default 25 per operation), FUZZ_TIMEOUT (seconds, default 600),
+# FUZZ_SEED (default pinned, so the test command is repeatable; `random` explores new cases,
+# as schemathesis does by default: run that when changing the API).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-fuzz req=tests/http-fuzz/requirements.txt
@@ -25,7 +27,9 @@ pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$tmp/serve.out" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$tmp/serve.out")
 [ -n "$url" ] || { cat "$tmp/serve.err" >&2; exit 1; }
-timeout "${FUZZ_TIMEOUT:-600}" "$venv/bin/schemathesis" run "$url/openapi.json" \
+seed=(--seed "${FUZZ_SEED:-20261207}")
+[ "${FUZZ_SEED:-}" = random ] && seed=()
+timeout "${FUZZ_TIMEOUT:-600}" "$venv/bin/schemathesis" run "$url/openapi.json" "${seed[@]}" \
   -H "Authorization: Bearer $TUNELOOP_ADMIN_TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "${FUZZ_EXAMPLES:-25}" --no-color

@@ -235,7 +235,8 @@ fn stored_status(submitted: &Submitted) -> StatusCode {
     tag = "response-quality",
     request_body(content = super::bodies::FeedbackBody, content_type = "application/json", description = "One feedback item in the import format (docs/formats.md); `type` and `created_at` (then: now) may be left out"),
     responses(
-        (status = 201, description = "Stored (201), or already stored identically (200): `{response_id, feedback_ids, summary}`", body = Submitted),
+        (status = 201, description = "Stored: `{response_id, feedback_ids, summary}`", body = Submitted),
+        (status = 200, description = "Already stored identically, nothing new (an idempotent re-send): the same body as 201", body = Submitted),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),
@@ -289,7 +290,8 @@ pub struct RecordedResponse {
     tag = "response-quality",
     request_body(content = super::bodies::ResponseBody, content_type = "application/json", description = "One response in the import format, optionally with its feedback under `feedback`; `type` may be left out"),
     responses(
-        (status = 201, description = "Stored (201) or already stored (200): `{response_id, feedback_ids, summary, feedback_token, feedback_token_expires_at}`", body = RecordedResponse),
+        (status = 201, description = "Stored: `{response_id, feedback_ids, summary, feedback_token, feedback_token_expires_at}`", body = RecordedResponse),
+        (status = 200, description = "Already stored identically, nothing new (an idempotent re-send): the same body as 201, with a fresh token", body = RecordedResponse),
         (status = 400, description = "Invalid input: `field` names the parameter or body field", body = ErrorBody),
         (status = 401, description = "No token, a wrong one, or an expired feedback token", body = ErrorBody),
         (status = 403, description = "The token does not allow this (admin endpoints disabled, or a feedback token for another response)", body = ErrorBody),

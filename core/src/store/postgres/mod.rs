@@ -4,13 +4,15 @@
 //! SQLite in [`super::sql`]; what is PostgreSQL's own lives here: [`schema`] connects,
 //! creates the schema and migrates, [`dialect`] is PostgreSQL's [`sql::SqlDb`] (text-array
 //! categories, `= ANY(...)` lookups, no NUL in text), [`write`] reserves row keys from
-//! sequences and bulk-inserts through `UNNEST` arrays. Tables live in one schema (default `tuneloop`,
-//! `?schema=NAME` in the URL); every pooled connection sets `search_path` to it. Several
-//! processes may write at once: row keys come from sequences, inserts use
-//! `ON CONFLICT (id) DO NOTHING` with rows sorted by id (so concurrent transactions lock
-//! unique-index entries in one order and cannot deadlock), and nothing relies on an
+//! sequences and bulk-inserts through binary `COPY` ([`copy`] encodes it) while ids are new
+//! and `UNNEST` arrays with `ON CONFLICT (id) DO NOTHING` once one exists. Tables live in
+//! one schema (default `tuneloop`, `?schema=NAME` in the URL); every pooled connection sets
+//! `search_path` to it. Several processes may write at once: row keys come from sequences,
+//! rows enter every statement sorted by id (so concurrent transactions lock unique-index
+//! entries in one order and cannot deadlock), and nothing relies on an
 //! in-process lock for correctness.
 
+mod copy;
 mod dialect;
 mod schema;
 mod write;

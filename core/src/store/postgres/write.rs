@@ -1,14 +1,19 @@
-//! PostgreSQL's write transaction: row keys from sequences and bulk inserts through
-//! `UNNEST` arrays. The rest of the write path (validation, duplicate detection, judging)
-//! is [`crate::store::sql::write`].
+//! PostgreSQL's write transaction: row keys from sequences and bulk inserts through binary
+//! `COPY` (new ids) or `UNNEST` arrays (when ids may exist). The rest of the write path
+//! (validation, duplicate detection, judging) is [`crate::store::sql::write`].
 //!
-//! Safe with many writers in many processes: row keys are reserved from sequences, every
-//! insert is `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT (id) DO NOTHING`, and rows are
+//! Safe with many writers in many processes: row keys are reserved from sequences, rows are
 //! sorted by id inside each statement so concurrent transactions wait on unique-index
 //! entries in the same order (two writers of overlapping batches queue, never deadlock).
-//! A row skipped by `ON CONFLICT` is then judged by its stored content hash, exactly as the
-//! in-memory store judges it.
+//! While batches bring new ids, rows go in by binary `COPY` (PostgreSQL's fast path: it
+//! fills heap pages many rows at a time) inside a savepoint; `COPY` has no `ON CONFLICT`,
+//! so an id already stored fails it with a unique violation, the savepoint is rolled back
+//! and the same rows go in by `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT (id) DO
+//! NOTHING`, which later batches keep using until one is all new again. A row skipped by
+//! `ON CONFLICT` is then judged by its stored content hash, exactly as the in-memory store
+//! judges it, so re-imports and conflicts come out as on every other store.
 
+use super::copy::CopyBuf;
 use super::db_err;
 use crate::error::Result;
 use crate::model::time::to_micros;
@@ -32,20 +37,17 @@ use tokio::sync::OwnedMutexGuard;
 /// small enough to bound the size of one message to the server.
 const INSERT_ROWS: usize = 10_000;
 
-/// Bulk insert of responses from one array per column (rows sorted by id).
-macro_rules! responses_insert {
-    () => {
-        "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
+/// Bulk insert of responses from one array per column (rows sorted by id), skipping ids
+/// already stored.
+const RESPONSES_INSERT: &str = "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
          metadata, created_at, day, content_hash) \
          SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], \
-         $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::bytea[])"
-    };
-}
+         $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::bytea[]) \
+     ON CONFLICT (id) DO NOTHING";
 
-/// Bulk insert of feedback from one array per column (rows sorted by id).
-macro_rules! feedback_insert {
-    () => {
-        "INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, \
+/// Bulk insert of feedback from one array per column (rows sorted by id), skipping ids
+/// already stored.
+const FEEDBACK_INSERT: &str = "INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, \
          response_day, variant, thumbs_up, rating, polarity, score, categories, \
          comment, correction, user_id, created_at, content_hash) \
          SELECT u.seq, u.id, u.rs, u.mk, u.rc, u.rd, u.v, u.t, u.r, u.p, u.s, \
@@ -54,25 +56,22 @@ macro_rules! feedback_insert {
          $6::int8[], $7::int2[], $8::bool[], $9::int2[], $10::int2[], $11::float8[], \
          $12::text[], $13::text[], $14::text[], $15::text[], $16::int8[], \
          $17::bytea[]) \
-         AS u(seq, id, rs, mk, rc, rd, v, t, r, p, s, c, cm, co, ui, ca, h)"
-    };
-}
+         AS u(seq, id, rs, mk, rc, rd, v, t, r, p, s, c, cm, co, ui, ca, h) \
+     ON CONFLICT (id) DO NOTHING";
 
-/// A statement without and with `ON CONFLICT (id) DO NOTHING`.
-macro_rules! insert_sql {
-    (RESPONSES_INSERT) => {
-        [
-            responses_insert!(),
-            concat!(responses_insert!(), " ON CONFLICT (id) DO NOTHING"),
-        ]
-    };
-    (FEEDBACK_INSERT) => {
-        [
-            feedback_insert!(),
-            concat!(feedback_insert!(), " ON CONFLICT (id) DO NOTHING"),
-        ]
-    };
-}
+/// `COPY` of the responses' columns, in `response_copy_row`'s order.
+const RESPONSES_COPY: &str = "COPY responses (seq, id, model_key, query, response, \
+     conversation, metadata, created_at, day, content_hash) FROM STDIN (FORMAT BINARY)";
+
+/// `COPY` of the feedback's columns, in `feedback_copy_row`'s order.
+const FEEDBACK_COPY: &str = "COPY feedback (seq, id, response_seq, model_key, \
+     response_created_at, response_day, variant, thumbs_up, rating, polarity, score, \
+     categories, comment, correction, user_id, created_at, content_hash) \
+     FROM STDIN (FORMAT BINARY)";
+
+/// Bytes of `COPY` data encoded before they are sent: the server parses one piece while
+/// the next is encoded.
+const COPY_PIECE: usize = 1 << 20;
 
 /// PostgreSQL text cannot hold U+0000 (the statement would fail, and with it the whole
 /// batch), so such an item is rejected on its own. Ids and model ids cannot contain control
@@ -136,50 +135,75 @@ impl PgWriter {
         Ok(keys)
     }
 
-    /// Runs one `INSERT ... SELECT FROM UNNEST(...)` (`sql`: without and with the conflict
-    /// clause)
-    /// and returns the rows it stored. When the last batch was all new, it first tries a
-    /// plain INSERT inside a savepoint (about 10 % less server work than
-    /// `ON CONFLICT DO NOTHING`); an existing id makes that fail with a unique violation,
-    /// undone by rolling back to the savepoint, and the statement is repeated with
-    /// `ON CONFLICT (id) DO NOTHING`.
+    /// Runs one `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT (id) DO NOTHING` and
+    /// returns the rows it stored.
     async fn insert_rows<'q>(
         &mut self,
-        sql: [&'static str; 2],
+        sql: &'static str,
         what: &str,
-        bind: impl Fn(
+        bind: impl FnOnce(
             sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
         ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     ) -> Result<u64> {
-        if self.expect_new.load(Ordering::Relaxed) {
-            sqlx::query("SAVEPOINT tuneloop_insert")
-                .execute(&mut *self.tx)
-                .await
-                .map_err(|e| db_err(what, e))?;
-            match bind(sqlx::query(sql[0])).execute(&mut *self.tx).await {
-                Ok(done) => {
-                    sqlx::query("RELEASE SAVEPOINT tuneloop_insert")
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err(|e| db_err(what, e))?;
-                    return Ok(done.rows_affected());
-                }
-                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505") => {
-                    self.met_existing = true;
-                    self.expect_new.store(false, Ordering::Relaxed);
-                    sqlx::query("ROLLBACK TO SAVEPOINT tuneloop_insert")
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err(|e| db_err(what, e))?;
-                }
-                Err(e) => return Err(db_err(what, e)),
-            }
-        }
-        let done = bind(sqlx::query(sql[1]))
+        let done = bind(sqlx::query(sql))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| db_err(what, e))?;
         Ok(done.rows_affected())
+    }
+
+    /// Stores `rows` rows by binary `COPY` (`sql`), each encoded by `encode(buffer, i)`,
+    /// when the last batch was all new ids: `Some(rows stored)`. `None` when an id already
+    /// exists (or the last batch met one): nothing of this statement is stored and the
+    /// caller inserts with `ON CONFLICT`. The savepoint confines the unique violation to
+    /// this statement.
+    async fn copy_new(
+        &mut self,
+        sql: &str,
+        what: &str,
+        rows: usize,
+        mut encode: impl FnMut(&mut CopyBuf, usize) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        if !self.expect_new.load(Ordering::Relaxed) || rows == 0 {
+            return Ok(None);
+        }
+        sqlx::query("SAVEPOINT tuneloop_copy")
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| db_err(what, e))?;
+        let mut copy = self
+            .tx
+            .copy_in_raw(sql)
+            .await
+            .map_err(|e| db_err(what, e))?;
+        let mut buf = CopyBuf::new(COPY_PIECE + (COPY_PIECE >> 3));
+        for i in 0..rows {
+            encode(&mut buf, i)?;
+            if buf.len() >= COPY_PIECE {
+                copy.send(buf.take()).await.map_err(|e| db_err(what, e))?;
+            }
+        }
+        buf.end();
+        copy.send(buf.take()).await.map_err(|e| db_err(what, e))?;
+        match copy.finish().await {
+            Ok(stored) => {
+                sqlx::query("RELEASE SAVEPOINT tuneloop_copy")
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(|e| db_err(what, e))?;
+                Ok(Some(stored))
+            }
+            Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505") => {
+                self.met_existing = true;
+                self.expect_new.store(false, Ordering::Relaxed);
+                sqlx::query("ROLLBACK TO SAVEPOINT tuneloop_copy")
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(|e| db_err(what, e))?;
+                Ok(None)
+            }
+            Err(e) => Err(db_err(what, e)),
+        }
     }
 }
 
@@ -250,6 +274,19 @@ impl WriteBackend for PgWriter {
             .map(|&i| responses[i].content_hash())
             .collect();
         let order = sorted_by_id(candidates, |i| responses[i].id.as_str());
+        let copied = self
+            .copy_new(RESPONSES_COPY, "storing responses", order.len(), |buf, i| {
+                let pos = order[i];
+                let r = &responses[candidates[pos]];
+                response_copy_row(buf, r, seqs[pos], keys[pos], &hashes[pos])
+            })
+            .await?;
+        if let Some(stored) = copied {
+            return Ok(Inserted {
+                hashes,
+                statements: vec![(order, stored)],
+            });
+        }
         let mut statements = Vec::new();
         for chunk in order.chunks(INSERT_ROWS) {
             let n = chunk.len();
@@ -282,7 +319,7 @@ impl WriteBackend for PgWriter {
                 hash.push(hashes[pos].to_vec());
             }
             let stored = self
-                .insert_rows(insert_sql!(RESPONSES_INSERT), "storing responses", |q| {
+                .insert_rows(RESPONSES_INSERT, "storing responses", |q| {
                     q.bind(&seq)
                         .bind(&id)
                         .bind(&key)
@@ -314,6 +351,20 @@ impl WriteBackend for PgWriter {
             .map(|&i| feedback[i].content_hash())
             .collect();
         let order = sorted_by_id(candidates, |i| feedback[i].id.as_str());
+        let copied = self
+            .copy_new(FEEDBACK_COPY, "storing feedback", order.len(), |buf, i| {
+                let pos = order[i];
+                let f = &feedback[candidates[pos]];
+                feedback_copy_row(buf, f, seqs[pos], targets[pos], &hashes[pos]);
+                Ok(())
+            })
+            .await?;
+        if let Some(stored) = copied {
+            return Ok(Inserted {
+                hashes,
+                statements: vec![(order, stored)],
+            });
+        }
         let mut statements = Vec::new();
         for chunk in order.chunks(INSERT_ROWS) {
             let mut cols = FeedbackColumns::with_capacity(chunk.len());
@@ -326,7 +377,7 @@ impl WriteBackend for PgWriter {
                 );
             }
             let stored = self
-                .insert_rows(insert_sql!(FEEDBACK_INSERT), "storing feedback", |q| {
+                .insert_rows(FEEDBACK_INSERT, "storing feedback", |q| {
                     q.bind(&cols.seq)
                         .bind(&cols.id)
                         .bind(&cols.response_seq)
@@ -445,6 +496,59 @@ impl<'a> FeedbackColumns<'a> {
         self.created_at.push(to_micros(&f.created_at));
         self.hash.push(hash.to_vec());
     }
+}
+
+/// A response as one `COPY` row, in `RESPONSES_COPY`'s column order.
+fn response_copy_row(
+    buf: &mut CopyBuf,
+    r: &ResponseRecord,
+    seq: i64,
+    model_key: i64,
+    hash: &[u8; 32],
+) -> Result<()> {
+    let at = to_micros(&r.created_at);
+    buf.row(10);
+    buf.int8(seq);
+    buf.text(&r.id);
+    buf.int8(model_key);
+    buf.text(&r.query);
+    buf.text(&r.response);
+    let conversation = json_or_null(&r.conversation, r.conversation.is_empty())?;
+    buf.opt(conversation.as_deref(), CopyBuf::text);
+    let metadata = json_or_null(&r.metadata, r.metadata.is_empty())?;
+    buf.opt(metadata.as_deref(), CopyBuf::text);
+    buf.int8(at);
+    buf.int8(day_of(at));
+    buf.bytea(hash);
+    Ok(())
+}
+
+/// A feedback item as one `COPY` row, in `FEEDBACK_COPY`'s column order; the same values
+/// as [`FeedbackColumns::push`].
+fn feedback_copy_row(buf: &mut CopyBuf, f: &Feedback, seq: i64, t: ResponseRef, hash: &[u8; 32]) {
+    buf.row(17);
+    buf.int8(seq);
+    buf.text(&f.id);
+    buf.int8(t.seq);
+    buf.int8(t.model_key);
+    buf.int8(t.created_at);
+    buf.int8(day_of(t.created_at));
+    buf.int2(variant_code(f.variant()));
+    buf.opt(f.thumbs_up(), CopyBuf::bool);
+    buf.opt(f.rating().map(i16::from), CopyBuf::int2);
+    buf.int2(i16::from(f.polarity().code()));
+    buf.float8(f.score());
+    let cats = f.categories();
+    if cats.is_empty() {
+        buf.null();
+    } else {
+        buf.text_array(cats.iter().map(|c| c.as_str()));
+    }
+    buf.opt(f.comment.as_deref(), CopyBuf::text);
+    buf.opt(f.correction(), CopyBuf::text);
+    buf.opt(f.user_id.as_deref(), CopyBuf::text);
+    buf.int8(to_micros(&f.created_at));
+    buf.bytea(hash);
 }
 
 /// Candidate positions ordered by id: the order rows enter each statement, which fixes
