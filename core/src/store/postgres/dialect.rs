@@ -21,6 +21,12 @@ impl SqlDb for Postgres {
         "c",
     );
 
+    // No index on `response_seq` alone (schema 6): the response's model, day and time,
+    // copied into its feedback rows, lead to its rows in the metrics index.
+    const FEEDBACK_OF_RESPONSE: &'static str = "f.model_key = r.model_key \
+         AND f.response_day = r.day AND f.response_created_at = r.created_at \
+         AND f.response_seq = r.seq";
+
     fn db_err(action: &str, e: sqlx::Error) -> Error {
         db_err(action, e)
     }

@@ -39,7 +39,8 @@ const INSERT_ROWS: usize = 10_000;
 
 /// Bulk insert of responses from one array per column (rows sorted by id), skipping ids
 /// already stored.
-const RESPONSES_INSERT: &str = "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
+const RESPONSES_INSERT: &str =
+    "INSERT INTO responses (seq, id, model_key, query, response, conversation, \
          metadata, created_at, day, content_hash) \
          SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], \
          $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::bytea[]) \
@@ -47,7 +48,8 @@ const RESPONSES_INSERT: &str = "INSERT INTO responses (seq, id, model_key, query
 
 /// Bulk insert of feedback from one array per column (rows sorted by id), skipping ids
 /// already stored.
-const FEEDBACK_INSERT: &str = "INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, \
+const FEEDBACK_INSERT: &str =
+    "INSERT INTO feedback (seq, id, response_seq, model_key, response_created_at, \
          response_day, variant, thumbs_up, rating, polarity, score, categories, \
          comment, correction, user_id, created_at, content_hash) \
          SELECT u.seq, u.id, u.rs, u.mk, u.rc, u.rd, u.v, u.t, u.r, u.p, u.s, \
@@ -275,11 +277,16 @@ impl WriteBackend for PgWriter {
             .collect();
         let order = sorted_by_id(candidates, |i| responses[i].id.as_str());
         let copied = self
-            .copy_new(RESPONSES_COPY, "storing responses", order.len(), |buf, i| {
-                let pos = order[i];
-                let r = &responses[candidates[pos]];
-                response_copy_row(buf, r, seqs[pos], keys[pos], &hashes[pos])
-            })
+            .copy_new(
+                RESPONSES_COPY,
+                "storing responses",
+                order.len(),
+                |buf, i| {
+                    let pos = order[i];
+                    let r = &responses[candidates[pos]];
+                    response_copy_row(buf, r, seqs[pos], keys[pos], &hashes[pos])
+                },
+            )
             .await?;
         if let Some(stored) = copied {
             return Ok(Inserted {

@@ -9,7 +9,7 @@
 //! by the shared [`DayTallies`], whose report comes from the same `assemble_report` the
 //! in-memory store uses, so the figures are exactly those of the in-memory store.
 
-use super::rows::{self, FEEDBACK_SELECT, RESPONSE_SELECT};
+use super::rows::{self, RESPONSE_SELECT};
 use super::{fetch_all, fetch_optional, get, PushArg, SqlDb};
 use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
 use crate::error::Result;
@@ -349,8 +349,8 @@ pub(crate) async fn problematic<DB: SqlDb>(
             responses.insert(seq, r);
         }
 
-        let mut qb = QueryBuilder::new(FEEDBACK_SELECT);
-        qb.push(" WHERE f.response_seq");
+        let mut qb = rows::feedback_by_response_select::<DB>();
+        qb.push(" WHERE r.seq");
         DB::push_in_i64(&mut qb, chunk);
         qb.push(" ORDER BY f.seq");
         for row in fetch_all(pool, &mut qb, "reading feedback of problematic responses").await? {

@@ -212,6 +212,10 @@ pub trait SqlDb: Plumbing {
     /// A statement that keeps other writers from inserting rows while the aggregates are
     /// rebuilt in a write transaction (empty where the transaction already does).
     const REBUILD_LOCK: &'static str;
+    /// How feedback rows `f` join their response `r` when the query picks responses
+    /// (`... WHERE r.seq ...`): the condition that reaches each response's feedback through
+    /// the dialect's indexes.
+    const FEEDBACK_OF_RESPONSE: &'static str;
 }
 
 /// A value bound as the next statement argument.

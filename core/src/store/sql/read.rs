@@ -98,7 +98,10 @@ pub(crate) async fn list_feedback<DB: SqlDb>(
     page: &PageRequest,
 ) -> Result<Page<Feedback>> {
     let after = parse_cursor(&page.after)?;
-    let mut qb = QueryBuilder::new(FEEDBACK_SELECT);
+    let mut qb = match filter.response_id {
+        Some(_) => rows::feedback_by_response_select::<DB>(),
+        None => QueryBuilder::new(FEEDBACK_SELECT),
+    };
     qb.push(" WHERE f.seq > ").arg(after);
     if let Some(m) = &filter.model {
         qb.push(" AND f.model_key = (SELECT key FROM models WHERE model_id = ")
@@ -106,9 +109,7 @@ pub(crate) async fn list_feedback<DB: SqlDb>(
             .push(")");
     }
     if let Some(r) = &filter.response_id {
-        qb.push(" AND f.response_seq = (SELECT seq FROM responses WHERE id = ")
-            .arg(r.as_str())
-            .push(")");
+        qb.push(" AND r.id = ").arg(r.as_str());
     }
     if let Some(s) = &filter.since {
         qb.push(" AND f.created_at >= ").arg(to_micros(s));

@@ -9,6 +9,7 @@ use crate::model::{
     Category, Comparison, Feedback, FeedbackKind, Message, ResponseRecord, Variant, Winner,
 };
 use crate::store::{JobEventRecord, JobFile, JobRecord, Lease, RunRecord, StoredComparison};
+use sqlx::QueryBuilder;
 
 /// Columns of a response row; decode with [`response`].
 pub(crate) const RESPONSE_SELECT: &str = "SELECT r.seq, r.id, m.model_id, r.query, r.response, \
@@ -20,6 +21,19 @@ pub(crate) const FEEDBACK_SELECT: &str = "SELECT f.seq, f.id, r.id AS response_i
      f.thumbs_up, f.rating, f.categories, f.comment, f.correction, f.user_id, f.created_at, \
      f.response_seq \
      FROM feedback f JOIN responses r ON r.seq = f.response_seq";
+
+/// [`FEEDBACK_SELECT`] for feedback picked by its response (`WHERE r.…` follows), joined
+/// the way the dialect's indexes reach a response's feedback
+/// ([`SqlDb::FEEDBACK_OF_RESPONSE`]).
+pub(crate) fn feedback_by_response_select<'a, DB: SqlDb>() -> QueryBuilder<'a, DB> {
+    let mut qb = QueryBuilder::new(
+        "SELECT f.seq, f.id, r.id AS response_id, f.variant, f.thumbs_up, f.rating, \
+         f.categories, f.comment, f.correction, f.user_id, f.created_at, f.response_seq \
+         FROM responses r JOIN feedback f ON ",
+    );
+    qb.push(DB::FEEDBACK_OF_RESPONSE);
+    qb
+}
 
 /// Columns of a comparison row; decode with [`comparison`].
 pub(crate) const COMPARISON_SELECT: &str = "SELECT seq, id, response_a, response_b, model_a, \

@@ -15,6 +15,9 @@ impl SqlDb for Sqlite {
     const TEXT_HOLDS_NUL: bool = true;
     // BEGIN IMMEDIATE already holds the database's write lock.
     const REBUILD_LOCK: &'static str = "";
+    // `feedback_response`; SQLite (without ANALYZE statistics) would take a longer prefix
+    // of the metrics index over it and scan a whole model-day per response.
+    const FEEDBACK_OF_RESPONSE: &'static str = "f.response_seq = r.seq";
     // The categories index holds (model, day, categories): counting per distinct JSON
     // array streams off it, and the few arrays are split here.
     const CATEGORY_COUNT: (&'static str, &'static str) = (
