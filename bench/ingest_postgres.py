@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PostgreSQL ingest: tuneloop (Rust, sqlx, UNNEST arrays) against its peer, Python psycopg 3
+"""PostgreSQL ingest: tuneloop (Rust, sqlx, binary COPY while ids are new) against its peer, Python psycopg 3
 executemany (bench/peers/pg_executemany.py, tuneloop's duplicate rules), and the engine's
 fast path, psycopg 3 binary COPY (bench/peers/pg_copy.py), on the same data and the same
 server, in one run.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Rust ingest driver in release mode, then runs bench/ingest_postgres.py
-# (Rust UNNEST inserts vs Python psycopg 3 executemany, the peer, and psycopg 3 binary COPY,
+# (Rust binary COPY inserts vs Python psycopg 3 executemany, the peer, and psycopg 3 binary COPY,
 # the engine's fast path, on the same rows and server).
 # Needs a PostgreSQL server (--url, or $TUNELOOP_TEST_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/test) and `pip install "psycopg[binary]"`.
