@@ -80,7 +80,7 @@ pub async fn healthz() -> Response {
     path = "/readyz",
     tag = "health",
     responses(
-        (status = 200, description = "The database answers and its schema is current (the store's health report)", body = HealthReport),
+        (status = 200, description = "The database answers and its schema is current (the store's health report without the scans of the rows: `orphaned_feedback` and `aggregate_mismatches` are null; `tuneloop check db` runs them)", body = HealthReport),
         (status = 503, description = "The schema is not current (the health report), or the database does not answer (the error shape, code `unavailable`)", body = super::bodies::NotReady)
     ),
     security(())

@@ -220,10 +220,12 @@ impl Tuneloop {
     }
 
     /// Whether this handle's database answers and its schema is the one this build needs
-    /// ([`HealthReport::ok`]); what a readiness probe asks. Errors: the database does not
-    /// answer ([`Error::Storage`]).
+    /// ([`HealthReport::ok`]); what a readiness probe asks, so it skips the scans whose cost
+    /// grows with the data (`orphaned_feedback` and `aggregate_mismatches` are `None`: run
+    /// [`Tuneloop::check`] for those). Errors: the database does not answer
+    /// ([`Error::Storage`]).
     pub async fn ready(&self) -> Result<HealthReport> {
-        self.store().health().await
+        self.store().readiness().await
     }
 
     /// Runs the checks of `check.scope` on this handle's store, ledger and MCP settings.

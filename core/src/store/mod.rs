@@ -136,6 +136,14 @@ pub trait FeedbackStore: Send + Sync + std::fmt::Debug {
     /// Schema version and table check (the CLI's `check db`).
     async fn health(&self) -> Result<HealthReport>;
 
+    /// [`FeedbackStore::health`] without the scans whose cost grows with the data (orphaned
+    /// feedback, the aggregates' recount; reported as `None`, not checked): the database
+    /// answers, its schema version and tables. What a readiness probe calls every few
+    /// seconds. The default is the full report.
+    async fn readiness(&self) -> Result<HealthReport> {
+        self.health().await
+    }
+
     /// Responses per day and negative feedback per category and day, over the responses of
     /// `model` (all models when `None`) created on days `from_day..to_day` (days since the
     /// epoch, UTC; open where `None`), read from daily aggregates: what the weekly trend

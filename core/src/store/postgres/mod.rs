@@ -250,8 +250,8 @@ impl SqlBackend for PgStore {
         tx.rebuild_aggregates().await
     }
 
-    async fn schema_health(&self) -> Result<HealthReport> {
-        schema::health(&self.inner.pool, &self.inner.schema).await
+    async fn schema_health(&self, deep: bool) -> Result<HealthReport> {
+        schema::health(&self.inner.pool, &self.inner.schema, deep).await
     }
 
     /// Nothing to wait for: writers do not lock the whole database.

@@ -97,8 +97,8 @@ async fn create_schema(pool: &PgPool, schema: &str) -> Result<()> {
     }
 }
 
-/// Schema version, table check and orphaned feedback.
-pub(super) async fn health(pool: &PgPool, schema: &str) -> Result<HealthReport> {
+/// Schema version and table check; with `deep`, the scans of the rows too.
+pub(super) async fn health(pool: &PgPool, schema: &str, deep: bool) -> Result<HealthReport> {
     let present = tables(pool, schema).await?;
     let found = Found {
         backend: "postgres",
@@ -106,6 +106,7 @@ pub(super) async fn health(pool: &PgPool, schema: &str) -> Result<HealthReport> 
         internal: |t| t == "_sqlx_migrations",
         schema_version: applied_version(pool, &present).await?,
         supported_version: supported_version(),
+        deep,
     };
     report(pool, found).await
 }

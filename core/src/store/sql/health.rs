@@ -38,6 +38,9 @@ pub(crate) struct Found<'a> {
     pub(crate) schema_version: Option<i64>,
     /// The newest migration this build knows.
     pub(crate) supported_version: i64,
+    /// Whether to scan the rows (orphaned feedback, the aggregates' recount); `None` in
+    /// the report when not.
+    pub(crate) deep: bool,
 }
 
 /// Missing and extra tables, feedback whose response is gone, and daily aggregates that
@@ -55,8 +58,8 @@ pub(crate) async fn report<DB: SqlDb>(pool: &Pool<DB>, found: Found<'_>) -> Resu
         .cloned()
         .collect();
     let has = |t: &str| present.iter().any(|p| p == t);
-    let orphaned_feedback = if found.schema_version.is_some() && has("feedback") && has("responses")
-    {
+    let scan = found.deep && found.schema_version.is_some();
+    let orphaned_feedback = if scan && has("feedback") && has("responses") {
         let mut qb = QueryBuilder::<DB>::new(
             "SELECT COUNT(*) AS n FROM feedback AS f \
                  WHERE NOT EXISTS (SELECT 1 FROM responses AS r WHERE r.seq = f.response_seq)",
@@ -70,7 +73,7 @@ pub(crate) async fn report<DB: SqlDb>(pool: &Pool<DB>, found: Found<'_>) -> Resu
     } else {
         None
     };
-    let aggregate_mismatches = if found.schema_version.is_some()
+    let aggregate_mismatches = if scan
         && super::aggregates::TABLES
             .iter()
             .chain(&["feedback", "responses"])

@@ -40,8 +40,9 @@ pub trait SqlBackend: Send + Sync + std::fmt::Debug + 'static {
     /// Rebuilds the daily aggregates in a write transaction (see
     /// [`FeedbackStore::rebuild_aggregates`]).
     async fn rebuild(&self) -> Result<AggregateRebuild>;
-    /// Schema version and table check.
-    async fn schema_health(&self) -> Result<HealthReport>;
+    /// Schema version and table check; with `deep`, also the scans of the rows (orphaned
+    /// feedback, the aggregates' recount).
+    async fn schema_health(&self, deep: bool) -> Result<HealthReport>;
     /// Runs a short write that fails as a whole, retrying it while another process holds
     /// the database's write lock where the backend has one.
     async fn retry_busy<T, F, Fut>(&self, action: &str, op: F) -> Result<T>
@@ -134,7 +135,11 @@ impl<B: SqlBackend> FeedbackStore for B {
     }
 
     async fn health(&self) -> Result<HealthReport> {
-        self.schema_health().await
+        self.schema_health(true).await
+    }
+
+    async fn readiness(&self) -> Result<HealthReport> {
+        self.schema_health(false).await
     }
 
     async fn daily_trend_counts(

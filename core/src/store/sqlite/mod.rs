@@ -234,8 +234,8 @@ impl SqlBackend for SqliteStore {
         tx.rebuild_aggregates().await
     }
 
-    async fn schema_health(&self) -> Result<HealthReport> {
-        schema::health(&self.inner.pool).await
+    async fn schema_health(&self, deep: bool) -> Result<HealthReport> {
+        schema::health(&self.inner.pool, deep).await
     }
 
     async fn retry_busy<T, F, Fut>(&self, action: &str, op: F) -> Result<T>

@@ -89,8 +89,8 @@ async fn migrate_exclusively(pool: &SqlitePool) -> Result<()> {
         .map_err(|e| db_err("migrating the database (commit)", e))
 }
 
-/// Schema version and table check.
-pub(super) async fn health(pool: &SqlitePool) -> Result<HealthReport> {
+/// Schema version and table check; with `deep`, the scans of the rows too.
+pub(super) async fn health(pool: &SqlitePool, deep: bool) -> Result<HealthReport> {
     let present: Vec<String> =
         sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .fetch_all(pool)
@@ -102,6 +102,7 @@ pub(super) async fn health(pool: &SqlitePool) -> Result<HealthReport> {
         internal: |t| t.starts_with("sqlite_") || t == "_sqlx_migrations",
         schema_version: applied_version(pool).await?,
         supported_version: supported_version(),
+        deep,
     };
     report(pool, found).await
 }
