@@ -8,15 +8,27 @@ use std::collections::{BTreeMap, HashMap};
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// Counts per model key and day read from the rows, whoever keeps them: [`DayTallies`] for
+/// a metrics report, the aggregates' recount for `check db` and the rebuild. One reader of
+/// the rows (`sql::metrics::raw_into`) fills either.
+pub(crate) trait DayCounts {
+    /// `n` responses of `model` on `day`.
+    fn add_responses(&mut self, model: i64, day: i64, n: i64);
+    /// `n` feedback items of one polarity code (-1, 0, 1) and rating on responses of
+    /// `model` made on `day`.
+    fn add_feedback(&mut self, model: i64, day: i64, polarity: i64, rating: Option<i64>, n: i64);
+    /// `n` mentions of `category` on responses of `model` made on `day`.
+    fn add_category(&mut self, model: i64, day: i64, category: String, n: i64);
+}
+
 /// Tallies per model key, per day (days since the epoch, UTC).
 #[derive(Debug, Default)]
 pub(crate) struct DayTallies {
     days: BTreeMap<i64, BTreeMap<i64, Tally>>,
 }
 
-impl DayTallies {
-    /// `n` responses of `model` on `day`.
-    pub(crate) fn add_responses(&mut self, model: i64, day: i64, n: i64) {
+impl DayCounts for DayTallies {
+    fn add_responses(&mut self, model: i64, day: i64, n: i64) {
         self.days
             .entry(model)
             .or_default()
@@ -25,16 +37,8 @@ impl DayTallies {
             .responses += u64::try_from(n).unwrap_or(0);
     }
 
-    /// `n` feedback items of one polarity (-1, 0, 1) and rating on responses of `model` made
-    /// on `day`. Feedback always belongs to a counted response, so its day exists.
-    pub(crate) fn add_feedback(
-        &mut self,
-        model: i64,
-        day: i64,
-        polarity: i64,
-        rating: Option<i64>,
-        n: i64,
-    ) {
+    // Feedback always belongs to a counted response, so its day exists.
+    fn add_feedback(&mut self, model: i64, day: i64, polarity: i64, rating: Option<i64>, n: i64) {
         let Some(t) = self.slot(model, day) else {
             return;
         };
@@ -50,13 +54,14 @@ impl DayTallies {
         );
     }
 
-    /// `n` mentions of `category` on responses of `model` made on `day`.
-    pub(crate) fn add_category(&mut self, model: i64, day: i64, category: String, n: i64) {
+    fn add_category(&mut self, model: i64, day: i64, category: String, n: i64) {
         if let Some(t) = self.slot(model, day) {
             *t.categories.entry(category).or_default() += u64::try_from(n).unwrap_or(0);
         }
     }
+}
 
+impl DayTallies {
     fn slot(&mut self, model: i64, day: i64) -> Option<&mut Tally> {
         self.days.get_mut(&model).and_then(|d| d.get_mut(&day))
     }

@@ -10,8 +10,9 @@
 use super::{execute, fetch_all, fetch_optional, get, Ex, PushArg, SqlDb};
 use crate::error::Result;
 use crate::model::{Feedback, Polarity};
+use crate::store::day_tallies::DayCounts;
 use crate::store::{AggregateRebuild, DailyTrendCounts};
-use sqlx::{Database, QueryBuilder};
+use sqlx::QueryBuilder;
 use std::collections::BTreeMap;
 
 /// The aggregate tables.
@@ -37,36 +38,27 @@ pub(crate) struct Counts {
     negatives: BTreeMap<(i64, i64, String), i64>,
 }
 
-impl Counts {
-    /// `n` responses of `model` on `day`.
-    pub(crate) fn add_responses(&mut self, model: i64, day: i64, n: i64) {
+impl DayCounts for Counts {
+    fn add_responses(&mut self, model: i64, day: i64, n: i64) {
         *self.responses.entry((model, day)).or_default() += n;
     }
 
-    /// `n` feedback items of one polarity code and rating on responses of `model` made on
-    /// `day`.
-    pub(crate) fn add_feedback_group(
-        &mut self,
-        model: i64,
-        day: i64,
-        polarity: i64,
-        rating: Option<i64>,
-        n: i64,
-    ) {
+    fn add_feedback(&mut self, model: i64, day: i64, polarity: i64, rating: Option<i64>, n: i64) {
         *self
             .feedback
             .entry((model, day, polarity, rating.unwrap_or(0)))
             .or_default() += n;
     }
 
-    /// `n` mentions of `category` on responses of `model` made on `day`.
-    pub(crate) fn add_category(&mut self, model: i64, day: i64, category: String, n: i64) {
+    fn add_category(&mut self, model: i64, day: i64, category: String, n: i64) {
         *self.categories.entry((model, day, category)).or_default() += n;
     }
+}
 
+impl Counts {
     /// One stored feedback item on a response of `model` made on `day`.
     pub(crate) fn add_item(&mut self, model: i64, day: i64, f: &Feedback) {
-        self.add_feedback_group(
+        self.add_feedback(
             model,
             day,
             i64::from(f.polarity().code()),
@@ -208,53 +200,18 @@ pub(crate) async fn add<DB: SqlDb>(conn: &mut DB::Connection, counts: &Counts) -
     Ok(())
 }
 
-/// The counts recomputed from the raw rows (the GROUP BY queries metrics ran before the
-/// aggregates existed).
+/// The counts recomputed from the raw rows: the rows metrics read for partial days, over
+/// every day, plus the negatives per category.
 pub(crate) async fn recount<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts> {
     let mut counts = Counts::default();
-    let mut qb = QueryBuilder::new("SELECT model_key, day, COUNT(*) AS n FROM responses");
-    qb.push(" GROUP BY model_key, day");
-    for row in fetch_all(reborrow(ex), &mut qb, "counting responses").await? {
-        counts.add_responses(
-            get::<DB, _>(&row, "model_key")?,
-            get::<DB, _>(&row, "day")?,
-            get::<DB, _>(&row, "n")?,
-        );
-    }
-    let mut qb = QueryBuilder::new(
-        "SELECT model_key, response_day, polarity, rating, COUNT(*) AS n FROM feedback \
-         GROUP BY model_key, response_day, polarity, rating",
-    );
-    for row in fetch_all(reborrow(ex), &mut qb, "aggregating feedback").await? {
-        let polarity: i16 = get::<DB, _>(&row, "polarity")?;
-        let rating: Option<i16> = get::<DB, _>(&row, "rating")?;
-        counts.add_feedback_group(
-            get::<DB, _>(&row, "model_key")?,
-            get::<DB, _>(&row, "response_day")?,
-            i64::from(polarity),
-            rating.map(i64::from),
-            get::<DB, _>(&row, "n")?,
-        );
-    }
-    let (select, group) = DB::CATEGORY_COUNT;
-    let mut qb = QueryBuilder::new(select);
-    qb.push(" WHERE categories IS NOT NULL GROUP BY model_key, response_day, ")
-        .push(group);
-    for row in fetch_all(reborrow(ex), &mut qb, "counting categories").await? {
-        let model: i64 = get::<DB, _>(&row, "model_key")?;
-        let day: i64 = get::<DB, _>(&row, "response_day")?;
-        let n: i64 = get::<DB, _>(&row, "n")?;
-        for category in DB::counted_categories(&row)? {
-            counts.add_category(model, day, category, n);
-        }
-    }
+    super::metrics::raw_into(ex.reborrow(), &mut counts, &[], None, None).await?;
     // Grouped by the whole list, so a category named twice by one item counts once.
     let mut qb = QueryBuilder::new(
         "SELECT model_key, response_day, categories, COUNT(*) AS n FROM feedback \
          WHERE categories IS NOT NULL AND polarity = -1 \
          GROUP BY model_key, response_day, categories",
     );
-    for row in fetch_all(reborrow(ex), &mut qb, "counting negatives").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "counting negatives").await? {
         let model: i64 = get::<DB, _>(&row, "model_key")?;
         let day: i64 = get::<DB, _>(&row, "response_day")?;
         let n: i64 = get::<DB, _>(&row, "n")?;
@@ -272,7 +229,7 @@ pub(crate) async fn recount<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts
 pub(crate) async fn stored<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts> {
     let mut counts = Counts::default();
     let mut qb = QueryBuilder::new("SELECT model_key, day, n FROM agg_responses");
-    for row in fetch_all(reborrow(ex), &mut qb, "reading response aggregates").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "reading response aggregates").await? {
         counts.add_responses(
             get::<DB, _>(&row, "model_key")?,
             get::<DB, _>(&row, "day")?,
@@ -280,8 +237,8 @@ pub(crate) async fn stored<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts>
         );
     }
     let mut qb = QueryBuilder::new("SELECT model_key, day, polarity, rating, n FROM agg_feedback");
-    for row in fetch_all(reborrow(ex), &mut qb, "reading feedback aggregates").await? {
-        counts.add_feedback_group(
+    for row in fetch_all(ex.reborrow(), &mut qb, "reading feedback aggregates").await? {
+        counts.add_feedback(
             get::<DB, _>(&row, "model_key")?,
             get::<DB, _>(&row, "day")?,
             get::<DB, _>(&row, "polarity")?,
@@ -290,7 +247,7 @@ pub(crate) async fn stored<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts>
         );
     }
     let mut qb = QueryBuilder::new("SELECT model_key, day, category, n FROM agg_categories");
-    for row in fetch_all(reborrow(ex), &mut qb, "reading category aggregates").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "reading category aggregates").await? {
         counts.add_category(
             get::<DB, _>(&row, "model_key")?,
             get::<DB, _>(&row, "day")?,
@@ -299,7 +256,7 @@ pub(crate) async fn stored<'e, DB: SqlDb>(ex: &mut Ex<'e, DB>) -> Result<Counts>
         );
     }
     let mut qb = QueryBuilder::new("SELECT model_key, day, category, n FROM agg_negatives");
-    for row in fetch_all(reborrow(ex), &mut qb, "reading negative aggregates").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "reading negative aggregates").await? {
         counts.add_negatives(
             get::<DB, _>(&row, "model_key")?,
             get::<DB, _>(&row, "day")?,
@@ -396,12 +353,4 @@ pub(crate) async fn trend_counts<DB: SqlDb>(
             .insert(get::<DB, _>(&row, "day")?, u64::try_from(n).unwrap_or(0));
     }
     Ok(out)
-}
-
-/// A shorter-lived [`Ex`] over the same pool or connection.
-fn reborrow<'a, DB: Database>(ex: &'a mut Ex<'_, DB>) -> Ex<'a, DB> {
-    match ex {
-        Ex::Pool(p) => Ex::Pool(p),
-        Ex::Conn(c) => Ex::Conn(&mut **c),
-    }
 }

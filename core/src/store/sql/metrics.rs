@@ -10,7 +10,7 @@
 //! in-memory store uses, so the figures are exactly those of the in-memory store.
 
 use super::rows::{self, RESPONSE_SELECT};
-use super::{fetch_all, fetch_optional, get, PushArg, SqlDb};
+use super::{fetch_all, fetch_optional, get, Ex, PushArg, SqlDb};
 use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
 use crate::error::Result;
 use crate::model::time::to_micros;
@@ -18,7 +18,7 @@ use crate::model::{
     Bucket, Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
     ResponseRecord,
 };
-use crate::store::day_tallies::DayTallies;
+use crate::store::day_tallies::{DayCounts, DayTallies};
 use sqlx::{Pool, QueryBuilder};
 use std::collections::HashMap;
 
@@ -115,13 +115,15 @@ pub(crate) async fn metrics<DB: SqlDb>(
         since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
     let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
     match (first_whole, end_whole) {
-        _ if !aggregates => raw_into(pool, &mut days, &models, since, until).await?,
-        (Some(a), Some(b)) if a >= b => raw_into(pool, &mut days, &models, since, until).await?,
+        _ if !aggregates => raw_into(pool.into(), &mut days, &models, since, until).await?,
+        (Some(a), Some(b)) if a >= b => {
+            raw_into(pool.into(), &mut days, &models, since, until).await?
+        }
         _ => {
             if let (Some(s), Some(a)) = (since, first_whole) {
                 if s != a.saturating_mul(DAY_MICROS) {
                     let to = Some(a.saturating_mul(DAY_MICROS));
-                    raw_into(pool, &mut days, &models, since, to).await?;
+                    raw_into(pool.into(), &mut days, &models, since, to).await?;
                 }
             }
             aggregates_into(
@@ -135,7 +137,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
             if let (Some(u), Some(b)) = (until, end_whole) {
                 if u != b.saturating_mul(DAY_MICROS) {
                     let from = Some(b.saturating_mul(DAY_MICROS));
-                    raw_into(pool, &mut days, &models, from, until).await?;
+                    raw_into(pool.into(), &mut days, &models, from, until).await?;
                 }
             }
         }
@@ -219,10 +221,11 @@ async fn aggregates_into<DB: SqlDb>(
     Ok(())
 }
 
-/// Adds the responses in `[since, until)` and their feedback from the raw rows.
-async fn raw_into<DB: SqlDb>(
-    pool: &Pool<DB>,
-    days: &mut DayTallies,
+/// Adds the responses in `[since, until)` and their feedback from the raw rows (every day
+/// of every model when `models` is empty and there are no bounds: the aggregates' recount).
+pub(crate) async fn raw_into<DB: SqlDb>(
+    mut ex: Ex<'_, DB>,
+    days: &mut impl DayCounts,
     models: &[i64],
     since: Option<i64>,
     until: Option<i64>,
@@ -236,7 +239,7 @@ async fn raw_into<DB: SqlDb>(
         ("model_key", "day", "created_at"),
     );
     qb.push(" GROUP BY model_key, day");
-    for row in fetch_all(pool, &mut qb, "counting responses").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "counting responses").await? {
         days.add_responses(
             get::<DB, _>(&row, "model_key")?,
             get::<DB, _>(&row, "day")?,
@@ -249,7 +252,7 @@ async fn raw_into<DB: SqlDb>(
     );
     push_models(&mut qb, models, since, until, FEEDBACK_RANGE);
     qb.push(" GROUP BY model_key, response_day, polarity, rating");
-    for row in fetch_all(pool, &mut qb, "aggregating feedback").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "aggregating feedback").await? {
         let polarity: i16 = get::<DB, _>(&row, "polarity")?;
         let rating: Option<i16> = get::<DB, _>(&row, "rating")?;
         days.add_feedback(
@@ -266,7 +269,7 @@ async fn raw_into<DB: SqlDb>(
     push_models(&mut qb, models, since, until, FEEDBACK_RANGE);
     qb.push(" AND categories IS NOT NULL GROUP BY model_key, response_day, ")
         .push(group);
-    for row in fetch_all(pool, &mut qb, "counting categories").await? {
+    for row in fetch_all(ex.reborrow(), &mut qb, "counting categories").await? {
         let model: i64 = get::<DB, _>(&row, "model_key")?;
         let day: i64 = get::<DB, _>(&row, "response_day")?;
         let n: i64 = get::<DB, _>(&row, "n")?;

@@ -41,6 +41,16 @@ impl<DB: Database> std::fmt::Debug for Ex<'_, DB> {
     }
 }
 
+impl<DB: Database> Ex<'_, DB> {
+    /// A shorter-lived [`Ex`] over the same pool or connection.
+    pub(crate) fn reborrow(&mut self) -> Ex<'_, DB> {
+        match self {
+            Ex::Pool(p) => Ex::Pool(p),
+            Ex::Conn(c) => Ex::Conn(&mut **c),
+        }
+    }
+}
+
 impl<'e, DB: Database> From<&'e Pool<DB>> for Ex<'e, DB> {
     fn from(pool: &'e Pool<DB>) -> Self {
         Ex::Pool(pool)

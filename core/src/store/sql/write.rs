@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::time::to_micros;
 use crate::model::{Bucket, Comparison, Feedback, Limits, ResponseRecord};
 use crate::store::batch_plan::{self, Judged, Plan, Settled};
+use crate::store::day_tallies::DayCounts;
 use crate::store::{
     precheck_feedback, precheck_response, BatchOutcome, ItemOutcome, RecordBatch, Rejection,
     WriteSummary, WriteTx,
