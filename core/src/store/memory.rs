@@ -61,6 +61,9 @@ struct Inner {
     feedback_index: HashMap<String, u32>,
     /// Feedback positions per response, in insertion order.
     feedback_by_response: Vec<Vec<u32>>,
+    /// Response positions per day of their creation (days since the epoch, UTC): metrics
+    /// with a bound inside a day read that day's responses only.
+    responses_by_day: HashMap<i64, Vec<u32>>,
 
     models: Vec<String>,
     model_index: HashMap<String, u32>,
@@ -141,10 +144,9 @@ impl Inner {
         let model = self.intern_model(&r.model_id);
         self.response_model.push(model);
         let micros = to_micros(&r.created_at);
-        self.daily
-            .entry((model, micros.div_euclid(DAY_MICROS)))
-            .or_default()
-            .responses += 1;
+        let day = micros.div_euclid(DAY_MICROS);
+        self.daily.entry((model, day)).or_default().responses += 1;
+        self.responses_by_day.entry(day).or_default().push(idx);
         self.response_micros.push(micros);
         self.response_index.insert(r.id.clone(), idx);
         self.response_hash.push(hash);
@@ -731,11 +733,9 @@ impl FastTally {
     }
 }
 
-/// Feedback items per parallel chunk: large enough that merging per-chunk tallies is noise.
-const METRICS_CHUNK: usize = 64 * 1024;
-
+/// Per-model tallies over a metrics range: totals and, with a bucket, per bucket start.
 #[derive(Clone, Default)]
-struct ChunkTallies {
+struct RangeTallies {
     totals: Vec<FastTally>,
     buckets: Vec<BTreeMap<i64, FastTally>>,
 }
@@ -755,24 +755,12 @@ impl FastTally {
     }
 }
 
-impl ChunkTallies {
+impl RangeTallies {
     fn new(n_models: usize) -> Self {
-        ChunkTallies {
+        RangeTallies {
             totals: vec![FastTally::default(); n_models],
             buckets: vec![BTreeMap::new(); n_models],
         }
-    }
-
-    fn merge(mut self, other: ChunkTallies) -> Self {
-        for (a, b) in self.totals.iter_mut().zip(&other.totals) {
-            a.merge(b);
-        }
-        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
-            for (k, t) in b {
-                a.entry(k).or_default().merge(&t);
-            }
-        }
-        self
     }
 }
 
@@ -786,15 +774,8 @@ fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
         },
         None => None,
     };
-    let whole_day = |t: Option<crate::model::Timestamp>| {
-        t.is_none_or(|t| to_micros(&t).rem_euclid(DAY_MICROS) == 0)
-    };
-    let acc = if whole_day(query.since) && whole_day(query.until) {
-        daily_tallies(inner, query, model_filter)
-    } else {
-        scan_tallies(inner, query, model_filter)
-    };
-    let ChunkTallies { totals, buckets } = acc;
+    let acc = day_and_edge_tallies(inner, query, model_filter);
+    let RangeTallies { totals, buckets } = acc;
     let mut tallies = ModelTallies::default();
     for (m, (total, per)) in totals.into_iter().zip(buckets).enumerate() {
         let per = query.bucket.map(|_| {
@@ -807,12 +788,62 @@ fn fast_metrics(inner: &Inner, query: &MetricsQuery) -> MetricsReport {
     assemble_report(tallies, query.bucket)
 }
 
-/// Tallies from the running per-day tallies: for bounds at midnight UTC (or none), where
-/// every day is wholly in or out of range.
-fn daily_tallies(inner: &Inner, query: &MetricsQuery, model_filter: Option<u32>) -> ChunkTallies {
-    let lo = query.since.map(|s| to_micros(&s).div_euclid(DAY_MICROS));
-    let hi = query.until.map(|u| to_micros(&u).div_euclid(DAY_MICROS));
-    let mut acc = ChunkTallies::new(inner.models.len());
+/// Whole days of the range from the running per-day tallies, and a first or last day that
+/// a bound cuts (not midnight UTC) from that day's responses and their feedback: the cost
+/// follows the number of days and of one day's rows, not the history.
+fn day_and_edge_tallies(
+    inner: &Inner,
+    query: &MetricsQuery,
+    model_filter: Option<u32>,
+) -> RangeTallies {
+    let since = query.since.map(|t| to_micros(&t));
+    let until = query.until.map(|t| to_micros(&t));
+    // First whole day in range, and the day after the last whole one.
+    let first_whole =
+        since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
+    let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
+    let mut acc = RangeTallies::new(inner.models.len());
+    match (since, until, first_whole, end_whole) {
+        (Some(s), Some(u), Some(a), Some(b)) if a >= b => {
+            // No whole day: the range lies within one day or across one midnight.
+            for day in s.div_euclid(DAY_MICROS)..=u.saturating_sub(1).div_euclid(DAY_MICROS) {
+                add_edge_day(&mut acc, inner, query, model_filter, day);
+            }
+        }
+        _ => {
+            add_whole_days(&mut acc, inner, query, model_filter, first_whole, end_whole);
+            if let Some(s) = since.filter(|s| s.rem_euclid(DAY_MICROS) != 0) {
+                add_edge_day(
+                    &mut acc,
+                    inner,
+                    query,
+                    model_filter,
+                    s.div_euclid(DAY_MICROS),
+                );
+            }
+            if let Some(u) = until.filter(|u| u.rem_euclid(DAY_MICROS) != 0) {
+                add_edge_day(
+                    &mut acc,
+                    inner,
+                    query,
+                    model_filter,
+                    u.div_euclid(DAY_MICROS),
+                );
+            }
+        }
+    }
+    acc
+}
+
+/// Adds the running tallies of the days in `[lo, hi)` (open where `None`).
+fn add_whole_days(
+    acc: &mut RangeTallies,
+    inner: &Inner,
+    query: &MetricsQuery,
+    model_filter: Option<u32>,
+    lo: Option<i64>,
+    hi: Option<i64>,
+) {
     for (&(m, day), t) in &inner.daily {
         if model_filter.is_some_and(|f| f != m)
             || lo.is_some_and(|lo| day < lo)
@@ -829,71 +860,40 @@ fn daily_tallies(inner: &Inner, query: &MetricsQuery, model_filter: Option<u32>)
                 .merge(t);
         }
     }
-    acc
 }
 
-/// Tallies from a scan of every response and feedback item.
-fn scan_tallies(inner: &Inner, query: &MetricsQuery, model_filter: Option<u32>) -> ChunkTallies {
-    use rayon::prelude::*;
-    let n_models = inner.models.len();
-    // Per response: 0 when out of range, else model index + 1. Deciding once per response
-    // keeps the per-feedback loop to one small sequential-ish lookup.
-    let slot: Vec<u32> = inner
-        .response_micros
-        .par_iter()
-        .zip(&inner.response_model)
-        .map(|(&t, &m)| {
-            if model_filter.is_none_or(|f| f == m) && in_range(query, t) {
-                m + 1
-            } else {
-                0
-            }
-        })
-        .collect();
-    let bucket_of: Vec<i64> = match query.bucket {
-        Some(b) => inner
-            .response_micros
-            .par_iter()
-            .map(|&t| bucket_start_micros(t, b))
-            .collect(),
-        None => Vec::new(),
+/// Adds the responses of `day` that are in the query's exact range, with their feedback.
+fn add_edge_day(
+    acc: &mut RangeTallies,
+    inner: &Inner,
+    query: &MetricsQuery,
+    model_filter: Option<u32>,
+    day: i64,
+) {
+    let Some(responses) = inner.responses_by_day.get(&day) else {
+        return;
     };
-    let mut acc = ChunkTallies::new(n_models);
-    for (ri, &s) in slot.iter().enumerate() {
-        if s > 0 {
-            let m = (s - 1) as usize;
-            acc.totals[m].responses += 1;
-            if query.bucket.is_some() {
-                acc.buckets[m].entry(bucket_of[ri]).or_default().responses += 1;
+    for &ri in responses {
+        let ri = ri as usize;
+        let (m, t) = (inner.response_model[ri], inner.response_micros[ri]);
+        if model_filter.is_some_and(|f| f != m) || !in_range(query, t) {
+            continue;
+        }
+        let m = m as usize;
+        let feedback = &inner.feedback_by_response[ri];
+        let total = &mut acc.totals[m];
+        total.responses += 1;
+        for &fi in feedback {
+            total.add_feedback(inner, fi as usize);
+        }
+        if let Some(b) = query.bucket {
+            let bucket = acc.buckets[m].entry(bucket_start_micros(t, b)).or_default();
+            bucket.responses += 1;
+            for &fi in feedback {
+                bucket.add_feedback(inner, fi as usize);
             }
         }
     }
-    let n_feedback = inner.feedback_response.len();
-    let chunks: Vec<usize> = (0..n_feedback).step_by(METRICS_CHUNK).collect();
-    let feedback_tallies = chunks
-        .into_par_iter()
-        .map(|from| {
-            let to = (from + METRICS_CHUNK).min(n_feedback);
-            let mut t = ChunkTallies::new(n_models);
-            for i in from..to {
-                let ri = inner.feedback_response[i] as usize;
-                let s = slot[ri];
-                if s == 0 {
-                    continue;
-                }
-                let m = (s - 1) as usize;
-                t.totals[m].add_feedback(inner, i);
-                if query.bucket.is_some() {
-                    t.buckets[m]
-                        .entry(bucket_of[ri])
-                        .or_default()
-                        .add_feedback(inner, i);
-                }
-            }
-            t
-        })
-        .reduce(|| ChunkTallies::new(n_models), ChunkTallies::merge);
-    acc.merge(feedback_tallies)
 }
 
 /// A staged write: checked against the store and itself, applied on commit.
