@@ -103,9 +103,11 @@ impl CopyBuf {
         self.bytes.len()
     }
 
-    /// Takes the bytes written so far, leaving the buffer empty (for sending in pieces).
+    /// Takes the bytes written so far, leaving the buffer empty with the same capacity
+    /// (for sending in pieces).
     pub(super) fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.bytes)
+        let capacity = self.bytes.capacity();
+        std::mem::replace(&mut self.bytes, Vec::with_capacity(capacity))
     }
 
     /// Ends the stream: the trailer.

@@ -164,7 +164,7 @@ impl PgWriter {
         sql: &str,
         what: &str,
         rows: usize,
-        mut encode: impl FnMut(&mut CopyBuf, usize) -> Result<()>,
+        mut encode: impl FnMut(&mut CopyBuf, usize),
     ) -> Result<Option<u64>> {
         if !self.expect_new.load(Ordering::Relaxed) || rows == 0 {
             return Ok(None);
@@ -180,7 +180,7 @@ impl PgWriter {
             .map_err(|e| db_err(what, e))?;
         let mut buf = CopyBuf::new(COPY_PIECE + (COPY_PIECE >> 3));
         for i in 0..rows {
-            encode(&mut buf, i)?;
+            encode(&mut buf, i);
             if buf.len() >= COPY_PIECE {
                 copy.send(buf.take()).await.map_err(|e| db_err(what, e))?;
             }
@@ -275,6 +275,17 @@ impl WriteBackend for PgWriter {
             .with_min_len(1_000)
             .map(|&i| responses[i].content_hash())
             .collect();
+        // Serialised before any statement starts, so encoding a row cannot fail mid-COPY.
+        let json = candidates
+            .iter()
+            .map(|&i| {
+                let r = &responses[i];
+                Ok((
+                    json_or_null(&r.conversation, r.conversation.is_empty())?,
+                    json_or_null(&r.metadata, r.metadata.is_empty())?,
+                ))
+            })
+            .collect::<Result<Vec<(Option<String>, Option<String>)>>>()?;
         let order = sorted_by_id(candidates, |i| responses[i].id.as_str());
         let copied = self
             .copy_new(
@@ -284,7 +295,7 @@ impl WriteBackend for PgWriter {
                 |buf, i| {
                     let pos = order[i];
                     let r = &responses[candidates[pos]];
-                    response_copy_row(buf, r, seqs[pos], keys[pos], &hashes[pos])
+                    response_copy_row(buf, r, seqs[pos], keys[pos], &json[pos], &hashes[pos]);
                 },
             )
             .await?;
@@ -319,8 +330,8 @@ impl WriteBackend for PgWriter {
                 key.push(keys[pos]);
                 query.push(r.query.as_str());
                 response.push(r.response.as_str());
-                conversation.push(json_or_null(&r.conversation, r.conversation.is_empty())?);
-                metadata.push(json_or_null(&r.metadata, r.metadata.is_empty())?);
+                conversation.push(json[pos].0.as_deref());
+                metadata.push(json[pos].1.as_deref());
                 created.push(at);
                 day.push(day_of(at));
                 hash.push(hashes[pos].to_vec());
@@ -363,7 +374,6 @@ impl WriteBackend for PgWriter {
                 let pos = order[i];
                 let f = &feedback[candidates[pos]];
                 feedback_copy_row(buf, f, seqs[pos], targets[pos], &hashes[pos]);
-                Ok(())
             })
             .await?;
         if let Some(stored) = copied {
@@ -505,14 +515,16 @@ impl<'a> FeedbackColumns<'a> {
     }
 }
 
-/// A response as one `COPY` row, in `RESPONSES_COPY`'s column order.
+/// A response as one `COPY` row, in `RESPONSES_COPY`'s column order; `json` holds its
+/// conversation and metadata as stored (`None`: empty, NULL).
 fn response_copy_row(
     buf: &mut CopyBuf,
     r: &ResponseRecord,
     seq: i64,
     model_key: i64,
+    json: &(Option<String>, Option<String>),
     hash: &[u8; 32],
-) -> Result<()> {
+) {
     let at = to_micros(&r.created_at);
     buf.row(10);
     buf.int8(seq);
@@ -520,14 +532,11 @@ fn response_copy_row(
     buf.int8(model_key);
     buf.text(&r.query);
     buf.text(&r.response);
-    let conversation = json_or_null(&r.conversation, r.conversation.is_empty())?;
-    buf.opt(conversation.as_deref(), CopyBuf::text);
-    let metadata = json_or_null(&r.metadata, r.metadata.is_empty())?;
-    buf.opt(metadata.as_deref(), CopyBuf::text);
+    buf.opt(json.0.as_deref(), CopyBuf::text);
+    buf.opt(json.1.as_deref(), CopyBuf::text);
     buf.int8(at);
     buf.int8(day_of(at));
     buf.bytea(hash);
-    Ok(())
 }
 
 /// A feedback item as one `COPY` row, in `FEEDBACK_COPY`'s column order; the same values
