@@ -192,6 +192,52 @@ pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// Statements that damage a SQL store's daily aggregates (schema 5 on SQLite and
+/// PostgreSQL) behind its back: a changed count, a deleted day of categories, an invented day.
+pub const AGGREGATE_DAMAGE: [&str; 3] = [
+    "UPDATE agg_feedback SET n = n + 7 WHERE day = (SELECT MIN(day) FROM agg_feedback)",
+    "DELETE FROM agg_categories WHERE day = (SELECT MAX(day) FROM agg_categories)",
+    "INSERT INTO agg_responses (model_key, day, n) SELECT MIN(key), 3, 5 FROM models",
+];
+
+/// Records [`sample_batch`] in an empty SQL `store`, damages its aggregates with `damage`
+/// (which runs one of [`AGGREGATE_DAMAGE`] on the store's database and returns the rows it
+/// changed), then checks that the health report (`check db`) counts exactly the rows
+/// touched, that metrics show the damage (so they do read the aggregates), and that the
+/// rebuild restores figures equal to the reference computation.
+pub async fn corrupted_aggregates_are_reported_and_rebuilt<F, Fut>(
+    store: &dyn FeedbackStore,
+    damage: F,
+) where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let b = sample_batch(80);
+    let q = MetricsQuery {
+        bucket: Some(Bucket::Day),
+        ..Default::default()
+    };
+    let want = compute_metrics(&b.responses, &b.feedback, &q);
+    store.record(&b).await.expect("record");
+    let health = store.health().await.expect("health");
+    assert_eq!(health.aggregate_mismatches, Some(0));
+    let mut touched = 0;
+    for sql in AGGREGATE_DAMAGE {
+        let n = damage(sql).await;
+        assert!(n > 0, "{sql} changed nothing");
+        touched += n;
+    }
+    let health = store.health().await.expect("health");
+    assert_eq!(health.aggregate_mismatches, Some(touched));
+    assert!(!health.ok());
+    assert_ne!(store.metrics(&q).await.expect("metrics"), want);
+    let done = store.rebuild_aggregates().await.expect("rebuild");
+    assert_eq!(done.mismatched, touched);
+    let health = store.health().await.expect("health");
+    assert_eq!(health.aggregate_mismatches, Some(0));
+    assert_eq!(store.metrics(&q).await.expect("metrics"), want);
+}
+
 /// A deterministic mixed data set: 3 models, 4 weeks, every variant.
 pub fn sample_batch(n_responses: usize) -> RecordBatch {
     let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
@@ -721,6 +767,36 @@ pub async fn metrics_over_random_ranges_match_reference(store: Store) {
         assert_eq!(got, want, "query {q:?}");
     }
     assert!(non_empty > 20, "only {non_empty} ranges held data");
+    // Short ranges around stored responses, which random bounds seldom give: inside one
+    // day, across one midnight, a whole day with cut edges, one microsecond, and reversed.
+    let hour = chrono::Duration::hours(1);
+    let mut short = 0;
+    for r in b.responses.iter().step_by(37) {
+        let t = r.created_at;
+        let midnight = t.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+        let Some(midnight) = midnight else { continue };
+        for (since, until) in [
+            (t - hour, t + hour),
+            (midnight - hour, midnight + hour),
+            (midnight - hour, midnight + chrono::Duration::hours(25)),
+            (t, t + chrono::Duration::microseconds(1)),
+            (t + hour, t - hour),
+        ] {
+            for bucket in buckets {
+                let q = MetricsQuery {
+                    model: Some(r.model_id.clone()),
+                    since: Some(since),
+                    until: Some(until),
+                    bucket,
+                };
+                let got = store.metrics(&q).await.unwrap();
+                let want = compute_metrics(&b.responses, &b.feedback, &q);
+                short += usize::from(!want.models.is_empty());
+                assert_eq!(got, want, "query {q:?}");
+            }
+        }
+    }
+    assert!(short > 20, "only {short} short ranges held data");
 }
 
 pub async fn aggregates_agree_after_reimport_and_rebuild(store: Store) {

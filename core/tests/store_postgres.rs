@@ -520,44 +520,25 @@ async fn overlapping_imports_in_different_orders_do_not_deadlock() {
     }
 }
 
-/// Corrupts the daily aggregates behind the store's back: `check db` counts exactly the rows
-/// touched, metrics show the damage (so they do read the aggregates), and the rebuild
-/// restores figures equal to the reference computation.
+/// Damaged aggregates are counted by `check db`, visible in metrics, and rebuilt (the
+/// shared check in `tuneloop::testing`).
 #[tokio::test]
 async fn corrupted_aggregates_are_reported_and_rebuilt() {
     let Some((store, _guard)) = fresh_pg().await else {
         return;
     };
-    let b = tuneloop::testing::sample_batch(80);
-    let q = MetricsQuery {
-        bucket: Some(Bucket::Day),
-        ..Default::default()
-    };
-    let want = tuneloop::analysis::metrics::compute_metrics(&b.responses, &b.feedback, &q);
-    store.record(&b).await.unwrap();
-    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
-    let mut touched = 0;
-    for sql in [
-        "UPDATE agg_feedback SET n = n + 7 WHERE day = (SELECT MIN(day) FROM agg_feedback)",
-        "DELETE FROM agg_categories WHERE day = (SELECT MAX(day) FROM agg_categories)",
-        "INSERT INTO agg_responses (model_key, day, n) SELECT MIN(key), 3, 5 FROM models",
-    ] {
-        let n = sqlx::query(sql)
-            .execute(store.pool())
-            .await
-            .unwrap()
-            .rows_affected();
-        assert!(n > 0, "{sql} changed nothing");
-        touched += n;
-    }
-    let health = store.health().await.unwrap();
-    assert_eq!(health.aggregate_mismatches, Some(touched));
-    assert!(!health.ok());
-    assert_ne!(store.metrics(&q).await.unwrap(), want);
-    let done = store.rebuild_aggregates().await.unwrap();
-    assert_eq!(done.mismatched, touched);
-    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
-    assert_eq!(store.metrics(&q).await.unwrap(), want);
+    let pool = store.pool().clone();
+    tuneloop::testing::corrupted_aggregates_are_reported_and_rebuilt(&store, |sql| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    })
+    .await;
 }
 
 /// The migration that adds the aggregates fills them from the rows already stored: undo it

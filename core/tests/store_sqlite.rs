@@ -588,53 +588,27 @@ async fn writers_wait_for_the_lock_then_give_up_with_advice() {
     }
 }
 
-/// Corrupts the daily aggregates behind the store's back: `check db` counts exactly the rows
-/// touched, metrics show the damage (so they do read the aggregates), and the rebuild
-/// restores figures equal to the reference computation.
+/// Damaged aggregates are counted by `check db`, visible in metrics, and rebuilt (the
+/// shared check in `tuneloop::testing`), written through a second connection.
 #[tokio::test]
 async fn corrupted_aggregates_are_reported_and_rebuilt() {
     let path = fresh_path();
-    let b = tuneloop::testing::sample_batch(80);
-    let q = MetricsQuery {
-        bucket: Some(Bucket::Day),
-        ..Default::default()
-    };
-    let want = tuneloop::analysis::metrics::compute_metrics(&b.responses, &b.feedback, &q);
     let store = SqliteStore::open(&url(&path), &OpenOptions::default())
         .await
         .unwrap();
-    store.record(&b).await.unwrap();
-    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
-    store.close().await;
-
     let pool = sqlx::SqlitePool::connect(&url(&path)).await.unwrap();
-    let mut touched = 0;
-    for sql in [
-        "UPDATE agg_feedback SET n = n + 7 WHERE day = (SELECT MIN(day) FROM agg_feedback)",
-        "DELETE FROM agg_categories WHERE day = (SELECT MAX(day) FROM agg_categories)",
-        "INSERT INTO agg_responses (model_key, day, n) SELECT MIN(key), 3, 5 FROM models",
-    ] {
-        let n = sqlx::query(sql)
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert!(n > 0, "{sql} changed nothing");
-        touched += n;
-    }
+    tuneloop::testing::corrupted_aggregates_are_reported_and_rebuilt(&store, |sql| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    })
+    .await;
     pool.close().await;
-
-    let store = SqliteStore::open(&url(&path), &OpenOptions::default())
-        .await
-        .unwrap();
-    let health = store.health().await.unwrap();
-    assert_eq!(health.aggregate_mismatches, Some(touched));
-    assert!(!health.ok());
-    assert_ne!(store.metrics(&q).await.unwrap(), want);
-    let done = store.rebuild_aggregates().await.unwrap();
-    assert_eq!(done.mismatched, touched);
-    assert_eq!(store.health().await.unwrap().aggregate_mismatches, Some(0));
-    assert_eq!(store.metrics(&q).await.unwrap(), want);
     store.close().await;
 }
 
