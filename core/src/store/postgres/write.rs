@@ -154,11 +154,15 @@ impl PgWriter {
         Ok(done.rows_affected())
     }
 
-    /// Stores `rows` rows by binary `COPY` (`sql`), each encoded by `encode(buffer, i)`,
-    /// when the last batch was all new ids: `Some(rows stored)`. `None` when an id already
-    /// exists (or the last batch met one): nothing of this statement is stored and the
-    /// caller inserts with `ON CONFLICT`. The savepoint confines the unique violation to
-    /// this statement.
+    /// Whether the last batch was all new ids, so this one is tried with `COPY`.
+    fn expects_new(&self) -> bool {
+        self.expect_new.load(Ordering::Relaxed)
+    }
+
+    /// Stores `rows` rows by binary `COPY` (`sql`), each encoded by `encode(buffer, i)`
+    /// (every row is encoded, whatever the outcome): `Some(rows stored)`. `None` when an id
+    /// already exists: nothing of this statement is stored and the caller inserts with
+    /// `ON CONFLICT`. The savepoint confines the unique violation to this statement.
     async fn copy_new(
         &mut self,
         sql: &str,
@@ -166,9 +170,6 @@ impl PgWriter {
         rows: usize,
         mut encode: impl FnMut(&mut CopyBuf, usize),
     ) -> Result<Option<u64>> {
-        if !self.expect_new.load(Ordering::Relaxed) || rows == 0 {
-            return Ok(None);
-        }
         sqlx::query("SAVEPOINT tuneloop_copy")
             .execute(&mut *self.tx)
             .await
@@ -287,8 +288,8 @@ impl WriteBackend for PgWriter {
             })
             .collect::<Result<Vec<(Option<String>, Option<String>)>>>()?;
         let order = sorted_by_id(candidates, |i| responses[i].id.as_str());
-        let copied = self
-            .copy_new(
+        let copied = if self.expects_new() {
+            self.copy_new(
                 RESPONSES_COPY,
                 "storing responses",
                 order.len(),
@@ -298,7 +299,10 @@ impl WriteBackend for PgWriter {
                     response_copy_row(buf, r, seqs[pos], keys[pos], &json[pos], &hashes[pos]);
                 },
             )
-            .await?;
+            .await?
+        } else {
+            None
+        };
         if let Some(stored) = copied {
             return Ok(Inserted {
                 hashes,
@@ -363,25 +367,33 @@ impl WriteBackend for PgWriter {
             seqs,
             targets,
         } = *rows;
-        let hashes: Vec<[u8; 32]> = candidates
-            .par_iter()
-            .with_min_len(1_000)
-            .map(|&i| feedback[i].content_hash())
-            .collect();
         let order = sorted_by_id(candidates, |i| feedback[i].id.as_str());
-        let copied = self
-            .copy_new(FEEDBACK_COPY, "storing feedback", order.len(), |buf, i| {
-                let pos = order[i];
-                let f = &feedback[candidates[pos]];
-                feedback_copy_row(buf, f, seqs[pos], targets[pos], &hashes[pos]);
-            })
-            .await?;
-        if let Some(stored) = copied {
-            return Ok(Inserted {
-                hashes,
-                statements: vec![(order, stored)],
-            });
-        }
+        let hashes = if self.expects_new() {
+            // Each row's content hash is computed as the row is encoded: hashing then runs
+            // while the server stores the pieces already sent, instead of before it starts.
+            let mut hashes = vec![[0u8; 32]; candidates.len()];
+            let copied = self
+                .copy_new(FEEDBACK_COPY, "storing feedback", order.len(), |buf, i| {
+                    let pos = order[i];
+                    let f = &feedback[candidates[pos]];
+                    hashes[pos] = f.content_hash();
+                    feedback_copy_row(buf, f, seqs[pos], targets[pos], &hashes[pos]);
+                })
+                .await?;
+            if let Some(stored) = copied {
+                return Ok(Inserted {
+                    hashes,
+                    statements: vec![(order, stored)],
+                });
+            }
+            hashes
+        } else {
+            candidates
+                .par_iter()
+                .with_min_len(1_000)
+                .map(|&i| feedback[i].content_hash())
+                .collect()
+        };
         let mut statements = Vec::new();
         for chunk in order.chunks(INSERT_ROWS) {
             let mut cols = FeedbackColumns::with_capacity(chunk.len());
