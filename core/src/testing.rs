@@ -54,6 +54,7 @@ macro_rules! __store_conformance_list {
             round_trip,
             idempotent_rewrite,
             conflict_keeps_original,
+            mixed_batches_across_write_modes,
             record_is_atomic,
             unknown_response_rejected,
             feedback_may_follow_response_in_same_tx,
@@ -327,6 +328,71 @@ pub async fn idempotent_rewrite(store: Store) {
     assert_eq!(second.responses_unchanged, 50);
     assert_eq!(second.feedback_unchanged as usize, b.feedback.len());
     assert_eq!(store.stats().await.unwrap(), before);
+}
+
+/// Batches that move between all-new ids and ids already stored (PostgreSQL switches
+/// between `COPY` and `INSERT … ON CONFLICT` on exactly these transitions): every item's
+/// outcome is right in each, and everything reads back.
+pub async fn mixed_batches_across_write_modes(store: Store) {
+    let b = sample_batch(90);
+    let (r, f) = (b.responses.len(), b.feedback.len());
+    let part = |rs: std::ops::Range<usize>, fs: std::ops::Range<usize>| RecordBatch {
+        responses: b.responses[rs].to_vec(),
+        feedback: b.feedback[fs].to_vec(),
+    };
+    // All new.
+    let first = store.record(&part(0..r / 2, 0..0)).await.unwrap();
+    assert_eq!(first.responses_inserted as usize, r / 2);
+    // Half stored already, half new, and one stored id with other content.
+    let mut mixed = part(r / 3..r, 0..f / 2);
+    let changed = mixed.responses[0].id.clone();
+    mixed.responses[0].response.push_str(" (edited)");
+    let mut tx = store.begin_write().await.unwrap();
+    let outcome = tx.write(&mixed).await.unwrap();
+    tx.commit().await.unwrap();
+    for (o, item) in outcome.responses.iter().zip(&mixed.responses) {
+        let pos = b.responses.iter().position(|x| x.id == item.id).unwrap();
+        let want_conflict = item.id == changed;
+        match o {
+            ItemOutcome::Rejected(Rejection::Conflict { .. }) => assert!(want_conflict),
+            ItemOutcome::Unchanged => assert!(!want_conflict && pos < r / 2, "{}", item.id),
+            ItemOutcome::Inserted => assert!(pos >= r / 2, "{}", item.id),
+            other => panic!("{}: {other:?}", item.id),
+        }
+    }
+    assert!(outcome
+        .feedback
+        .iter()
+        .all(|o| matches!(o, ItemOutcome::Inserted)));
+    // All new again, then the whole batch once more (all stored).
+    let third = store.record(&part(0..0, f / 2..f)).await.unwrap();
+    assert_eq!(third.feedback_inserted as usize, f - f / 2);
+    let again = store.record(&part(0..r, 0..f)).await;
+    // The edited response was refused, so the original is what the store keeps.
+    assert!(again.is_ok(), "{again:?}");
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.responses as usize, stats.feedback as usize), (r, f));
+    for item in &b.responses {
+        assert_eq!(
+            store.get_response(&item.id).await.unwrap().as_ref(),
+            Some(item)
+        );
+    }
+    for item in &b.feedback {
+        assert_eq!(
+            store.get_feedback(&item.id).await.unwrap().as_ref(),
+            Some(item)
+        );
+    }
+    assert_eq!(
+        store
+            .health()
+            .await
+            .unwrap()
+            .aggregate_mismatches
+            .unwrap_or(0),
+        0
+    );
 }
 
 pub async fn conflict_keeps_original(store: Store) {
