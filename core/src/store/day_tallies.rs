@@ -8,6 +8,59 @@ use std::collections::{BTreeMap, HashMap};
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// How a metrics range `[since, until)` (microseconds since the epoch, open where `None`)
+/// is read by a store that keeps counts per day: its whole days from those counts, and the
+/// parts of days a bound cuts (a bound that is not midnight UTC) from the rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DaySplit {
+    /// Whole days `[first, end)` (days since the epoch, open where `None`); `None` when the
+    /// range holds no whole day (it lies within one day or across one midnight).
+    pub(crate) whole: Option<(Option<i64>, Option<i64>)>,
+    /// Ranges `[from, to)` in microseconds to read from the rows: the whole range when it
+    /// holds no whole day, else the cut first and last days; each spans at most two days.
+    pub(crate) rows: Vec<(i64, i64)>,
+}
+
+/// Splits `[since, until)` into whole days and the cut parts of days. A reversed or empty
+/// range splits into nothing.
+pub(crate) fn split_by_days(since: Option<i64>, until: Option<i64>) -> DaySplit {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return DaySplit {
+                whole: None,
+                rows: Vec::new(),
+            };
+        }
+    }
+    let first = since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
+    let end = until.map(|u| u.div_euclid(DAY_MICROS));
+    match (since, until, first, end) {
+        (Some(s), Some(u), Some(a), Some(b)) if a >= b => DaySplit {
+            whole: None,
+            rows: vec![(s, u)],
+        },
+        _ => {
+            let mut rows = Vec::new();
+            if let (Some(s), Some(a)) = (since, first) {
+                let midnight = a.saturating_mul(DAY_MICROS);
+                if s != midnight {
+                    rows.push((s, midnight));
+                }
+            }
+            if let (Some(u), Some(b)) = (until, end) {
+                let midnight = b.saturating_mul(DAY_MICROS);
+                if u != midnight {
+                    rows.push((midnight, u));
+                }
+            }
+            DaySplit {
+                whole: Some((first, end)),
+                rows,
+            }
+        }
+    }
+}
+
 /// Counts per model key and day read from the rows, whoever keeps them: [`DayTallies`] for
 /// a metrics report, the aggregates' recount for `check db` and the rebuild. One reader of
 /// the rows (`sql::metrics::raw_into`) fills either.
@@ -91,5 +144,60 @@ impl DayTallies {
             tallies.add_model(name, total, bucket.map(|_| buckets));
         }
         assemble_report(tallies, bucket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: i64 = DAY_MICROS;
+
+    #[test]
+    fn ranges_split_into_whole_days_and_cut_edges() {
+        let whole = |a, b| Some((a, b));
+        let cases = [
+            ((None, None), whole(None, None), vec![]),
+            ((Some(2 * D), Some(5 * D)), whole(Some(2), Some(5)), vec![]),
+            (
+                (Some(2 * D + 7), Some(5 * D + 9)),
+                whole(Some(3), Some(5)),
+                vec![(2 * D + 7, 3 * D), (5 * D, 5 * D + 9)],
+            ),
+            (
+                (Some(2 * D + 7), None),
+                whole(Some(3), None),
+                vec![(2 * D + 7, 3 * D)],
+            ),
+            (
+                (None, Some(5 * D + 9)),
+                whole(None, Some(5)),
+                vec![(5 * D, 5 * D + 9)],
+            ),
+            (
+                (Some(2 * D + 7), Some(2 * D + 9)),
+                None,
+                vec![(2 * D + 7, 2 * D + 9)],
+            ),
+            (
+                (Some(2 * D + 7), Some(3 * D + 9)),
+                None,
+                vec![(2 * D + 7, 3 * D + 9)],
+            ),
+            (
+                (Some(-D - 7), Some(D + 1)),
+                whole(Some(-1), Some(1)),
+                vec![(-D - 7, -D), (D, D + 1)],
+            ),
+            ((Some(3 * D), Some(3 * D)), None, vec![]),
+            ((Some(4 * D), Some(3 * D)), None, vec![]),
+        ];
+        for ((since, until), whole, rows) in cases {
+            assert_eq!(
+                split_by_days(since, until),
+                DaySplit { whole, rows },
+                "{since:?}..{until:?}"
+            );
+        }
     }
 }

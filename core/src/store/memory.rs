@@ -1,11 +1,10 @@
 //! The in-memory store: the reference implementation, for tests and embedded use.
 
 use super::comparison_rules::{self, ResponseFacts};
+use super::day_tallies::split_by_days;
 use super::types::*;
 use super::{precheck_feedback, precheck_response, DailyTrendCounts, FeedbackStore, WriteTx};
-use crate::analysis::metrics::{
-    assemble_report, bucket_start_micros, in_range, ModelTallies, Tally,
-};
+use crate::analysis::metrics::{assemble_report, bucket_start_micros, ModelTallies, Tally};
 use crate::analysis::problematic::{figures_of, summarize, top};
 use crate::error::{Error, Result};
 use crate::model::time::to_micros;
@@ -734,7 +733,6 @@ impl FastTally {
 }
 
 /// Per-model tallies over a metrics range: totals and, with a bucket, per bucket start.
-#[derive(Clone, Default)]
 struct RangeTallies {
     totals: Vec<FastTally>,
     buckets: Vec<BTreeMap<i64, FastTally>>,
@@ -796,40 +794,17 @@ fn day_and_edge_tallies(
     query: &MetricsQuery,
     model_filter: Option<u32>,
 ) -> RangeTallies {
-    let since = query.since.map(|t| to_micros(&t));
-    let until = query.until.map(|t| to_micros(&t));
-    // First whole day in range, and the day after the last whole one.
-    let first_whole =
-        since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
-    let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
+    let split = split_by_days(
+        query.since.map(|t| to_micros(&t)),
+        query.until.map(|t| to_micros(&t)),
+    );
     let mut acc = RangeTallies::new(inner.models.len());
-    match (since, until, first_whole, end_whole) {
-        (Some(s), Some(u), Some(a), Some(b)) if a >= b => {
-            // No whole day: the range lies within one day or across one midnight.
-            for day in s.div_euclid(DAY_MICROS)..=u.saturating_sub(1).div_euclid(DAY_MICROS) {
-                add_edge_day(&mut acc, inner, query, model_filter, day);
-            }
-        }
-        _ => {
-            add_whole_days(&mut acc, inner, query, model_filter, first_whole, end_whole);
-            if let Some(s) = since.filter(|s| s.rem_euclid(DAY_MICROS) != 0) {
-                add_edge_day(
-                    &mut acc,
-                    inner,
-                    query,
-                    model_filter,
-                    s.div_euclid(DAY_MICROS),
-                );
-            }
-            if let Some(u) = until.filter(|u| u.rem_euclid(DAY_MICROS) != 0) {
-                add_edge_day(
-                    &mut acc,
-                    inner,
-                    query,
-                    model_filter,
-                    u.div_euclid(DAY_MICROS),
-                );
-            }
+    if let Some((first, end)) = split.whole {
+        add_whole_days(&mut acc, inner, query, model_filter, first, end);
+    }
+    for (from, to) in split.rows {
+        for day in from.div_euclid(DAY_MICROS)..=(to - 1).div_euclid(DAY_MICROS) {
+            add_day_rows(&mut acc, inner, query, model_filter, day, (from, to));
         }
     }
     acc
@@ -862,13 +837,14 @@ fn add_whole_days(
     }
 }
 
-/// Adds the responses of `day` that are in the query's exact range, with their feedback.
-fn add_edge_day(
+/// Adds the responses of `day` made in `[from, to)` (microseconds), with their feedback.
+fn add_day_rows(
     acc: &mut RangeTallies,
     inner: &Inner,
     query: &MetricsQuery,
     model_filter: Option<u32>,
     day: i64,
+    (from, to): (i64, i64),
 ) {
     let Some(responses) = inner.responses_by_day.get(&day) else {
         return;
@@ -876,7 +852,7 @@ fn add_edge_day(
     for &ri in responses {
         let ri = ri as usize;
         let (m, t) = (inner.response_model[ri], inner.response_micros[ri]);
-        if model_filter.is_some_and(|f| f != m) || !in_range(query, t) {
+        if model_filter.is_some_and(|f| f != m) || t < from || t >= to {
             continue;
         }
         let m = m as usize;

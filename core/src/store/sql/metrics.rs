@@ -18,7 +18,7 @@ use crate::model::{
     Bucket, Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
     ResponseRecord,
 };
-use crate::store::day_tallies::{DayCounts, DayTallies};
+use crate::store::day_tallies::{split_by_days, DayCounts, DayTallies};
 use sqlx::{Pool, QueryBuilder};
 use std::collections::HashMap;
 
@@ -109,38 +109,18 @@ pub(crate) async fn metrics<DB: SqlDb>(
         None => Vec::new(),
     };
     let mut days = DayTallies::default();
+    if !aggregates {
+        raw_into(pool.into(), &mut days, &models, since, until).await?;
+        return Ok(days.into_report(&names, query.bucket));
+    }
     // Whole days come from the daily aggregates; a partial first or last day (a bound
     // that is not midnight UTC) from the raw rows of that day only.
-    let first_whole =
-        since.map(|s| s.div_euclid(DAY_MICROS) + i64::from(s.rem_euclid(DAY_MICROS) != 0));
-    let end_whole = until.map(|u| u.div_euclid(DAY_MICROS));
-    match (first_whole, end_whole) {
-        _ if !aggregates => raw_into(pool.into(), &mut days, &models, since, until).await?,
-        (Some(a), Some(b)) if a >= b => {
-            raw_into(pool.into(), &mut days, &models, since, until).await?
-        }
-        _ => {
-            if let (Some(s), Some(a)) = (since, first_whole) {
-                if s != a.saturating_mul(DAY_MICROS) {
-                    let to = Some(a.saturating_mul(DAY_MICROS));
-                    raw_into(pool.into(), &mut days, &models, since, to).await?;
-                }
-            }
-            aggregates_into(
-                pool,
-                &mut days,
-                model_key,
-                (first_whole, end_whole),
-                query.bucket,
-            )
-            .await?;
-            if let (Some(u), Some(b)) = (until, end_whole) {
-                if u != b.saturating_mul(DAY_MICROS) {
-                    let from = Some(b.saturating_mul(DAY_MICROS));
-                    raw_into(pool.into(), &mut days, &models, from, until).await?;
-                }
-            }
-        }
+    let split = split_by_days(since, until);
+    if let Some(whole) = split.whole {
+        aggregates_into(pool, &mut days, model_key, whole, query.bucket).await?;
+    }
+    for (from, to) in split.rows {
+        raw_into(pool.into(), &mut days, &models, Some(from), Some(to)).await?;
     }
     Ok(days.into_report(&names, query.bucket))
 }
