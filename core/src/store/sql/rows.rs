@@ -16,21 +16,28 @@ pub(crate) const RESPONSE_SELECT: &str = "SELECT r.seq, r.id, m.model_id, r.quer
      r.conversation, r.metadata, r.created_at \
      FROM responses r JOIN models m ON m.key = r.model_key";
 
+/// The columns [`feedback`] decodes, for a feedback row `f` and its response `r`.
+macro_rules! feedback_columns {
+    () => {
+        "SELECT f.seq, f.id, r.id AS response_id, f.variant, f.thumbs_up, f.rating, \
+         f.categories, f.comment, f.correction, f.user_id, f.created_at, f.response_seq "
+    };
+}
+
 /// Columns of a feedback row; decode with [`feedback`].
-pub(crate) const FEEDBACK_SELECT: &str = "SELECT f.seq, f.id, r.id AS response_id, f.variant, \
-     f.thumbs_up, f.rating, f.categories, f.comment, f.correction, f.user_id, f.created_at, \
-     f.response_seq \
-     FROM feedback f JOIN responses r ON r.seq = f.response_seq";
+pub(crate) const FEEDBACK_SELECT: &str = concat!(
+    feedback_columns!(),
+    "FROM feedback f JOIN responses r ON r.seq = f.response_seq"
+);
 
 /// [`FEEDBACK_SELECT`] for feedback picked by its response (`WHERE r.…` follows), joined
 /// the way the dialect's indexes reach a response's feedback
 /// ([`SqlDb::FEEDBACK_OF_RESPONSE`]).
 pub(crate) fn feedback_by_response_select<'a, DB: SqlDb>() -> QueryBuilder<'a, DB> {
-    let mut qb = QueryBuilder::new(
-        "SELECT f.seq, f.id, r.id AS response_id, f.variant, f.thumbs_up, f.rating, \
-         f.categories, f.comment, f.correction, f.user_id, f.created_at, f.response_seq \
-         FROM responses r JOIN feedback f ON ",
-    );
+    let mut qb = QueryBuilder::new(concat!(
+        feedback_columns!(),
+        "FROM responses r JOIN feedback f ON "
+    ));
     qb.push(DB::FEEDBACK_OF_RESPONSE);
     qb
 }
