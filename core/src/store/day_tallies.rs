@@ -74,6 +74,48 @@ pub(crate) trait DayCounts {
     fn add_category(&mut self, model: i64, day: i64, category: String, n: i64);
 }
 
+/// Counts as they were read, to be added to a [`DayCounts`] later in the same order: lets
+/// independent reads (whole days from the aggregates, each cut edge day from the rows) run
+/// at once, each into its own `DayRows`, and be added up afterwards.
+#[derive(Debug, Default)]
+pub(crate) struct DayRows(Vec<DayRow>);
+
+#[derive(Debug)]
+enum DayRow {
+    Responses(i64, i64, i64),
+    Feedback(i64, i64, i64, Option<i64>, i64),
+    Category(i64, i64, String, i64),
+}
+
+impl DayCounts for DayRows {
+    fn add_responses(&mut self, model: i64, day: i64, n: i64) {
+        self.0.push(DayRow::Responses(model, day, n));
+    }
+
+    fn add_feedback(&mut self, model: i64, day: i64, polarity: i64, rating: Option<i64>, n: i64) {
+        self.0
+            .push(DayRow::Feedback(model, day, polarity, rating, n));
+    }
+
+    fn add_category(&mut self, model: i64, day: i64, category: String, n: i64) {
+        self.0.push(DayRow::Category(model, day, category, n));
+    }
+}
+
+impl DayRows {
+    /// Adds every count to `into`, in the order they were read (a day's responses before
+    /// its feedback, as [`DayTallies`] needs).
+    pub(crate) fn add_to(self, into: &mut impl DayCounts) {
+        for row in self.0 {
+            match row {
+                DayRow::Responses(m, d, n) => into.add_responses(m, d, n),
+                DayRow::Feedback(m, d, p, r, n) => into.add_feedback(m, d, p, r, n),
+                DayRow::Category(m, d, c, n) => into.add_category(m, d, c, n),
+            }
+        }
+    }
+}
+
 /// Tallies per model key, per day (days since the epoch, UTC).
 #[derive(Debug, Default)]
 pub(crate) struct DayTallies {
@@ -152,6 +194,54 @@ mod tests {
     use super::*;
 
     const D: i64 = DAY_MICROS;
+
+    /// Reads split over several `DayRows` (as metrics runs them at once) add up to the
+    /// report of the same reads into one `DayTallies`, whichever part is added first, also
+    /// when two parts name the same day (a weekly group keyed by a Monday that is also a
+    /// cut edge day).
+    #[test]
+    fn rows_read_apart_add_up_to_the_same_report() {
+        fn read_whole(into: &mut impl DayCounts) {
+            into.add_responses(1, 10, 4);
+            into.add_feedback(1, 10, 1, None, 3);
+            into.add_feedback(1, 10, -1, Some(2), 1);
+            into.add_category(1, 10, "tone".into(), 1);
+            into.add_responses(2, 11, 1);
+        }
+        fn read_edge(into: &mut impl DayCounts) {
+            into.add_responses(1, 10, 2);
+            into.add_feedback(1, 10, 0, Some(3), 2);
+            into.add_responses(1, 12, 1);
+            into.add_feedback(1, 12, 1, Some(5), 1);
+            into.add_category(1, 12, "accuracy".into(), 1);
+        }
+        let names: HashMap<i64, String> = [(1, "a".to_string()), (2, "b".to_string())].into();
+        for bucket in [None, Some(Bucket::Day), Some(Bucket::Week)] {
+            let mut direct = DayTallies::default();
+            read_whole(&mut direct);
+            read_edge(&mut direct);
+            let direct = direct.into_report(&names, bucket);
+            assert_eq!(direct.models.len(), 2);
+            for edge_first in [false, true] {
+                let (mut whole, mut edge) = (DayRows::default(), DayRows::default());
+                read_whole(&mut whole);
+                read_edge(&mut edge);
+                let mut days = DayTallies::default();
+                if edge_first {
+                    edge.add_to(&mut days);
+                    whole.add_to(&mut days);
+                } else {
+                    whole.add_to(&mut days);
+                    edge.add_to(&mut days);
+                }
+                assert_eq!(
+                    days.into_report(&names, bucket),
+                    direct,
+                    "{bucket:?} {edge_first}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn ranges_split_into_whole_days_and_cut_edges() {

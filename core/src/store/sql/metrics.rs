@@ -12,13 +12,13 @@
 use super::rows::{self, RESPONSE_SELECT};
 use super::{fetch_all, fetch_optional, get, Ex, PushArg, SqlDb};
 use crate::analysis::problematic::{figures_of, summarize, top, RankFigures};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::time::to_micros;
 use crate::model::{
     Bucket, Feedback, MetricsQuery, MetricsReport, ProblematicQuery, ProblematicResponse,
     ResponseRecord,
 };
-use crate::store::day_tallies::{split_by_days, DayCounts, DayTallies};
+use crate::store::day_tallies::{split_by_days, DayCounts, DayRows, DayTallies};
 use sqlx::{Pool, QueryBuilder};
 use std::collections::HashMap;
 
@@ -114,13 +114,30 @@ pub(crate) async fn metrics<DB: SqlDb>(
         return Ok(days.into_report(&names, query.bucket));
     }
     // Whole days come from the daily aggregates; a partial first or last day (a bound
-    // that is not midnight UTC) from the raw rows of that day only.
+    // that is not midnight UTC) from the raw rows of that day only. The reads are
+    // independent, so they run at once on the pool's connections (the server works on
+    // them in parallel) and are added up afterwards; like the sequential reads they
+    // replace, each sees what was committed when it started.
     let split = split_by_days(since, until);
-    if let Some(whole) = split.whole {
-        aggregates_into(pool, &mut days, model_key, whole, query.bucket).await?;
-    }
-    for (from, to) in split.rows {
-        raw_into(pool.into(), &mut days, &models, Some(from), Some(to)).await?;
+    let whole = async {
+        let mut rows = DayRows::default();
+        if let Some(whole) = split.whole {
+            aggregates_into(pool, &mut rows, model_key, whole, query.bucket).await?;
+        }
+        Ok::<_, Error>(rows)
+    };
+    let edges = split.rows.iter().map(|&(from, to)| {
+        let models = &models;
+        async move {
+            let mut rows = DayRows::default();
+            raw_into(pool.into(), &mut rows, models, Some(from), Some(to)).await?;
+            Ok::<_, Error>(rows)
+        }
+    });
+    let (whole, edges) = futures::try_join!(whole, futures::future::try_join_all(edges))?;
+    whole.add_to(&mut days);
+    for rows in edges {
+        rows.add_to(&mut days);
     }
     Ok(days.into_report(&names, query.bucket))
 }
@@ -132,7 +149,7 @@ pub(crate) async fn metrics<DB: SqlDb>(
 /// few rows keep the transfer cheap.
 async fn aggregates_into<DB: SqlDb>(
     pool: &Pool<DB>,
-    days: &mut DayTallies,
+    days: &mut impl DayCounts,
     model_key: Option<i64>,
     (from, to): (Option<i64>, Option<i64>),
     bucket: Option<Bucket>,
