@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::model::time::to_micros;
 use crate::model::{Feedback, Limits, ResponseRecord};
 use crate::store::batch_plan::json_or_null;
+use crate::store::sql::aggregates::Counts;
 use crate::store::sql::rows::variant_code;
 use crate::store::sql::write::{
     day_of, FeedbackRows, Inserted, ResponseRef, ResponseRefCache, ResponseRows, SqlTx, Table,
@@ -70,6 +71,24 @@ const FEEDBACK_COPY: &str = "COPY feedback (seq, id, response_seq, model_key, \
      response_created_at, response_day, variant, thumbs_up, rating, polarity, score, \
      categories, comment, correction, user_id, created_at, content_hash) \
      FROM STDIN (FORMAT BINARY)";
+
+/// The four aggregate upserts of one write as one statement of constant text (prepared
+/// once per connection, one round trip); each table's rows arrive in key order, so
+/// concurrent writers update them in one order.
+const AGGREGATES_ADD: &str = "WITH r AS (\
+     INSERT INTO agg_responses (model_key, day, n) \
+     SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[]) \
+     ON CONFLICT (model_key, day) DO UPDATE SET n = agg_responses.n + excluded.n), \
+     f AS (INSERT INTO agg_feedback (model_key, day, polarity, rating, n) \
+     SELECT * FROM UNNEST($4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[]) \
+     ON CONFLICT (model_key, day, polarity, rating) \
+     DO UPDATE SET n = agg_feedback.n + excluded.n), \
+     c AS (INSERT INTO agg_categories (model_key, day, n, category) \
+     SELECT * FROM UNNEST($9::int8[], $10::int8[], $11::int8[], $12::text[]) \
+     ON CONFLICT (model_key, day, category) DO UPDATE SET n = agg_categories.n + excluded.n) \
+     INSERT INTO agg_negatives (model_key, day, n, category) \
+     SELECT * FROM UNNEST($13::int8[], $14::int8[], $15::int8[], $16::text[]) \
+     ON CONFLICT (model_key, day, category) DO UPDATE SET n = agg_negatives.n + excluded.n";
 
 /// Bytes of `COPY` data encoded before they are sent: the server parses one piece while
 /// the next is encoded.
@@ -430,6 +449,35 @@ impl WriteBackend for PgWriter {
             statements.push((chunk.to_vec(), stored));
         }
         Ok(Inserted { hashes, statements })
+    }
+
+    async fn add_aggregates(&mut self, counts: &Counts) -> Result<()> {
+        let cols = counts.columns();
+        let [rm, rd, rn] = &cols.responses;
+        let [fm, fd, fp, fr, fnn] = &cols.feedback;
+        let ([cm, cd, cn], cc) = &cols.categories;
+        let ([nm, nd, nn], nc) = &cols.negatives;
+        sqlx::query(AGGREGATES_ADD)
+            .bind(rm)
+            .bind(rd)
+            .bind(rn)
+            .bind(fm)
+            .bind(fd)
+            .bind(fp)
+            .bind(fr)
+            .bind(fnn)
+            .bind(cm)
+            .bind(cd)
+            .bind(cn)
+            .bind(cc)
+            .bind(nm)
+            .bind(nd)
+            .bind(nn)
+            .bind(nc)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| db_err("updating the daily aggregates", e))?;
+        Ok(())
     }
 
     async fn commit(self) -> Result<()> {

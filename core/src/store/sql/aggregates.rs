@@ -120,6 +120,51 @@ impl Counts {
     }
 }
 
+/// [`Counts`] as one array per column of each aggregate table, rows in key order: what a
+/// backend binds to a statement of constant text (see the PostgreSQL writer).
+#[derive(Debug, Default)]
+pub(crate) struct CountColumns<'a> {
+    /// `agg_responses`: model key, day, count.
+    pub(crate) responses: [Vec<i64>; 3],
+    /// `agg_feedback`: model key, day, polarity, rating (0 = none), count.
+    pub(crate) feedback: [Vec<i64>; 5],
+    /// `agg_categories`: model key, day, count; and the categories.
+    pub(crate) categories: ([Vec<i64>; 3], Vec<&'a str>),
+    /// `agg_negatives`, as `categories`.
+    pub(crate) negatives: ([Vec<i64>; 3], Vec<&'a str>),
+}
+
+impl Counts {
+    /// These counts column by column.
+    pub(crate) fn columns(&self) -> CountColumns<'_> {
+        fn named(rows: &BTreeMap<(i64, i64, String), i64>) -> ([Vec<i64>; 3], Vec<&str>) {
+            let mut cols: [Vec<i64>; 3] = Default::default();
+            let mut names = Vec::with_capacity(rows.len());
+            for ((m, d, c), n) in rows {
+                for (col, v) in cols.iter_mut().zip([*m, *d, *n]) {
+                    col.push(v);
+                }
+                names.push(c.as_str());
+            }
+            (cols, names)
+        }
+        let mut out = CountColumns::default();
+        for ((m, d), n) in &self.responses {
+            for (col, v) in out.responses.iter_mut().zip([*m, *d, *n]) {
+                col.push(v);
+            }
+        }
+        for ((m, d, p, r), n) in &self.feedback {
+            for (col, v) in out.feedback.iter_mut().zip([*m, *d, *p, *r, *n]) {
+                col.push(v);
+            }
+        }
+        out.categories = named(&self.categories);
+        out.negatives = named(&self.negatives);
+        out
+    }
+}
+
 /// Adds `counts` to the stored aggregates (`INSERT ... ON CONFLICT DO UPDATE`, which both
 /// dialects understand).
 pub(crate) async fn add<DB: SqlDb>(conn: &mut DB::Connection, counts: &Counts) -> Result<()> {

@@ -149,6 +149,11 @@ pub(crate) trait WriteBackend: Send + Sized + 'static {
     async fn insert_responses(&mut self, rows: &ResponseRows<'_>) -> Result<Inserted>;
     /// Inserts the feedback with `ON CONFLICT (id) DO NOTHING`.
     async fn insert_feedback(&mut self, rows: &FeedbackRows<'_>) -> Result<Inserted>;
+    /// Adds `counts` to the stored daily aggregates: the portable upserts unless the
+    /// backend has a cheaper way.
+    async fn add_aggregates(&mut self, counts: &aggregates::Counts) -> Result<()> {
+        aggregates::add::<Self::Db>(self.conn(), counts).await
+    }
     /// Commits the transaction.
     async fn commit(self) -> Result<()>;
     /// Rolls the transaction back.
@@ -565,7 +570,7 @@ impl<W: WriteBackend> WriteTx for SqlTx<W> {
         }
         if !this.aggregates.is_empty() {
             // On failure the backend's transaction is dropped, which rolls back.
-            aggregates::add::<W::Db>(this.backend.conn(), &this.aggregates).await?;
+            this.backend.add_aggregates(&this.aggregates).await?;
         }
         this.backend.commit().await?;
         this.refs.extend(this.written);
