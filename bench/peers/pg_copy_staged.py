@@ -49,9 +49,10 @@ def main():
                         seq += 1
                         copy.write_row(row)
                         staged += 1
-                # Sorted by id, as tuneloop does, so concurrent writers lock in one order.
+                # Unsorted, as the executemany peer: one writer needs no lock order (tuneloop
+                # sorts each batch by id for concurrent writers; sorting here cost ~6 %).
                 cur.execute(f"INSERT INTO feedback ({COLUMNS}) SELECT {COLUMNS} "
-                            "FROM feedback_stage ORDER BY id ON CONFLICT (id) DO NOTHING")
+                            "FROM feedback_stage ON CONFLICT (id) DO NOTHING")
                 counts["inserted"] += cur.rowcount
                 if cur.rowcount != staged:
                     # The skipped ids: same content hash as stored is a resend, else a conflict.
