@@ -17,14 +17,14 @@ run() {
   local name=$1; shift
   echo "== $name ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"
   if "$@" >"$out/$name.txt" 2>&1; then
-    grep -iE "time:|median|ratio|x\)|×|req/s|p50|p99|rows/s|MB/s|ARI|peak|differ|tau|τ" "$out/$name.txt" | tail -12
+    grep -iE "time:|median|ratio|x\)|×|req/s|p50|p99|rows/s|MB/s|ARI|peak|differ|tau|τ|kendall|overlap|serve \(|express|extrapolated|datasketch +:" "$out/$name.txt" | tail -12
   else
     echo "FAILED (see $out/$name.txt)"; tail -5 "$out/$name.txt"; failed=1
   fi
 }
 run metrics_vs_pandas bash bench/metrics_vs_pandas.sh
-run ingest_sqlite bash bench/ingest_sqlite.sh --runs 3
-run ingest_postgres bash bench/ingest_postgres.sh --runs 3
+run ingest_sqlite bash bench/ingest_sqlite.sh --runs 5
+run ingest_postgres bash bench/ingest_postgres.sh --runs 5
 run tokens_vs_tiktoken bash bench/tokens_vs_tiktoken.sh
 run trends_vs_pymannkendall bash bench/trends_vs_pymannkendall.sh
 run cluster_vs_sklearn bash bench/cluster_vs_sklearn.sh
