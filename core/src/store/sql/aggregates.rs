@@ -137,27 +137,26 @@ pub(crate) struct CountColumns<'a> {
 impl Counts {
     /// These counts column by column.
     pub(crate) fn columns(&self) -> CountColumns<'_> {
+        fn push<const N: usize>(cols: &mut [Vec<i64>; N], row: [i64; N]) {
+            for (col, v) in cols.iter_mut().zip(row) {
+                col.push(v);
+            }
+        }
         fn named(rows: &BTreeMap<(i64, i64, String), i64>) -> ([Vec<i64>; 3], Vec<&str>) {
             let mut cols: [Vec<i64>; 3] = Default::default();
             let mut names = Vec::with_capacity(rows.len());
             for ((m, d, c), n) in rows {
-                for (col, v) in cols.iter_mut().zip([*m, *d, *n]) {
-                    col.push(v);
-                }
+                push(&mut cols, [*m, *d, *n]);
                 names.push(c.as_str());
             }
             (cols, names)
         }
         let mut out = CountColumns::default();
         for ((m, d), n) in &self.responses {
-            for (col, v) in out.responses.iter_mut().zip([*m, *d, *n]) {
-                col.push(v);
-            }
+            push(&mut out.responses, [*m, *d, *n]);
         }
         for ((m, d, p, r), n) in &self.feedback {
-            for (col, v) in out.feedback.iter_mut().zip([*m, *d, *p, *r, *n]) {
-                col.push(v);
-            }
+            push(&mut out.feedback, [*m, *d, *p, *r, *n]);
         }
         out.categories = named(&self.categories);
         out.negatives = named(&self.negatives);
