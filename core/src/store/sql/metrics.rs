@@ -134,7 +134,8 @@ pub(crate) async fn metrics<DB: SqlDb>(
             Ok::<_, Error>(rows)
         }
     });
-    let (whole, edges) = futures::try_join!(whole, futures::future::try_join_all(edges))?;
+    let (whole, edges) =
+        futures::future::try_join(whole, futures::future::try_join_all(edges)).await?;
     whole.add_to(&mut days);
     for rows in edges {
         rows.add_to(&mut days);
