@@ -122,6 +122,7 @@ impl Counts {
 
 /// [`Counts`] as one array per column of each aggregate table, rows in key order: what a
 /// backend binds to a statement of constant text (see the PostgreSQL writer).
+#[cfg(feature = "postgres")]
 #[derive(Debug, Default)]
 pub(crate) struct CountColumns<'a> {
     /// `agg_responses`: model key, day, count.
@@ -134,6 +135,7 @@ pub(crate) struct CountColumns<'a> {
     pub(crate) negatives: ([Vec<i64>; 3], Vec<&'a str>),
 }
 
+#[cfg(feature = "postgres")]
 impl Counts {
     /// These counts column by column.
     pub(crate) fn columns(&self) -> CountColumns<'_> {
