@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PostgreSQL's fast path for the ingest benchmark: psycopg 3 binary `COPY ... FROM STDIN`
-straight into tuneloop's feedback table (same schema, indexes, data and row conversion as
+"""The limit of the PostgreSQL ingest benchmark, the engine's fast path: psycopg 3 binary
+`COPY ... FROM STDIN` straight into tuneloop's feedback table (same schema, indexes, data and row conversion as
 bench/peers/pg_executemany.py), one transaction per batch.
 
 COPY has no ON CONFLICT: a repeated id fails its whole batch with a unique violation instead
