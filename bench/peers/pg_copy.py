@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The limit of the PostgreSQL ingest benchmark, the engine's fast path: psycopg 3 binary
-`COPY ... FROM STDIN` straight into tuneloop's feedback table (same schema, indexes, data and row conversion as
-bench/peers/pg_executemany.py), one transaction per batch.
+`COPY ... FROM STDIN` straight into tuneloop's feedback table (same schema, indexes, data and
+row conversion as bench/peers/pg_executemany.py), one transaction per batch.
 
 COPY has no ON CONFLICT: a repeated id fails its whole batch with a unique violation instead
 of being sorted into unchanged and conflicting rows as tuneloop does. Ids repeated within a
