@@ -14,7 +14,7 @@ Prints {"rows", "seconds", "rows_per_s", "inserted", "unchanged", "conflicts", "
 
 import time
 
-from pg_executemany import COLUMNS, feedback_row, finish, parse_args, prepare
+from pg_executemany import COLUMNS, batch_rows, finish, parse_args, prepare
 
 TYPES = ["int8", "text", "int8", "int8", "int8", "int8", "int2", "bool", "int2", "int2",
          "float8", "text[]", "text", "text", "text", "int8", "bytea"]
@@ -27,24 +27,15 @@ def main():
     start = time.perf_counter()
     seq = 0
     for i in range(0, len(feedback), a.batch):
-        first = {}
+        rows = batch_rows(feedback[i:i + a.batch], where, seq, counts)
+        seq += len(rows)
         with con.transaction():
             with con.cursor() as cur:
                 with cur.copy(f"COPY feedback ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.set_types(TYPES)
-                    for line, f in feedback[i:i + a.batch]:
-                        target = where.get(f["response_id"])
-                        if target is None:
-                            counts["rejected"] += 1
-                            continue
-                        row = feedback_row(seq + 1, target, line, f)
-                        if row[1] in first:
-                            counts["unchanged" if first[row[1]] == row[-1] else "conflicts"] += 1
-                            continue
-                        first[row[1]] = row[-1]
-                        seq += 1
+                    for row in rows:
                         copy.write_row(row)
-                        counts["inserted"] += 1
+        counts["inserted"] += len(rows)
     seconds = time.perf_counter() - start
     finish(a, con, seconds, len(feedback), counts)
 

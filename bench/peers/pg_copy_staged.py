@@ -18,7 +18,7 @@ Prints {"rows", "seconds", "rows_per_s", "inserted", "unchanged", "conflicts", "
 import time
 
 from pg_copy import TYPES
-from pg_executemany import COLUMNS, feedback_row, finish, parse_args, prepare
+from pg_executemany import COLUMNS, batch_rows, finish, parse_args, prepare
 
 
 def main():
@@ -30,31 +30,20 @@ def main():
     start = time.perf_counter()
     seq = 0
     for i in range(0, len(feedback), a.batch):
-        first = {}
-        staged = 0
+        rows = batch_rows(feedback[i:i + a.batch], where, seq, counts)
+        seq += len(rows)
         with con.transaction():
             with con.cursor() as cur:
                 with cur.copy(f"COPY feedback_stage ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.set_types(TYPES)
-                    for line, f in feedback[i:i + a.batch]:
-                        target = where.get(f["response_id"])
-                        if target is None:
-                            counts["rejected"] += 1
-                            continue
-                        row = feedback_row(seq + 1, target, line, f)
-                        if row[1] in first:
-                            counts["unchanged" if first[row[1]] == row[-1] else "conflicts"] += 1
-                            continue
-                        first[row[1]] = row[-1]
-                        seq += 1
+                    for row in rows:
                         copy.write_row(row)
-                        staged += 1
                 # Unsorted, as the executemany peer: one writer needs no lock order (tuneloop
                 # sorts each batch by id for concurrent writers; sorting here cost ~6 %).
                 cur.execute(f"INSERT INTO feedback ({COLUMNS}) SELECT {COLUMNS} "
                             "FROM feedback_stage ON CONFLICT (id) DO NOTHING")
                 counts["inserted"] += cur.rowcount
-                if cur.rowcount != staged:
+                if cur.rowcount != len(rows):
                     # The skipped ids: same content hash as stored is a resend, else a conflict.
                     cur.execute("SELECT s.content_hash = f.content_hash FROM feedback_stage s "
                                 "JOIN feedback f ON f.id = s.id AND f.seq <> s.seq")

@@ -112,6 +112,27 @@ def feedback_row(seq, target, line, f):
             hashlib.sha256(line.rstrip(b"\n")).digest())
 
 
+def batch_rows(items, where, seq, counts):
+    """The rows of one batch of `(line, item)` feedback, numbered from `seq + 1`, by tuneloop's
+    rules: feedback on an unknown response is rejected, an id repeated within the batch is
+    unchanged (same content hash as its first occurrence) or a conflict; each counted in
+    `counts`. The rows still to store are returned."""
+    rows = []
+    first = {}  # id -> content hash of its first occurrence in this batch
+    for line, f in items:
+        target = where.get(f["response_id"])
+        if target is None:
+            counts["rejected"] += 1
+            continue
+        row = feedback_row(seq + len(rows) + 1, target, line, f)
+        if row[1] in first:
+            counts["unchanged" if first[row[1]] == row[-1] else "conflicts"] += 1
+            continue
+        first[row[1]] = row[-1]
+        rows.append(row)
+    return rows
+
+
 def finish(a, con, seconds, rows, counts):
     (n,) = con.execute("SELECT COUNT(*) FROM feedback").fetchone()
     assert n == counts["inserted"], (n, counts)
@@ -130,20 +151,8 @@ def main():
     start = time.perf_counter()
     seq = 0
     for i in range(0, len(feedback), a.batch):
-        fb_rows = []
-        first = {}  # id -> content hash of its first occurrence in this batch
-        for line, f in feedback[i:i + a.batch]:
-            target = where.get(f["response_id"])
-            if target is None:
-                counts["rejected"] += 1
-                continue
-            row = feedback_row(seq + 1, target, line, f)
-            if row[1] in first:
-                counts["unchanged" if first[row[1]] == row[-1] else "conflicts"] += 1
-                continue
-            first[row[1]] = row[-1]
-            seq += 1
-            fb_rows.append(row)
+        fb_rows = batch_rows(feedback[i:i + a.batch], where, seq, counts)
+        seq += len(fb_rows)
         with con.transaction():
             with con.cursor() as cur:
                 cur.executemany(insert_fb, fb_rows)
